@@ -1,0 +1,1 @@
+"""Pure numerics: no boto3, no Powertools, no environment reads."""

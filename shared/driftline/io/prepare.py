@@ -1,0 +1,142 @@
+"""Arrow record batches -> the numpy inputs of the core (``PreparedBatch``), and reference batches -> samples.
+
+This is the only place that knows both the file side (Arrow types, messy values) and the core's inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from driftline.core.baseline import BinSpec, ReferenceSampler, categorical_columns, numeric_columns
+from driftline.core.config import ModelConfig
+from driftline.core.profiler import CategoryInput, NumericInput, PreparedBatch
+from driftline.io.coerce import category_codes, equals_mask, to_category, to_epoch_seconds, to_numeric
+
+
+def wanted_columns(config: ModelConfig) -> list[str]:
+    """Every column Driftline reads from a prediction log or reference file, each once."""
+    cols: list[str] = [config.columns.id, config.columns.timestamp, *config.monitored_columns]
+    for bm in config.business_metrics:
+        if bm.column:
+            cols.append(bm.column)
+        if bm.where:
+            cols.append(bm.where.column)
+    return list(dict.fromkeys(cols))
+
+
+def string_columns(config: ModelConfig) -> list[str]:
+    """Columns read as text whatever they look like: ids and categorical columns (so "007" stays "007")."""
+    return list(dict.fromkeys([config.columns.id, *config.categorical_features, *config.columns.segments]))
+
+
+def _column(batch: pa.RecordBatch, name: str) -> pa.Array | None:
+    idx = batch.schema.get_field_index(name)
+    return None if idx < 0 else batch.column(idx)
+
+
+@dataclass
+class PrepareStats:
+    """What a file's rows looked like before profiling: rows read and rows dropped with the reason."""
+
+    rows: int = 0
+    bad_timestamp: int = 0
+    missing_columns: set[str] = field(default_factory=set)
+
+    @property
+    def profiled(self) -> int:
+        return self.rows - self.bad_timestamp
+
+
+class BatchPreparer:
+    """Decodes batches of one file against the frozen bins of a baseline."""
+
+    def __init__(self, config: ModelConfig, spec: BinSpec, *, reference: bool = False) -> None:
+        self.config = config
+        self.spec = spec
+        self.reference = reference  # reference data: no event time needed, every row in window 0
+        self.stats = PrepareStats()
+        self._numeric = [c for c in numeric_columns(config) if c in spec.numeric]
+        self._categorical = [c for c in categorical_columns(config) if c in spec.categorical]
+
+    def prepare(self, batch: pa.RecordBatch) -> PreparedBatch:
+        cfg = self.config
+        self.stats.rows += batch.num_rows
+        for col in wanted_columns(cfg):
+            if batch.schema.get_field_index(col) < 0:
+                self.stats.missing_columns.add(col)
+        ts_arr = _column(batch, cfg.columns.timestamp)
+        if self.reference:
+            return self._decode(batch, np.zeros(batch.num_rows, np.int64))
+        if ts_arr is None:
+            self.stats.bad_timestamp += batch.num_rows
+            return PreparedBatch(0, np.empty(0, np.int64))
+        ts = to_epoch_seconds(ts_arr)
+        keep = ~(ts.missing | ts.type_error) & np.isfinite(ts.values)
+        n_bad = int(batch.num_rows - keep.sum())
+        if n_bad:
+            self.stats.bad_timestamp += n_bad
+            batch = batch.filter(pa.array(keep))
+            ts_values = ts.values[keep]
+        else:
+            ts_values = ts.values
+        width = cfg.window_seconds
+        return self._decode(batch, (np.floor(ts_values / width) * width).astype(np.int64))
+
+    def _decode(self, batch: pa.RecordBatch, window_start: np.ndarray) -> PreparedBatch:
+        cfg = self.config
+        numeric: dict[str, NumericInput] = {}
+        for col in self._numeric:
+            arr = _column(batch, col)
+            if arr is not None:
+                nc = to_numeric(arr)
+                numeric[col] = NumericInput(nc.values, nc.missing, nc.type_error)
+        categorical: dict[str, CategoryInput] = {}
+        for col in self._categorical:
+            arr = _column(batch, col)
+            if arr is not None:
+                categorical[col] = CategoryInput(category_codes(to_category(arr), self.spec.categorical[col].categories))
+        segments: dict[str, np.ndarray] = {}
+        for col, values in self.spec.segments.items():
+            arr = _column(batch, col)
+            codes = (
+                np.full(batch.num_rows, -1, np.int64)
+                if arr is None
+                else category_codes(to_category(arr), values).astype(np.int64)
+            )
+            segments[col] = np.where(codes >= 0, codes, len(values))
+        business: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for bm in cfg.business_metrics:
+            if bm.type == "cost_matrix" or bm.column is None:
+                continue
+            arr = _column(batch, bm.column)
+            if arr is None:
+                continue
+            values = to_numeric(arr).values
+            mask = np.ones(batch.num_rows, dtype=bool)
+            if bm.where is not None:
+                where_arr = _column(batch, bm.where.column)
+                mask = (
+                    np.zeros(batch.num_rows, dtype=bool) if where_arr is None else equals_mask(where_arr, bm.where.equals)
+                )
+            business[bm.name] = (values, mask)
+        return PreparedBatch(batch.num_rows, window_start, numeric, categorical, segments, business)
+
+
+def sample_reference(sampler: ReferenceSampler, batch: pa.RecordBatch) -> None:
+    """First baseline pass: feed one reference batch to the sampler."""
+    cfg = sampler.config
+    sampler.add_rows(batch.num_rows)
+    for col in numeric_columns(cfg):
+        arr = _column(batch, col)
+        if arr is not None:
+            sampler.add_numeric(col, to_numeric(arr).values)
+    for col in categorical_columns(cfg):
+        arr = _column(batch, col)
+        if arr is None:
+            continue
+        vc = pc.value_counts(to_category(arr).drop_null())
+        sampler.add_categories(col, vc.field("values").to_pylist(), vc.field("counts").to_pylist())
