@@ -118,9 +118,14 @@ class ProfileBuilder:
     def _add_grouping(self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]) -> None:
         present = np.flatnonzero(g.rows)
         parts: dict[str, list[NumericProfile] | list[CategoricalProfile]] = {}
+        label = self.config.columns.label
         for col, num in numeric.items():
+            if num is None and col == label:
+                continue  # labels usually arrive later, in their own files: absent is not missing
             parts[col] = self._numeric_profiles(g, num, self.spec.numeric[col])
         for col in self._categorical:
+            if col == label and col not in batch.categorical:
+                continue
             parts[col] = self._categorical_profiles(g, batch.categorical.get(col), col)
         perf = self._performance(g, batch, numeric)
         est = self._estimation(g, batch, numeric)

@@ -59,6 +59,7 @@ class BatchPreparer:
         self.spec = spec
         self.reference = reference  # reference data: no event time needed, every row in window 0
         self.stats = PrepareStats()
+        self.last_batch: pa.RecordBatch | None = None
         self._numeric = [c for c in numeric_columns(config) if c in spec.numeric]
         self._categorical = [c for c in categorical_columns(config) if c in spec.categorical]
 
@@ -88,6 +89,7 @@ class BatchPreparer:
 
     def _decode(self, batch: pa.RecordBatch, window_start: np.ndarray) -> PreparedBatch:
         cfg = self.config
+        self.last_batch = batch  # the rows kept, aligned with the prepared batch (for the id index)
         numeric: dict[str, NumericInput] = {}
         for col in self._numeric:
             arr = _column(batch, col)
@@ -98,7 +100,9 @@ class BatchPreparer:
         for col in self._categorical:
             arr = _column(batch, col)
             if arr is not None:
-                categorical[col] = CategoryInput(category_codes(to_category(arr), self.spec.categorical[col].categories))
+                categorical[col] = CategoryInput(
+                    category_codes(to_category(arr), self.spec.categorical[col].categories)
+                )
         segments: dict[str, np.ndarray] = {}
         for col, values in self.spec.segments.items():
             arr = _column(batch, col)
@@ -120,7 +124,9 @@ class BatchPreparer:
             if bm.where is not None:
                 where_arr = _column(batch, bm.where.column)
                 mask = (
-                    np.zeros(batch.num_rows, dtype=bool) if where_arr is None else equals_mask(where_arr, bm.where.equals)
+                    np.zeros(batch.num_rows, dtype=bool)
+                    if where_arr is None
+                    else equals_mask(where_arr, bm.where.equals)
                 )
             business[bm.name] = (values, mask)
         return PreparedBatch(batch.num_rows, window_start, numeric, categorical, segments, business)

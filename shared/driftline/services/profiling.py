@@ -11,7 +11,7 @@ from driftline.core.baseline import Baseline, BinSettings, ReferenceSampler, bas
 from driftline.core.config import ModelConfig
 from driftline.core.errors import InputError
 from driftline.core.profile import Profile, merge_all
-from driftline.core.profiler import GroupKey, ProfileBuilder
+from driftline.core.profiler import GroupKey, PreparedBatch, ProfileBuilder
 from driftline.io.prepare import BatchPreparer, PrepareStats, sample_reference, string_columns, wanted_columns
 from driftline.io.readers import iter_batches
 
@@ -51,8 +51,10 @@ def profile_file(
     baseline: Baseline,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
+    on_batch: Callable[[BatchPreparer, PreparedBatch], None] | None = None,
 ) -> FileProfile:
-    """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all."""
+    """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all.
+    ``on_batch`` sees each prepared batch (``preparer.last_batch`` holds its Arrow rows)."""
     preparer = BatchPreparer(config, baseline.spec)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
     for i, batch in enumerate(_batches(source, name, config, batch_rows)):
@@ -60,6 +62,8 @@ def profile_file(
         if i == 0:
             _check_required(preparer.stats, config, name, reference=False)
         builder.add(prepared)
+        if on_batch is not None and prepared.n:
+            on_batch(preparer, prepared)
         if progress:
             progress(name, preparer.stats.rows)
     if preparer.stats.rows == 0:

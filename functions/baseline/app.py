@@ -1,0 +1,5 @@
+"""Lambda entry point: `baselines/` drops arriving through SQS. Thin: the work is in driftline.services."""
+
+from driftline.runtime.lambda_runtime import sqs_handler
+
+handler = sqs_handler("baselines")

@@ -1,0 +1,606 @@
+"""``Table`` over one DynamoDB table (keys ``pk``/``sk``, GSI ``gsi1`` on ``gsi1pk``/``gsi1sk``), with the
+low-level boto3 client.
+
+Values. Items hold str, int, float, bool, bytes, None, and lists and dicts of those. DynamoDB has one number
+type (decimal, 38 significant digits, magnitude about 1E-130 to 1E+126), and it trims trailing zeros, so the
+type of a number cannot be stored. The rule, the same in this adapter and in the in-memory fake:
+
+* on the way in, an int is stored exactly (``Decimal(n)``) and a float as its shortest repr
+  (``Decimal(repr(x))``); NaN and infinities, ints of more than 38 digits and floats out of DynamoDB's range
+  are refused with a ``StorageError`` naming the attribute;
+* on the way out, a number whose value is integral comes back as ``int``, any other as ``float``.
+
+So ints round-trip exactly, and a float ``x`` comes back as a value ``y`` with ``float(y) == x``: a
+non-integral float comes back as the same float, an integral one (``3.0``, ``1e23``) as the int of its
+shortest decimal form (``3``, ``10**23``). Counters added with ``add()`` are summed in decimal by DynamoDB
+(``0.1 + 0.2`` gives ``0.3``). bytes are stored as Binary and come back as bytes.
+
+Errors are translated here: ConditionalCheckFailed → ``ConditionFailed``; throttling and server errors (after
+botocore's own retries) → ``StorageError(retryable=True)``; anything else → ``StorageError``; each message names
+the table and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal, DecimalException
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, Binary, TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from driftline.core.errors import StorageError
+from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, Put
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+MAX_ITEM_BYTES = 400 * 1024
+MAX_TRANSACT_OPS = 100
+BATCH_PUT_CHUNK = 25
+BATCH_GET_CHUNK = 100
+GSI1 = "gsi1"
+KEY_ATTRS = ("pk", "sk")
+INDEX_ATTRS = ("gsi1pk", "gsi1sk")
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+_RETRYABLE_CANCEL_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+
+
+# -- values ----------------------------------------------------------------------------------------------------------
+
+
+def _number(value: Decimal, path: str, where: str) -> Decimal:
+    if not value.is_finite():
+        raise StorageError(f"{where}: attribute {path!r} is {value}; NaN and infinities cannot be stored")
+    try:
+        return DYNAMODB_CONTEXT.create_decimal(value)
+    except DecimalException as err:
+        raise StorageError(
+            f"{where}: attribute {path!r} = {value} cannot be stored as a DynamoDB number "
+            "(at most 38 significant digits, magnitude 1E-128 to 1E+126)"
+        ) from err
+
+
+def encode_value(value: Any, path: str, where: str) -> Any:
+    """A value in the form DynamoDB stores (numbers as Decimal, bytes as bytes), checked; ``path`` names the
+    attribute in error messages."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return _number(Decimal(value), path, where)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise StorageError(f"{where}: attribute {path!r} is {value!r}; NaN and infinities cannot be stored")
+        return _number(Decimal(repr(value)), path, where)
+    if isinstance(value, Decimal):
+        return _number(value, path, where)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, Binary):
+        return bytes(value.value)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise StorageError(f"{where}: attribute {path!r} has a non-string map key {k!r}")
+            out[k] = encode_value(v, f"{path}.{k}", where)
+        return out
+    if isinstance(value, list | tuple):
+        return [encode_value(v, f"{path}[{i}]", where) for i, v in enumerate(value)]
+    raise StorageError(f"{where}: attribute {path!r} has a type that cannot be stored: {type(value).__name__}")
+
+
+def decode_value(value: Any) -> Any:
+    """The Python value of a stored value: integral numbers as int, other numbers as float, Binary as bytes."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary):
+        return bytes(value.value)
+    if isinstance(value, dict):
+        return {k: decode_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return {decode_value(v) for v in value}
+    return value
+
+
+def describe_key(table: str, pk: Any, sk: Any) -> str:
+    return f"table {table!r}, key (pk={pk!r}, sk={sk!r})"
+
+
+def check_key_value(name: str, value: Any, where: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise StorageError(f"{where}: key attribute {name!r} must be a non-empty string, got {value!r}")
+
+
+def encode_item(item: Mapping[str, Any], table: str) -> dict[str, Any]:
+    """The stored form of a whole item: keys checked, values encoded, size within DynamoDB's 400 KB."""
+    where = describe_key(table, item.get("pk"), item.get("sk"))
+    for name in KEY_ATTRS:
+        check_key_value(name, item.get(name), where)
+    for name in INDEX_ATTRS:
+        if name in item:
+            check_key_value(name, item[name], where)
+    out = {str(k): encode_value(v, str(k), where) for k, v in item.items()}
+    size = item_size(out)
+    if size > MAX_ITEM_BYTES:
+        raise StorageError(
+            f"{where}: item is {size} bytes, above DynamoDB's limit of {MAX_ITEM_BYTES} bytes (400 KB); "
+            "split it into several items"
+        )
+    return out
+
+
+def _value_size(value: Any) -> int:
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, Decimal):
+        digits = len(value.normalize().as_tuple().digits)
+        return 1 + (digits + 1) // 2
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(k.encode("utf-8")) + _value_size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return 3 + sum(1 + _value_size(v) for v in value)
+    return len(repr(value))
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's size of an encoded item (names + values, per the documented rules; within a few bytes)."""
+    return sum(len(k.encode("utf-8")) + _value_size(v) for k, v in item.items())
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """DynamoDB's ``=`` on decoded values: no equality across types (``True`` is not ``1``)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+# -- request checks shared with the in-memory fake -------------------------------------------------------------------
+
+
+def check_add_args(counters: Mapping[str, int | float], set_values: Mapping[str, Any]) -> None:
+    for name in list(counters) + list(set_values):
+        if name in KEY_ATTRS:
+            raise ValueError(f"add(): {name!r} is a key attribute and cannot be updated")
+    both = set(counters) & set(set_values)
+    if both:
+        raise ValueError(f"add(): attributes {sorted(both)} are both counters and set values")
+    for name, inc in counters.items():
+        if isinstance(inc, bool) or not isinstance(inc, int | float):
+            raise ValueError(f"add(): counter {name!r} must be an int or a float, got {inc!r}")
+
+
+def check_query_args(sk_from: str | None, sk_to: str | None, index: str | None, limit: int | None) -> None:
+    if index not in (None, GSI1):
+        raise ValueError(f"query(): unknown index {index!r} (the table has {GSI1!r})")
+    if sk_from is not None and sk_to is not None and sk_from > sk_to:
+        raise ValueError(f"query(): sk_from {sk_from!r} is after sk_to {sk_to!r}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"query(): limit must be >= 0, got {limit}")
+
+
+def check_transact_args(ops: Sequence[Put | Delete | Check]) -> None:
+    if len(ops) > MAX_TRANSACT_OPS:
+        raise ValueError(f"transact(): at most {MAX_TRANSACT_OPS} operations, got {len(ops)}")
+    seen: set[tuple[Any, Any]] = set()
+    for op in ops:
+        key = (op.item.get("pk"), op.item.get("sk")) if isinstance(op, Put) else (op.pk, op.sk)
+        if key in seen:
+            raise ValueError(f"transact(): two operations on the same item (pk={key[0]!r}, sk={key[1]!r})")
+        seen.add(key)
+
+
+def dedupe_items(items: Sequence[Item]) -> list[Item]:
+    """The last item written per key, in first-seen key order (as if written one by one)."""
+    by_key: dict[tuple[Any, Any], Item] = {}
+    for item in items:
+        by_key[(item.get("pk"), item.get("sk"))] = item
+    return list(by_key.values())
+
+
+# -- the adapter -----------------------------------------------------------------------------------------------------
+
+
+class _Expr:
+    """Collects ExpressionAttributeNames/Values for one request."""
+
+    def __init__(self, serializer: TypeSerializer) -> None:
+        self._ser = serializer
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attr: str) -> str:
+        for placeholder, existing in self.names.items():
+            if existing == attr:
+                return placeholder
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attr
+        return placeholder
+
+    def value(self, encoded: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = self._ser.serialize(encoded)
+        return placeholder
+
+    def kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.names:
+            out["ExpressionAttributeNames"] = self.names
+        if self.values:
+            out["ExpressionAttributeValues"] = self.values
+        return out
+
+
+class DynamoTable:
+    """``ports.Table`` over a DynamoDB table. ``client`` is a boto3 DynamoDB client created once by the runtime."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        max_attempts: int = 8,
+        base_delay: float = 0.05,
+        max_delay: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self._client = client
+        self.table_name = table_name
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._sleep = sleep
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+
+    def _where(self, pk: Any, sk: Any) -> str:
+        return describe_key(self.table_name, pk, sk)
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        where = self._where(pk, sk)
+        check_key_value("pk", pk, where)
+        check_key_value("sk", sk, where)
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def _wire(self, encoded: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in encoded.items()}
+
+    def _decode(self, wire: Mapping[str, Any]) -> Item:
+        return {k: decode_value(self._de.deserialize(v)) for k, v in wire.items()}
+
+    def _condition(self, cond: Condition | None, expr: _Expr, where: str, *, check: bool = False) -> str | None:
+        parts: list[str] = []
+        if cond is not None:
+            if cond.absent:
+                parts.append(f"attribute_not_exists({expr.name('pk')})")
+            if cond.attr is not None:
+                if cond.equals is None:
+                    parts.append(f"attribute_not_exists({expr.name(cond.attr)})")
+                else:
+                    value = encode_value(cond.equals, cond.attr, where)
+                    parts.append(f"{expr.name(cond.attr)} = {expr.value(value)}")
+        if not parts and check:
+            parts.append(f"attribute_exists({expr.name('pk')})")  # a Check without a condition: the item exists
+        return " AND ".join(parts) if parts else None
+
+    def _error(self, err: Exception, where: str) -> StorageError:
+        if isinstance(err, ClientError):
+            code = str(err.response.get("Error", {}).get("Code", ""))
+            message = str(err.response.get("Error", {}).get("Message", err))
+            if code == "ConditionalCheckFailedException":
+                return ConditionFailed(f"{where}: condition failed")
+            if code == "ResourceNotFoundException":
+                return StorageError(f"{where}: table {self.table_name!r} not found ({message})")
+            if code in RETRYABLE_CODES:
+                return StorageError(f"{where}: {code}: {message}", retryable=True)
+            return StorageError(f"{where}: {code}: {message}")
+        if isinstance(err, ConnectionError | HTTPClientError):
+            return StorageError(f"{where}: {type(err).__name__}: {err}", retryable=True)
+        return StorageError(f"{where}: {type(err).__name__}: {err}")
+
+    def _backoff(self, attempt: int) -> None:
+        self._sleep(random.uniform(0, min(self._max_delay, self._base_delay * 2**attempt)))
+
+    # -- Table -----------------------------------------------------------------------------------------------------
+
+    def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None:
+        where = self._where(pk, sk)
+        try:
+            resp = self._client.get_item(TableName=self.table_name, Key=self._key(pk, sk), ConsistentRead=consistent)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, where) from err
+        wire = resp.get("Item")
+        return None if wire is None else self._decode(wire)
+
+    def put(self, item: Item, *, condition: Condition | None = None) -> None:
+        encoded = encode_item(item, self.table_name)
+        where = self._where(item.get("pk"), item.get("sk"))
+        expr = _Expr(self._ser)
+        kwargs: dict[str, Any] = {}
+        cond = self._condition(condition, expr, where)
+        if cond:
+            kwargs = {"ConditionExpression": cond, **expr.kwargs()}
+        try:
+            self._client.put_item(TableName=self.table_name, Item=self._wire(encoded), **kwargs)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, where) from err
+
+    def add(
+        self,
+        pk: str,
+        sk: str,
+        counters: Mapping[str, int | float],
+        *,
+        set_values: Mapping[str, Any] | None = None,
+    ) -> Item:
+        set_values = set_values or {}
+        check_add_args(counters, set_values)
+        where = self._where(pk, sk)
+        key = self._key(pk, sk)
+        if not counters and not set_values:
+            return self._touch(pk, sk)
+        for name in INDEX_ATTRS:
+            if name in set_values:
+                check_key_value(name, set_values[name], where)
+        expr = _Expr(self._ser)
+        adds = [f"{expr.name(n)} {expr.value(encode_value(v, n, where))}" for n, v in counters.items()]
+        sets = [f"{expr.name(n)} = {expr.value(encode_value(v, n, where))}" for n, v in set_values.items()]
+        update = " ".join(
+            clause for clause in (("ADD " + ", ".join(adds)) if adds else "", ("SET " + ", ".join(sets)) if sets else "")
+            if clause
+        )
+        try:
+            resp = self._client.update_item(
+                TableName=self.table_name, Key=key, UpdateExpression=update, ReturnValues="ALL_NEW", **expr.kwargs()
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, where) from err
+        return self._decode(resp.get("Attributes", {}))
+
+    def _touch(self, pk: str, sk: str) -> Item:
+        """``add()`` with nothing to add: create the item with its key alone if it does not exist."""
+        for _ in range(self._max_attempts):
+            try:
+                self.put({"pk": pk, "sk": sk}, condition=Condition(absent=True))
+                return {"pk": pk, "sk": sk}
+            except ConditionFailed:
+                existing = self.get(pk, sk)
+                if existing is not None:
+                    return existing
+        raise StorageError(f"{self._where(pk, sk)}: item keeps appearing and disappearing", retryable=True)
+
+    def delete(self, pk: str, sk: str, *, condition: Condition | None = None) -> None:
+        where = self._where(pk, sk)
+        expr = _Expr(self._ser)
+        kwargs: dict[str, Any] = {}
+        cond = self._condition(condition, expr, where)
+        if cond:
+            kwargs = {"ConditionExpression": cond, **expr.kwargs()}
+        try:
+            self._client.delete_item(TableName=self.table_name, Key=self._key(pk, sk), **kwargs)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, where) from err
+
+    def query(
+        self,
+        pk: str,
+        *,
+        sk_from: str | None = None,
+        sk_to: str | None = None,
+        sk_prefix: str | None = None,
+        index: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[Item]:
+        check_query_args(sk_from, sk_to, index, limit)
+        pk_name, sk_name = ("gsi1pk", "gsi1sk") if index == GSI1 else ("pk", "sk")
+        where = f"table {self.table_name!r}{', index ' + index if index else ''}, query {pk_name}={pk!r}"
+        check_key_value(pk_name, pk, where)
+        expr = _Expr(self._ser)
+        cond = f"{expr.name(pk_name)} = {expr.value(pk)}"
+        post_prefix: str | None = None  # a prefix combined with a range is checked here, not by DynamoDB
+        low, high = sk_from, sk_to
+        if sk_prefix is not None and (low is not None or high is not None):
+            post_prefix = sk_prefix
+            low = max(low, sk_prefix) if low is not None else sk_prefix
+            if high is not None and low > high:
+                return iter(())
+        if sk_prefix is not None and post_prefix is None:
+            cond += f" AND begins_with({expr.name(sk_name)}, {expr.value(sk_prefix)})"
+        elif low is not None and high is not None:
+            cond += f" AND {expr.name(sk_name)} BETWEEN {expr.value(low)} AND {expr.value(high)}"
+        elif low is not None:
+            cond += f" AND {expr.name(sk_name)} >= {expr.value(low)}"
+        elif high is not None:
+            cond += f" AND {expr.name(sk_name)} <= {expr.value(high)}"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": cond,
+            "ScanIndexForward": not reverse,
+            **expr.kwargs(),
+        }
+        if index:
+            kwargs["IndexName"] = index
+        else:
+            kwargs["ConsistentRead"] = True
+        return self._pages(kwargs, sk_name, post_prefix, reverse, limit, where)
+
+    def _pages(
+        self,
+        kwargs: dict[str, Any],
+        sk_name: str,
+        prefix: str | None,
+        reverse: bool,
+        limit: int | None,
+        where: str,
+    ) -> Iterator[Item]:
+        remaining = limit
+        matched = False
+        while remaining is None or remaining > 0:
+            if remaining is not None and prefix is None:
+                kwargs["Limit"] = remaining
+            try:
+                resp = self._client.query(**kwargs)
+            except (ClientError, BotoCoreError) as err:
+                raise self._error(err, where) from err
+            for wire in resp.get("Items", []):
+                item = self._decode(wire)
+                if prefix is not None:
+                    if not str(item.get(sk_name, "")).startswith(prefix):
+                        if matched or not reverse:
+                            return  # sorted: past the prefix's range
+                        continue  # reverse: not yet inside it
+                    matched = True
+                yield item
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining == 0:
+                        return
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def batch_put(self, items: Sequence[Item]) -> None:
+        unique = dedupe_items(items)
+        wires = [self._wire(encode_item(item, self.table_name)) for item in unique]  # all checked before any write
+        for start in range(0, len(wires), BATCH_PUT_CHUNK):
+            requests: list[Any] = [{"PutRequest": {"Item": w}} for w in wires[start : start + BATCH_PUT_CHUNK]]
+            first = unique[start]
+            where = f"table {self.table_name!r}, batch_put of {len(requests)} items from (pk={first.get('pk')!r}, "
+            where += f"sk={first.get('sk')!r})"
+            for attempt in range(self._max_attempts):
+                try:
+                    resp = self._client.batch_write_item(RequestItems={self.table_name: requests})
+                except (ClientError, BotoCoreError) as err:
+                    raise self._error(err, where) from err
+                requests = list(resp.get("UnprocessedItems", {}).get(self.table_name, []))
+                if not requests:
+                    break
+                if attempt + 1 < self._max_attempts:
+                    self._backoff(attempt)
+            else:
+                keys = [self._decode({k: r["PutRequest"]["Item"][k] for k in KEY_ATTRS}) for r in requests[:3]]
+                raise StorageError(
+                    f"{where}: {len(requests)} items still unprocessed after {self._max_attempts} attempts "
+                    f"(throttled), e.g. {[(k['pk'], k['sk']) for k in keys]}",
+                    retryable=True,
+                )
+
+    def batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Item]:
+        unique = list(dict.fromkeys(keys))
+        wire_keys = [self._key(pk, sk) for pk, sk in unique]
+        found: list[Item] = []
+        for start in range(0, len(wire_keys), BATCH_GET_CHUNK):
+            chunk = wire_keys[start : start + BATCH_GET_CHUNK]
+            first = unique[start]
+            where = f"table {self.table_name!r}, batch_get of {len(chunk)} keys from (pk={first[0]!r}, sk={first[1]!r})"
+            request: dict[str, Any] = {self.table_name: {"Keys": chunk, "ConsistentRead": True}}
+            for attempt in range(self._max_attempts):
+                try:
+                    resp = self._client.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as err:
+                    raise self._error(err, where) from err
+                found.extend(self._decode(w) for w in resp.get("Responses", {}).get(self.table_name, []))
+                pending = resp.get("UnprocessedKeys", {}).get(self.table_name)
+                if not pending or not pending.get("Keys"):
+                    break
+                request = {self.table_name: pending}
+                if attempt + 1 < self._max_attempts:
+                    self._backoff(attempt)
+            else:
+                raise StorageError(
+                    f"{where}: {len(request[self.table_name]['Keys'])} keys still unprocessed after "
+                    f"{self._max_attempts} attempts (throttled)",
+                    retryable=True,
+                )
+        return found
+
+    def transact(self, ops: Sequence[Put | Delete | Check]) -> None:
+        check_transact_args(ops)
+        if not ops:
+            return
+        transact_items: list[Any] = []
+        for op in ops:
+            expr = _Expr(self._ser)
+            if isinstance(op, Put):
+                encoded = encode_item(op.item, self.table_name)
+                where = self._where(op.item.get("pk"), op.item.get("sk"))
+                body: dict[str, Any] = {"TableName": self.table_name, "Item": self._wire(encoded)}
+                cond = self._condition(op.condition, expr, where)
+                kind = "Put"
+            elif isinstance(op, Delete):
+                where = self._where(op.pk, op.sk)
+                body = {"TableName": self.table_name, "Key": self._key(op.pk, op.sk)}
+                cond = self._condition(op.condition, expr, where)
+                kind = "Delete"
+            else:
+                where = self._where(op.pk, op.sk)
+                body = {"TableName": self.table_name, "Key": self._key(op.pk, op.sk)}
+                cond = self._condition(op.condition, expr, where, check=True)
+                kind = "ConditionCheck"
+            if cond:
+                body.update(ConditionExpression=cond, **expr.kwargs())
+            transact_items.append({kind: body})
+        where = f"table {self.table_name!r}, transaction of {len(ops)} operations"
+        try:
+            self._client.transact_write_items(TransactItems=transact_items)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise self._cancelled(err, ops, where) from err
+            raise self._error(err, where) from err
+        except BotoCoreError as err:
+            raise self._error(err, where) from err
+
+    def _cancelled(self, err: ClientError, ops: Sequence[Put | Delete | Check], where: str) -> StorageError:
+        reasons: list[Any] = list(err.response.get("CancellationReasons", []))  # type: ignore[call-overload]
+        codes = [str(r.get("Code", "None")) for r in reasons]
+        if not codes:  # older responses: only the message lists the codes, "[ConditionalCheckFailed, None]"
+            message = str(err.response.get("Error", {}).get("Message", ""))
+            inner = message[message.rfind("[") + 1 : message.rfind("]")] if "[" in message else ""
+            codes = [c.strip() for c in inner.split(",") if c.strip()]
+
+        def key_of(i: int) -> str:
+            op = ops[i]
+            pk, sk = (op.item.get("pk"), op.item.get("sk")) if isinstance(op, Put) else (op.pk, op.sk)
+            return f"(pk={pk!r}, sk={sk!r})"
+
+        failed = [key_of(i) for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i < len(ops)]
+        if failed:
+            return ConditionFailed(f"{where}: cancelled, condition failed on {', '.join(failed)}")
+        if any(c in _RETRYABLE_CANCEL_REASONS for c in codes):
+            return StorageError(f"{where}: cancelled ({', '.join(codes)})", retryable=True)
+        return StorageError(f"{where}: cancelled ({', '.join(codes) or 'no reason given'})")

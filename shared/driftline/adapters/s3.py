@@ -1,0 +1,212 @@
+"""``ObjectStore`` over one S3 bucket, with the boto3 client; and a seekable reader over ranged GETs.
+
+``open()`` returns the streaming body of ``get_object`` (read it in pieces; never whole). Formats that need
+random access (Parquet reads its footer first) use ``open_seekable()``: a buffered reader over ``RangedReader``,
+which fetches ``bytes=a-b`` ranges with a read-ahead buffer, pinned to the object's ETag so a concurrent
+overwrite is detected instead of mixing two versions. pyarrow's own S3 filesystem is not used: it bypasses
+boto3 (and so moto and the client configuration).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from driftline.core.errors import StorageError
+from driftline.services.ports import NotFound
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+    from mypy_boto3_s3.client import S3Client
+
+READ_AHEAD = 8 * 1024 * 1024
+
+_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+_RETRYABLE = frozenset(
+    {"SlowDown", "503", "500", "ServiceUnavailable", "InternalError", "RequestTimeout", "ThrottlingException"}
+)
+_CHANGED = frozenset({"PreconditionFailed", "412"})
+
+
+def _translate(err: Exception, bucket: str, key: str) -> StorageError:
+    where = f"s3://{bucket}/{key}"
+    if isinstance(err, ClientError):
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        message = str(err.response.get("Error", {}).get("Message", err))
+        if code in _NOT_FOUND:
+            return NotFound(f"{where}: no such object")
+        if code == "NoSuchBucket":
+            return StorageError(f"{where}: bucket {bucket!r} does not exist")
+        if code in _CHANGED:
+            return StorageError(f"{where}: the object changed while it was being read", retryable=True)
+        if code in _RETRYABLE:
+            return StorageError(f"{where}: {code}: {message}", retryable=True)
+        return StorageError(f"{where}: {code}: {message}")
+    if isinstance(err, ConnectionError | HTTPClientError):
+        return StorageError(f"{where}: {type(err).__name__}: {err}", retryable=True)
+    return StorageError(f"{where}: {type(err).__name__}: {err}")
+
+
+class RangedReader(io.RawIOBase):
+    """A seekable raw stream over one S3 object, read through ranged GETs of at least ``read_ahead`` bytes.
+
+    ``etag`` (from the HEAD that gave ``size``) pins every range to one version of the object: if it changes
+    meanwhile, reads raise a retryable ``StorageError``. Wrap it in ``io.BufferedReader`` for small reads."""
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        size: int,
+        *,
+        etag: str | None = None,
+        read_ahead: int = READ_AHEAD,
+    ) -> None:
+        super().__init__()
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        if read_ahead < 1:
+            raise ValueError(f"read_ahead must be >= 1, got {read_ahead}")
+        self._client = client
+        self.bucket = bucket
+        self.key = key
+        self.size = size
+        self.etag = etag
+        self._read_ahead = read_ahead
+        self._pos = 0
+        self._buf = b""
+        self._buf_start = 0
+        self.requests = 0  # ranged GETs made so far (for tests and metrics)
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError(f"{self.name}: I/O operation on a closed reader")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self.size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise ValueError(f"{self.name}: negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        self._check_open()
+        out = memoryview(buffer).cast("B")
+        wanted = len(out)
+        if wanted == 0 or self._pos >= self.size:
+            return 0
+        offset = self._pos - self._buf_start
+        if not 0 <= offset < len(self._buf):
+            self._fill(self._pos, max(wanted, self._read_ahead))
+            offset = self._pos - self._buf_start
+        chunk = self._buf[offset : offset + wanted]
+        out[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+    def _fill(self, pos: int, length: int) -> None:
+        # A window clipped by the end of the object is moved back to keep its length: a Parquet footer and the
+        # metadata before it then come in one request.
+        start = max(0, min(pos, self.size - length))
+        end = min(self.size, start + length) - 1
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key, "Range": f"bytes={start}-{end}"}
+        if self.etag:
+            kwargs["IfMatch"] = self.etag
+        try:
+            resp = self._client.get_object(**kwargs)
+            data = resp["Body"].read()
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, self.key) from err
+        self.requests += 1
+        if len(data) != end - start + 1:
+            raise StorageError(
+                f"{self.name}: range {start}-{end} returned {len(data)} bytes; the object changed size?",
+                retryable=True,
+            )
+        self._buf = data
+        self._buf_start = start
+
+    def close(self) -> None:
+        self._buf = b""
+        super().close()
+
+
+class S3ObjectStore:
+    """``ports.ObjectStore`` over one bucket. ``client`` is a boto3 S3 client created once by the runtime."""
+
+    def __init__(self, client: S3Client, bucket: str, *, read_ahead: int = READ_AHEAD) -> None:
+        self._client = client
+        self.bucket = bucket
+        self._read_ahead = read_ahead
+
+    def open(self, key: str) -> BinaryIO:
+        """The object's streaming body (not seekable; read it in pieces). Raises NotFound."""
+        try:
+            resp = self._client.get_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+        return cast(BinaryIO, resp["Body"])
+
+    def open_seekable(self, key: str) -> io.BufferedReader:
+        """A seekable, buffered reader of the object through ranged GETs (for Parquet). Raises NotFound."""
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+        raw = RangedReader(
+            self._client,
+            self.bucket,
+            key,
+            int(head["ContentLength"]),
+            etag=head.get("ETag"),
+            read_ahead=self._read_ahead,
+        )
+        return io.BufferedReader(raw)
+
+    def get_bytes(self, key: str) -> bytes:
+        body = self.open(key)
+        try:
+            return body.read()
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+        finally:
+            body.close()
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+        """Encryption is left to the bucket's default (SSE-S3 or SSE-KMS as configured on the bucket)."""
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+
+    def etag(self, key: str) -> str:
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+        return str(head["ETag"]).strip('"')

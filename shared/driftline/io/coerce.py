@@ -1,0 +1,422 @@
+"""Vectorised coercion of Arrow columns into the shapes the metrics need.
+
+Every function here takes a ``pa.Array`` or ``pa.ChunkedArray`` of any type (string, integer, floating,
+boolean, decimal, timestamp, date, dictionary, nested, null) and works on whole arrays with pyarrow compute
+kernels and numpy: there is no Python loop over rows. Strings are parsed with a fast path first (one cast
+of the whole array) and, only when that cast fails, a slow path that marks the valid values with a regular
+expression and casts just those.
+
+Conventions shared by all functions:
+
+- *missing*: null, the empty string (also after trimming whitespace), NaN, and in text the common null
+  markers ``NA``, ``N/A``, ``#N/A``, ``null``, ``None``, ``nan`` (any case).
+- *type error*: present but not of the expected kind: ``"abc"`` in a numerical column, a nested value
+  (struct, list, map), an unparseable timestamp.
+- Categories are strings: 1, 1.0 and "1" are the same class, True is "true".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "NESTED_PLACEHOLDER",
+    "NumericColumn",
+    "category_codes",
+    "equals_mask",
+    "to_category",
+    "to_epoch_seconds",
+    "to_numeric",
+]
+
+ArrayLike: TypeAlias = Any  # pa.Array | pa.ChunkedArray (pyarrow ships no type information)
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
+
+#: The category text of a nested value (struct, list, map): present, but never a number nor a timestamp.
+NESTED_PLACEHOLDER: Final = "<nested>"
+
+#: Epoch numbers at or above this magnitude are milliseconds, below it seconds (1e11 s is the year 5138).
+EPOCH_MS_THRESHOLD: Final = 1e11
+
+# Text that pyarrow's string -> float64 cast accepts (checked against pyarrow 26): optional sign, digits with
+# an optional fraction or a bare fraction, optional exponent; inf, infinity and nan in any case.
+_NUMBER_RE: Final = (
+    r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
+)
+_NULL_TEXT_RE: Final = r"^(?:|na|n/a|#n/a|null|none|[+-]?nan)$"
+_DATE_RE: Final = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_TIME_RE: Final = r"(?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?)?"
+_OFFSET_RE: Final = r"(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)"
+_ISO_TZ_RE: Final = f"^{_DATE_RE}[T ]{_TIME_RE}{_OFFSET_RE}$"
+_ISO_NAIVE_RE: Final = f"^{_DATE_RE}(?:[T ]{_TIME_RE})?$"
+_TS_UTC: Final = pa.timestamp("us", tz="UTC")
+_TS_NAIVE: Final = pa.timestamp("us")
+_UNIT_PER_SECOND: Final = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+_INT64_LIMIT: Final = 2.0**63
+
+
+@dataclass(frozen=True)
+class NumericColumn:
+    """A column as float64 with per-row flags.
+
+    ``values`` is NaN wherever ``missing`` or ``type_error`` is set; ``missing`` and ``type_error`` never
+    overlap. ±inf are numbers (neither missing nor a type error) in :func:`to_numeric`.
+    """
+
+    values: FloatArray
+    missing: BoolArray
+    type_error: BoolArray
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _flatten(arr: ArrayLike) -> Any:
+    """One contiguous ``pa.Array``: chunks combined, dictionaries decoded, extension and view types unwrapped."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if not isinstance(arr, pa.Array):
+        raise TypeError(f"expected a pyarrow Array or ChunkedArray, got {type(arr).__name__}")
+    if isinstance(arr.type, pa.ExtensionType):
+        arr = arr.storage
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.large_string())
+    elif pa.types.is_binary_view(arr.type):
+        arr = arr.cast(pa.large_binary())
+    return arr
+
+
+def _is_text(t: Any) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _is_bytes(t: Any) -> bool:
+    return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t))
+
+
+def _is_number(t: Any) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+
+
+def _is_nested(t: Any) -> bool:
+    return bool(pa.types.is_nested(t))
+
+
+def _bools(arr: Any) -> BoolArray:
+    """A pyarrow boolean array (nulls read as False) as a numpy bool array."""
+    out: BoolArray = pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _floats(arr: Any) -> FloatArray:
+    """A pyarrow float64 array (nulls read as NaN) as a writable numpy float64 array."""
+    out: FloatArray = np.array(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return out
+
+
+def _valid(arr: Any) -> BoolArray:
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=np.bool_)
+    return _bools(arr.is_valid())
+
+
+def _cast_or_null(arr: Any, target: Any) -> Any:
+    """Cast ``arr`` to ``target``; values that do not cast become null.
+
+    A safety net behind the regular-expression pre-filters: it first tries the whole array, and only if that
+    fails splits it in halves (so a handful of stragglers costs O(k log n) casts, never one per row unless
+    the pre-filter let through a large share of bad values).
+    """
+    try:
+        return arr.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        if len(arr) <= 1:
+            return pa.nulls(len(arr), type=target)
+        mid = len(arr) // 2
+        return pa.concat_arrays([_cast_or_null(arr.slice(0, mid), target), _cast_or_null(arr.slice(mid), target)])
+
+
+def _text_of_bytes(arr: Any) -> Any:
+    """Binary -> string; values that are not valid UTF-8 become null."""
+    return _cast_or_null(arr.cast(pa.large_binary()), pa.large_string())
+
+
+def _null_texts(text: Any) -> BoolArray:
+    """Rows whose (already trimmed) text is empty or a common null marker."""
+    return _bools(pc.match_substring_regex(text, _NULL_TEXT_RE, ignore_case=True))
+
+
+def _all_missing(n: int) -> NumericColumn:
+    return NumericColumn(np.full(n, np.nan), np.ones(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_))
+
+
+def _all_type_errors(arr: Any) -> NumericColumn:
+    valid = _valid(arr)
+    return NumericColumn(np.full(len(arr), np.nan), ~valid, valid)
+
+
+def _parse_number_text(text: Any) -> NumericColumn:
+    """Numbers from a string array: fast path (one cast), then the empty-string path, then the regex path."""
+    valid = _valid(text)
+    try:
+        values = _floats(text.cast(pa.float64()))
+        return NumericColumn(values, np.isnan(values), np.zeros(len(values), dtype=np.bool_))
+    except pa.ArrowInvalid:
+        pass
+    empty = pc.equal(text, "")
+    try:
+        # The usual reason for the fast path to fail: empty fields in a CSV.
+        values = _floats(pc.if_else(empty, None, text).cast(pa.float64()))
+        return NumericColumn(values, np.isnan(values), np.zeros(len(values), dtype=np.bool_))
+    except pa.ArrowInvalid:
+        pass
+    trimmed = pc.utf8_trim_whitespace(text)
+    is_number = _bools(pc.match_substring_regex(trimmed, _NUMBER_RE))
+    null_text = _null_texts(trimmed)
+    cast = _cast_or_null(pc.if_else(pa.array(is_number), trimmed, None), pa.float64())
+    values = _floats(cast)
+    cast_ok = is_number & _valid(cast)
+    parsed = cast_ok & ~np.isnan(values)
+    nan_text = cast_ok & np.isnan(values)
+    missing = ~valid | null_text | nan_text
+    type_error = valid & ~missing & ~parsed
+    values[~parsed] = np.nan
+    return NumericColumn(values, missing, type_error)
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+
+def to_numeric(arr: ArrayLike) -> NumericColumn:
+    """The column as float64 numbers, with missing values and type errors flagged per row.
+
+    Integers, floats, decimals and booleans (1.0 / 0.0) are numbers. Strings are parsed after trimming
+    whitespace: ``"3.5"``, ``" 3.5 "``, ``"1e3"``, ``"inf"``, ``"-Infinity"`` are numbers; ``""`` and the
+    null markers are missing; anything else (``"abc"``, ``"1,5"``) is a type error. Temporal and nested
+    values are type errors.
+    """
+    a = _flatten(arr)
+    t = a.type
+    if pa.types.is_null(t):
+        return _all_missing(len(a))
+    if _is_number(t) or pa.types.is_boolean(t):
+        values = _floats(_cast_or_null(a, pa.float64()))
+        return NumericColumn(values, np.isnan(values), np.zeros(len(values), dtype=np.bool_))
+    if _is_bytes(t):
+        text = _text_of_bytes(a)
+        parsed = _parse_number_text(text)
+        undecodable = _valid(a) & ~_valid(text)
+        return NumericColumn(parsed.values, parsed.missing & ~undecodable, parsed.type_error | undecodable)
+    if _is_text(t):
+        return _parse_number_text(a)
+    return _all_type_errors(a)
+
+
+# --------------------------------------------------------------------------------------------- timestamps
+
+
+def _epoch_from_numbers(values: FloatArray) -> FloatArray:
+    """Epoch seconds or milliseconds, decided per value by magnitude, as seconds."""
+    with np.errstate(invalid="ignore"):
+        out: FloatArray = np.where(np.abs(values) >= EPOCH_MS_THRESHOLD, values / 1000.0, values)
+    return out
+
+
+def _timestamp_seconds(ts: Any) -> FloatArray:
+    """Seconds since the epoch (UTC) of a timestamp array of any unit; a naive timestamp is read as UTC."""
+    factor = _UNIT_PER_SECOND[ts.type.unit]
+    return _floats(ts.cast(pa.int64()).cast(pa.float64())) / factor
+
+
+def _valid_dates(text: Any) -> BoolArray:
+    """Rows whose first ten characters are a real calendar date (rejects 2026-02-30, which strptime rolls over)."""
+    date_part = pc.utf8_slice_codeunits(text, 0, 10)
+    parsed = pc.strptime(date_part, format="%Y-%m-%d", unit="s", error_is_null=True)
+    return _bools(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), date_part))
+
+
+def _parse_iso(text: Any, pattern: str, target: Any) -> tuple[BoolArray, FloatArray]:
+    """(parsed mask, epoch seconds) of the rows matching an ISO-8601 pattern, cast to ``target``."""
+    shape = _bools(pc.match_substring_regex(text, pattern))
+    if not shape.any():
+        return shape, np.full(len(text), np.nan)
+    shape &= _valid_dates(text)
+    candidates = pc.if_else(pa.array(shape), text, None)
+    # Arrow parses at most microseconds into timestamp[us]: drop the digits beyond the sixth.
+    candidates = pc.replace_substring_regex(candidates, r"(\.[0-9]{6})[0-9]+", r"\1")
+    seconds = _timestamp_seconds(_cast_or_null(candidates, target))
+    return shape & ~np.isnan(seconds), seconds
+
+
+def _parse_time_text(text: Any) -> NumericColumn:
+    valid = _valid(text)
+    for target in (_TS_UTC, _TS_NAIVE):  # fast paths: all with an offset, or all without
+        try:
+            seconds = _timestamp_seconds(text.cast(target))
+            return NumericColumn(seconds, ~valid, np.zeros(len(text), dtype=np.bool_))
+        except pa.ArrowInvalid:
+            pass
+    trimmed = pc.utf8_trim_whitespace(text)
+    numbers = _parse_number_text(trimmed)
+    with np.errstate(invalid="ignore"):
+        is_number = ~numbers.missing & ~numbers.type_error & np.isfinite(numbers.values)
+    tz_ok, tz_seconds = _parse_iso(trimmed, _ISO_TZ_RE, _TS_UTC)
+    naive_ok, naive_seconds = _parse_iso(trimmed, _ISO_NAIVE_RE, _TS_NAIVE)
+    values = np.full(len(text), np.nan)
+    values[is_number] = _epoch_from_numbers(numbers.values[is_number])
+    values[tz_ok] = tz_seconds[tz_ok]
+    values[naive_ok] = naive_seconds[naive_ok]
+    missing = ~valid | numbers.missing
+    type_error = valid & ~missing & ~(is_number | tz_ok | naive_ok)
+    values[missing | type_error] = np.nan
+    return NumericColumn(values, missing, type_error)
+
+
+def to_epoch_seconds(arr: ArrayLike) -> NumericColumn:
+    """Event times as float64 seconds since 1970-01-01 UTC.
+
+    Accepts native timestamps of any unit (naive read as UTC, zone-aware converted), dates, ISO-8601 text
+    (``2026-11-20T13:45:00Z``, ``2026-11-20T13:45:00.123+01:00``, ``2026-11-20 13:45:00``, ``2026-11-20``;
+    text without an offset is UTC), and epoch numbers or numeric text: per value, a magnitude of at least
+    1e11 is milliseconds, anything smaller seconds (negative values are before 1970). Non-finite numbers,
+    booleans, nested values and unparseable text are type errors.
+    """
+    a = _flatten(arr)
+    t = a.type
+    n = len(a)
+    if pa.types.is_null(t):
+        return _all_missing(n)
+    if pa.types.is_timestamp(t):
+        return NumericColumn(_timestamp_seconds(a), ~_valid(a), np.zeros(n, dtype=np.bool_))
+    if pa.types.is_date32(t):
+        days = _floats(a.cast(pa.int32()).cast(pa.float64()))
+        return NumericColumn(days * 86400.0, ~_valid(a), np.zeros(n, dtype=np.bool_))
+    if pa.types.is_date64(t):
+        ms = _floats(a.cast(pa.int64()).cast(pa.float64()))
+        return NumericColumn(ms / 1000.0, ~_valid(a), np.zeros(n, dtype=np.bool_))
+    if _is_number(t):
+        numbers = _floats(_cast_or_null(a, pa.float64()))
+        missing = np.isnan(numbers)
+        type_error = np.isinf(numbers)
+        values = _epoch_from_numbers(numbers)
+        values[type_error] = np.nan
+        return NumericColumn(values, missing, type_error)
+    if _is_bytes(t):
+        text = _text_of_bytes(a)
+        parsed = _parse_time_text(text)
+        undecodable = _valid(a) & ~_valid(text)
+        return NumericColumn(parsed.values, parsed.missing & ~undecodable, parsed.type_error | undecodable)
+    if _is_text(t):
+        return _parse_time_text(a)
+    return _all_type_errors(a)
+
+
+# --------------------------------------------------------------------------------------------- categories
+
+
+def _float_category(a: Any) -> Any:
+    """Floats as category text: integral values as integers ("3"), others shortest round-trip, NaN -> null."""
+    values = _floats(a.cast(pa.float64()))
+    with np.errstate(invalid="ignore"):
+        integral = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < _INT64_LIMIT)
+    as_float = a.cast(pa.string())  # shortest round-trip text of the value in its own width: 0.1f -> "0.1"
+    as_int = pc.if_else(pa.array(integral), a.cast(pa.float64()), None).cast(pa.int64()).cast(pa.string())
+    out = pc.if_else(pa.array(integral), as_int, as_float)
+    return pc.if_else(pa.array(np.isnan(values)), None, out)
+
+
+def to_category(arr: ArrayLike) -> Any:
+    """The column as ``pa.string()`` category values, nulls preserved.
+
+    Strings are unchanged, except the empty string, which is null. Booleans are ``"true"``/``"false"``,
+    integers ``"3"``, integral floats ``"3"`` (so 1 and 1.0 are the same class), other floats their
+    shortest round-trip text (``"0.5"``), NaN null. Timestamps and dates are their ISO text, nested values
+    :data:`NESTED_PLACEHOLDER`.
+    """
+    a = _flatten(arr)
+    t = a.type
+    if pa.types.is_null(t):
+        return pa.nulls(len(a), type=pa.string())
+    if _is_bytes(t):
+        a = _text_of_bytes(a)
+        t = a.type
+    if _is_text(t):
+        text = a.cast(pa.string())
+        return pc.if_else(pc.equal(text, ""), None, text)
+    if pa.types.is_boolean(t) or pa.types.is_integer(t):
+        return a.cast(pa.string())
+    if pa.types.is_floating(t):
+        return _float_category(a)
+    if pa.types.is_decimal(t):
+        if t.scale <= 0:
+            return a.cast(pa.string())  # integers of any size (JSON ids beyond int64), exactly
+        return _float_category(_cast_or_null(a, pa.float64()))
+    if _is_nested(t):
+        return pc.if_else(a.is_valid(), NESTED_PLACEHOLDER, None)
+    try:
+        return a.cast(pa.string())  # timestamps, dates, times, durations
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pc.if_else(a.is_valid(), NESTED_PLACEHOLDER, None)
+
+
+def category_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray[np.int32]:
+    """Per row: the index of the value in ``categories``, -1 for a present value not among them, -2 for missing.
+
+    ``arr_str`` is normally the output of :func:`to_category`; any other array is passed through it first
+    (so the empty string is missing too). ``categories`` should hold distinct strings.
+    """
+    text = to_category(arr_str)
+    index = pc.index_in(text, value_set=pa.array(list(categories), type=pa.string()))
+    codes: npt.NDArray[np.int32] = pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    codes[~_valid(text)] = -2
+    return codes
+
+
+def equals_mask(arr: ArrayLike, value: str | int | float | bool) -> BoolArray:
+    """Per row: whether the value equals ``value`` after normalisation; missing rows are False.
+
+    - a number (int or float): numeric equality after :func:`to_numeric`, so 1, 1.0, "1", " 1.0 " and
+      True all match 1;
+    - a boolean: the text "true"/"false" in any case, or the number 1/0 (True matches True, "TRUE", 1);
+    - a string: equality of the :func:`to_category` text; a string that reads as a number or a boolean
+      also matches as that number or boolean ("1" matches 1.0, "true" matches True).
+    """
+    if isinstance(value, bool):
+        text = to_category(arr)
+        by_text = _bools(pc.equal(pc.utf8_lower(text), "true" if value else "false"))
+        with np.errstate(invalid="ignore"):
+            by_number: BoolArray = to_numeric(arr).values == float(value)
+        return by_text | by_number
+    if isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            return np.zeros(len(_flatten(arr)), dtype=np.bool_)
+        with np.errstate(invalid="ignore"):
+            out: BoolArray = to_numeric(arr).values == float(value)
+        return out
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a str, int, float or bool, got {type(value).__name__}")
+    stripped = value.strip()
+    if stripped.lower() in ("true", "false"):
+        mask = equals_mask(arr, stripped.lower() == "true")
+    else:
+        parsed = to_numeric(pa.array([stripped], type=pa.string()))
+        if not parsed.missing[0] and not parsed.type_error[0]:
+            mask = equals_mask(arr, float(parsed.values[0]))
+        else:
+            mask = np.zeros(len(_flatten(arr)), dtype=np.bool_)
+    by_category: BoolArray = mask | _bools(pc.equal(to_category(arr), value))
+    return by_category

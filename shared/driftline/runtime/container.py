@@ -1,0 +1,84 @@
+"""Composition root: builds the services with real adapters, once per container (lazily, on first use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from driftline.adapters.dynamodb import DynamoTable
+from driftline.adapters.s3 import S3ObjectStore
+from driftline.adapters.sns import SnsAlertSink
+from driftline.runtime.settings import Settings
+from driftline.services.alerts import AlertPublisher
+from driftline.services.evaluate import EvaluateService
+from driftline.services.models import ModelRegistry
+from driftline.services.store import Store
+
+if TYPE_CHECKING:
+    from driftline.services.ingest import IngestService
+
+_BOTO_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=60)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    session: Any = None
+
+    def client(self, service: str) -> Any:
+        session = self.session or boto3.session.Session()
+        return session.client(
+            service, endpoint_url=self.settings.endpoint_url, region_name=self.settings.region, config=_BOTO_CONFIG
+        )
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(
+            DynamoTable(self.client("dynamodb"), self.settings.table),
+            metrics_retention_days=self.settings.metrics_retention_days,
+            id_retention_days=self.settings.id_retention_days,
+        )
+
+    @cached_property
+    def objects(self) -> S3ObjectStore:
+        return S3ObjectStore(self.client("s3"), self.settings.bucket)
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.store, self.objects)
+
+    @cached_property
+    def alerts(self) -> AlertPublisher:
+        return AlertPublisher(self.store, SnsAlertSink(self.client("sns"), self.settings.topic_arn))
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        # imported here: ingest needs pyarrow, which the evaluator's package does not ship
+        from driftline.services.ingest import IngestService
+
+        return IngestService(self.store, self.registry, self.alerts)
+
+    @cached_property
+    def evaluate(self) -> EvaluateService:
+        return EvaluateService(self.store, self.registry, self.alerts)
+
+
+_container: Container | None = None
+
+
+def container() -> Container:
+    """The container of this Lambda execution environment, built on first use from the environment."""
+    global _container
+    if _container is None:
+        _container = Container(Settings.from_env())
+    return _container
+
+
+def reset_container(new: Container | None = None) -> None:
+    """Tests and the local cloud: forget (or replace) the cached container."""
+    global _container
+    _container = new

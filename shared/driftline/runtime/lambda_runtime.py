@@ -1,0 +1,86 @@
+"""What the Lambda handlers share: Powertools objects, the SQS record handler, error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from driftline.core.errors import InputError
+from driftline.runtime.container import container
+from driftline.runtime.events import parse_sqs_body
+from driftline.services.store import file_id_for
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+class WrongPrefixError(InputError):
+    pass
+
+
+def handle_record(record: SQSRecord, *, prefix: str) -> None:
+    """One SQS message: the S3 objects it names, each ingested exactly once. Raising fails just this message
+    (partial batch response), so SQS retries it and, after maxReceiveCount tries, dead-letters it."""
+    note = parse_sqs_body(record.body)
+    if note.test_event:
+        logger.info("s3:TestEvent ignored")
+        return
+    c = container()
+    for key, reason in note.rejected:
+        logger.warning("object ignored", extra={"s3_key": key, "reason": reason})
+        metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
+    for ref in note.refs:
+        logger.set_correlation_id(ref.key)
+        if ref.prefix != prefix:
+            logger.warning("object under another prefix ignored", extra={"s3_key": ref.key, "expected": prefix})
+            continue
+        outcome = c.ingest.handle(ref)
+        logger.info("object handled", extra={"s3_key": ref.key, "status": outcome.status, "rows": outcome.rows,
+                                             "windows": len(outcome.windows), **outcome.details})  # fmt: skip
+        if outcome.status == "processed":
+            metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="RowsProcessed", unit=MetricUnit.Count, value=outcome.rows)
+        elif outcome.status == "failed":
+            metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=1)
+        else:
+            metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+
+
+def sqs_handler(prefix: str) -> Any:
+    """A Lambda handler for the SQS queue of one S3 prefix."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: SQSRecord) -> None:
+        handle_record(record, prefix=prefix)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return handler
+
+
+def evaluate(event: dict[str, Any]) -> dict[str, Any]:
+    """The scheduled evaluator: every model, every window due. ``event["at"]`` (epoch seconds) overrides now."""
+    at = event.get("at") if isinstance(event, dict) else None
+    reports = container().evaluate.evaluate_all(at=float(at) if at is not None else None)
+    alerts = sum(len(r.alerts) for r in reports)
+    metrics.add_metric(name="WindowsEvaluated", unit=MetricUnit.Count, value=sum(len(r.windows) for r in reports))
+    metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=alerts)
+    for r in reports:
+        logger.info("model evaluated", extra={"model_id": r.model_id, "windows": len(r.windows), "points": r.points,
+                                              "alerts": len(r.alerts), "errors": r.errors})  # fmt: skip
+    return {"models": len(reports), "windows": sum(len(r.windows) for r in reports), "alerts": alerts}
+
+
+__all__ = ["evaluate", "file_id_for", "handle_record", "logger", "metrics", "sqs_handler", "tracer"]

@@ -1,0 +1,47 @@
+"""Environment configuration, read once at the edge into a frozen, validated object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from driftline.core.errors import DriftlineError
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    table: str
+    topic_arn: str
+    metrics_retention_days: int = 400
+    id_retention_days: int = 90
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        missing = [k for k in ("DRIFTLINE_BUCKET", "DRIFTLINE_TABLE", "DRIFTLINE_TOPIC_ARN") if not e.get(k)]
+        if missing:
+            raise DriftlineError(f"environment variable(s) not set: {', '.join(missing)}")
+
+        def days(name: str, default: int) -> int:
+            raw = e.get(name, str(default))
+            try:
+                value = int(raw)
+            except ValueError:
+                raise DriftlineError(f"{name} must be a whole number of days, got {raw!r}") from None
+            if not 1 <= value <= 3650:
+                raise DriftlineError(f"{name} must be between 1 and 3650, got {value}")
+            return value
+
+        return cls(
+            bucket=e["DRIFTLINE_BUCKET"],
+            table=e["DRIFTLINE_TABLE"],
+            topic_arn=e["DRIFTLINE_TOPIC_ARN"],
+            metrics_retention_days=days("DRIFTLINE_METRICS_RETENTION_DAYS", 400),
+            id_retention_days=days("DRIFTLINE_ID_RETENTION_DAYS", 90),
+            endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+            region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
+        )

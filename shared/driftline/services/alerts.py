@@ -1,0 +1,196 @@
+"""Alert messages (SPEC §4) and their once-only publication.
+
+Every alert is first written to the alert history under a key that names its rule, column, segment, window and
+state (a conditional write: the second writer loses), then published, then marked published. An alert whose
+publication failed stays unpublished in the history and is retried by the next evaluator run, so none is lost
+and none is published twice by two writers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftline.core.metrics import iso_utc
+from driftline.services.ports import AlertSink
+from driftline.services.store import Store, ws_key
+
+log = logging.getLogger(__name__)
+
+SUBJECT_MAX = 99
+SEVERITY_WORD = {"info": "INFO", "warning": "WARNING", "critical": "CRITICAL"}
+
+
+@dataclass(frozen=True)
+class Alert:
+    model_id: str
+    rule: str
+    state: str  # ALARM | OK
+    severity: str
+    metric: str
+    column: str | None
+    segment: str | None
+    value: float | None
+    threshold: float | None
+    baseline_value: float | None
+    window_start: int | None
+    window_end: int | None
+    evaluated_at: float
+    op: str = "above"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def history_key(self) -> str:
+        ws = ws_key(self.window_start) if self.window_start is not None else f"{self.evaluated_at:017.6f}"
+        return f"H#{ws}#{self.rule}#{self.column or '-'}#{self.segment or '-'}#{self.state}"
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON object of SPEC §4."""
+        return {
+            "model_id": self.model_id,
+            "rule": self.rule,
+            "state": self.state,
+            "severity": self.severity,
+            "metric": self.metric,
+            "column": self.column,
+            "segment": self.segment,
+            "value": self.value,
+            "threshold": self.threshold,
+            "baseline_value": self.baseline_value,
+            "window_start": None if self.window_start is None else iso_utc(self.window_start),
+            "window_end": None if self.window_end is None else iso_utc(self.window_end),
+            "evaluated_at": iso_utc(self.evaluated_at),
+            "details": self.details,
+        }
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x == 0 or 1e-3 <= abs(x) < 1e6:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def _comparison(alert: Alert) -> str:
+    below = alert.op in ("below", "below_baseline_by")
+    if alert.state == "ALARM":
+        return f"{_fmt(alert.value)} {'<' if below else '>'} {_fmt(alert.threshold)}"
+    return f"{_fmt(alert.value)} {'>=' if below else '<='} {_fmt(alert.threshold)}"
+
+
+def subject(alert: Alert) -> str:
+    """One printable ASCII line under 100 characters, e.g.
+    ``[driftline] WARNING churn-v3 drift.jensen_shannon monthly_spend 0.46 > 0.1``."""
+    word = SEVERITY_WORD.get(alert.severity, alert.severity.upper()) if alert.state == "ALARM" else "OK"
+    parts = ["[driftline]", word, alert.model_id, alert.metric]
+    if alert.column:
+        parts.append(alert.column)
+    if alert.segment:
+        parts.append(f"[{alert.segment}]")
+    if alert.metric == "ingest.error":
+        parts.append("file could not be processed")
+    else:
+        parts.append(_comparison(alert))
+    text = " ".join(parts)
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 3] + "..."
+
+
+def email_text(alert: Alert) -> str:
+    p = alert.payload()
+    lines = [subject(alert), ""]
+    if alert.metric == "ingest.error":
+        lines += [
+            f"Model:    {alert.model_id}",
+            f"File:     {alert.details.get('key')}",
+            f"Reason:   {alert.details.get('reason')}",
+            f"At:       {p['evaluated_at']}",
+        ]
+    else:
+        verb = "entered ALARM" if alert.state == "ALARM" else "returned to OK"
+        lines += [
+            f"Rule {alert.rule!r} {verb} ({alert.severity}).",
+            "",
+            f"Model:     {alert.model_id}",
+            f"Metric:    {alert.metric}" + (f" on column {alert.column}" if alert.column else ""),
+            f"Segment:   {alert.segment or 'whole population'}",
+            f"Window:    {p['window_start']} to {p['window_end']}",
+            f"Value:     {_fmt(alert.value)}",
+            f"Threshold: {_fmt(alert.threshold)}",
+            f"Baseline:  {_fmt(alert.baseline_value)}",
+        ]
+        drifted = alert.details.get("drifted_columns")
+        if drifted:
+            lines += ["", "Other drifted columns in this window, worst first:"]
+            lines += [f"  {d['column']}: {_fmt(d['value'])}" for d in drifted[:10]]
+    lines += ["", f"Evaluated at {p['evaluated_at']} by Driftline."]
+    return "\n".join(lines)
+
+
+def sns_messages(alert: Alert) -> dict[str, str]:
+    body = json.dumps(alert.payload(), allow_nan=False)
+    return {"default": body, "sqs": body, "lambda": body, "https": body, "http": body, "email": email_text(alert),
+            "email-json": body}  # fmt: skip
+
+
+def attributes(alert: Alert) -> dict[str, str]:
+    return {"model_id": alert.model_id, "severity": alert.severity, "state": alert.state, "metric": alert.metric}
+
+
+class AlertPublisher:
+    def __init__(self, store: Store, sink: AlertSink) -> None:
+        self.store = store
+        self.sink = sink
+
+    def publish(self, alert: Alert) -> bool:
+        """Record and publish once. True when this call published it."""
+        payload = {"alert": json.dumps(alert.payload(), allow_nan=False), "op": alert.op}
+        if not self.store.record_alert(alert.model_id, alert.history_key, payload):
+            return False
+        self._send(alert.model_id, alert.history_key, alert)
+        return True
+
+    def _send(self, model_id: str, key: str, alert: Alert) -> None:
+        message_id = self.sink.publish(subject=subject(alert), messages=sns_messages(alert), attributes=attributes(alert))
+        self.store.mark_published(model_id, key, message_id)
+
+    def retry_unpublished(self, model_id: str) -> int:
+        """Publish the alerts recorded earlier whose publication did not complete."""
+        n = 0
+        for item in self.store.unpublished_alerts(model_id):
+            alert = alert_from_payload(json.loads(item["alert"]), op=str(item.get("op", "above")))
+            self._send(model_id, str(item["sk"]), alert)
+            n += 1
+        return n
+
+
+def alert_from_payload(p: dict[str, Any], *, op: str = "above") -> Alert:
+    from datetime import datetime
+
+    def epoch(s: str | None) -> int | None:
+        return None if s is None else int(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp())
+
+    evaluated = epoch(p["evaluated_at"])
+    return Alert(
+        p["model_id"], p["rule"], p["state"], p["severity"], p["metric"], p["column"], p["segment"], p["value"],
+        p["threshold"], p["baseline_value"], epoch(p["window_start"]), epoch(p["window_end"]),
+        float(evaluated or 0), op, p.get("details") or {},
+    )  # fmt: skip
+
+
+def drifted_details(
+    metric: str, window_metrics: Sequence[tuple[str, str | None, str | None, float]], *, segment: str | None,
+    threshold: float | None, exclude: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """For drift alerts: the other columns of the window over the threshold on the same metric, worst first."""
+    if not metric.startswith("drift.") or threshold is None:
+        return {}
+    lower_is_worse = metric == "drift.chi2_pvalue"
+    rows = [(c, v) for m, c, s, v in window_metrics if m == metric and s == segment and c and c != exclude]
+    bad = [(c, v) for c, v in rows if (v < threshold if lower_is_worse else v > threshold)]
+    bad.sort(key=lambda cv: cv[1], reverse=not lower_is_worse)
+    return {"drifted_columns": [{"column": c, "value": v} for c, v in bad]}

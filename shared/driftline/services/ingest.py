@@ -1,0 +1,267 @@
+"""Ingest: one S3 object → configs, baselines, prediction profiles, label joins. Exactly once per object.
+
+``IngestService.handle(ref)`` is what every SQS-triggered function calls. A file that cannot be used at all is
+recorded as an error and reported as an ``ingest.error`` alert, and is not retried (retrying cannot help);
+transient failures (AWS throttling, network) propagate so the message is retried and, after a bounded number
+of tries, dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from driftline.core.config import ModelConfig
+from driftline.core.errors import BaselineError, ConfigError, InputError
+from driftline.core.profile import Profile
+from driftline.core.profiler import PreparedBatch, ProfileBuilder
+from driftline.io.coerce import to_category, to_numeric
+from driftline.io.prepare import BatchPreparer, string_columns
+from driftline.io.readers import iter_batches
+from driftline.services.alerts import Alert, AlertPublisher
+from driftline.services.models import ModelRegistry, ObjectRef
+from driftline.services.profiling import profile_file
+from driftline.services.store import Store, file_id_for
+
+log = logging.getLogger(__name__)
+
+LABEL_BATCH = 5_000
+
+
+@dataclass
+class Outcome:
+    key: str
+    model_id: str
+    status: str  # processed | duplicate | failed
+    rows: int = 0
+    windows: list[int] = field(default_factory=list)
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: Store,
+        registry: ModelRegistry,
+        alerts: AlertPublisher,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.alerts = alerts
+        self.clock = clock
+
+    def handle(self, ref: ObjectRef) -> Outcome:
+        file_id = file_id_for(ref.bucket, ref.key, ref.etag)
+        if not self.store.claim_file(file_id, model_id=ref.model_id, key=ref.key, kind=ref.prefix):
+            log.info("duplicate delivery skipped", extra={"key": ref.key})
+            return Outcome(ref.key, ref.model_id, "duplicate")
+        try:
+            if ref.prefix == "models":
+                outcome = self._config(ref)
+            elif ref.prefix == "baselines":
+                outcome = self._baseline(ref)
+            elif ref.prefix == "predictions":
+                outcome = self._predictions(ref, file_id)
+            else:
+                outcome = self._labels(ref, file_id)
+        except (InputError, ConfigError, BaselineError) as err:
+            reason = _reason(err)
+            self.store.finish_file(file_id, status="failed", reason=reason)
+            self.report_failure(ref.model_id, ref.key, file_id, reason)
+            return Outcome(ref.key, ref.model_id, "failed", reason=reason)
+        self.store.finish_file(file_id, status="done", rows=outcome.rows)
+        return outcome
+
+    def report_failure(self, model_id: str, key: str, file_id: str, reason: str) -> None:
+        """An error record and an ``ingest.error`` alert (SPEC §4)."""
+        self.store.record_error(model_id, key=key, file_id=file_id, reason=reason)
+        now = self.clock()
+        self.alerts.publish(
+            Alert(model_id, "ingest-error", "ALARM", "critical", "ingest.error", None, None, None, None, None, None,
+                  None, now, details={"key": key, "reason": reason, "file_id": file_id})  # fmt: skip
+        )
+
+    # -- per prefix ----------------------------------------------------------------------------------------------
+
+    def _config(self, ref: ObjectRef) -> Outcome:
+        config = self.registry.register_config(ref)
+        return Outcome(ref.key, ref.model_id, "processed", details={"task": config.task})
+
+    def _baseline(self, ref: ObjectRef) -> Outcome:
+        baseline = self.registry.register_baseline(ref)
+        return Outcome(ref.key, ref.model_id, "processed", rows=baseline.population.rows,
+                       details={"baseline_id": baseline.baseline_id})  # fmt: skip
+
+    def _predictions(self, ref: ObjectRef, file_id: str) -> Outcome:
+        config = self.registry.config(ref.model_id)
+        baseline = self.registry.current_baseline(ref.model_id)
+        index = _IdIndex(config, baseline.baseline_id) if config.columns.label else None
+        result = profile_file(
+            self.registry.open_data(ref.key), name=ref.key, config=config, baseline=baseline,
+            on_batch=index.add if index else None,
+        )  # fmt: skip
+        if index is not None and config.columns.label not in result.stats.missing_columns:
+            index = None  # labels came with the predictions: nothing to join later
+        if index is not None:
+            self.store.put_ids(ref.model_id, index.rows)
+        windows = self.store.put_file_profiles(ref.model_id, file_id, result.profiles)
+        self._note_first_window(ref.model_id, windows)
+        details: dict[str, Any] = {}
+        if result.stats.bad_timestamp:
+            details["rows_without_valid_timestamp"] = result.stats.bad_timestamp
+        if result.stats.missing_columns:
+            details["missing_columns"] = sorted(result.stats.missing_columns)
+        if result.stats.profiled == 0:
+            raise InputError(
+                f"none of the {result.stats.rows} rows has a valid timestamp in column {config.columns.timestamp!r}",
+                key=ref.key,
+            )
+        return Outcome(ref.key, ref.model_id, "processed", rows=result.stats.profiled, windows=windows, details=details)
+
+    def _note_first_window(self, model_id: str, windows: list[int]) -> None:
+        if not windows:
+            return
+        state = self.store.get_state(model_id)
+        first = state.get("first_window")
+        if first is None or windows[0] < int(first):
+            self.store.update_state(model_id, first_window=windows[0])
+
+    def _labels(self, ref: ObjectRef, file_id: str) -> Outcome:
+        config = self.registry.config(ref.model_id)
+        if not config.columns.label:
+            raise InputError("the model's configuration has no label column", key=ref.key)
+        id_col, label_col = config.columns.id, config.columns.label
+        profiles: dict[tuple[int, str | None], Profile] = {}
+        rows = matched = unknown = duplicate = 0
+        seen: set[str] = set()
+        for batch in iter_batches(self.registry.open_data(ref.key), name=ref.key, columns=[id_col, label_col],
+                                  string_columns=[id_col], batch_rows=LABEL_BATCH):  # fmt: skip
+            for col in (id_col, label_col):
+                if batch.schema.get_field_index(col) < 0:
+                    raise InputError(f"required column {col!r} not found in the label file", key=ref.key)
+            rows += batch.num_rows
+            ids = to_category(batch.column(id_col)).to_pylist()
+            labels = batch.column(label_col)
+            keep = [i for i, v in enumerate(ids) if v is not None and v not in seen]
+            duplicate += batch.num_rows - len(keep)
+            seen.update(ids[i] for i in keep)
+            idx = np.asarray(keep, dtype=np.int64)
+            ids_kept = [ids[i] for i in keep]
+            found = self.store.get_ids(ref.model_id, ids_kept)
+            unknown += len(ids_kept) - len(found)
+            claimed = self.store.claim_labels(ref.model_id, file_id, [i for i in ids_kept if i in found])
+            duplicate += sum(1 for i in ids_kept if i in found and i not in claimed)
+            use = [j for j, i in enumerate(ids_kept) if i in claimed]
+            if not use:
+                continue
+            matched += len(use)
+            joined = _joined_batch(config, [found[ids_kept[j]] for j in use], labels.take(pa.array(idx[use])))
+            for key, prof in self._label_profiles(ref.model_id, config, joined).items():
+                profiles[key] = profiles[key].merge(prof) if key in profiles else prof
+        if rows == 0:
+            raise InputError("the file holds no rows", key=ref.key)
+        windows = self.store.put_file_profiles(ref.model_id, file_id, profiles) if profiles else []
+        return Outcome(ref.key, ref.model_id, "processed", rows=matched, windows=windows,
+                       details={"rows": rows, "matched": matched, "unknown_ids": unknown, "duplicate_ids": duplicate})  # fmt: skip
+
+    def _label_profiles(
+        self, model_id: str, config: ModelConfig, joined: dict[str, pa.RecordBatch]
+    ) -> dict[tuple[int, str | None], Profile]:
+        """Performance (and label distribution) profiles of joined rows, by the baseline each prediction had."""
+        out: dict[tuple[int, str | None], Profile] = {}
+        for baseline_id, batch in joined.items():
+            baseline = self.registry.baseline(model_id, baseline_id)
+            preparer = BatchPreparer(config, baseline.spec)
+            builder = ProfileBuilder(config, baseline.spec, baseline_id)
+            builder.add(preparer.prepare(batch))
+            label = config.columns.label or ""
+            for key, p in builder.profiles.items():
+                out[key] = Profile(
+                    baseline_id, performance=p.performance,
+                    numeric={k: v for k, v in p.numeric.items() if k == label},
+                    categorical={k: v for k, v in p.categorical.items() if k == label},
+                )  # fmt: skip
+        return out
+
+
+class _IdIndex:
+    """Collects, per prediction row, what a later label needs: window, segment values, prediction, score."""
+
+    def __init__(self, config: ModelConfig, baseline_id: str) -> None:
+        self.config = config
+        self.baseline_id = baseline_id
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, preparer: BatchPreparer, prepared: PreparedBatch) -> None:
+        batch = preparer.last_batch
+        if batch is None:
+            return
+        cfg = self.config
+        id_idx = batch.schema.get_field_index(cfg.columns.id)
+        if id_idx < 0:
+            return
+        ids = to_category(batch.column(id_idx)).to_pylist()
+        cols: dict[str, list[Any]] = {"ws": prepared.window_start.tolist()}
+        pred_idx = batch.schema.get_field_index(cfg.columns.prediction)
+        if pred_idx >= 0:
+            arr = batch.column(pred_idx)
+            cols["pred"] = (to_numeric(arr).values.tolist() if cfg.task == "regression"
+                            else to_category(arr).to_pylist())  # fmt: skip
+        if cfg.columns.score and batch.schema.get_field_index(cfg.columns.score) >= 0:
+            cols["score"] = to_numeric(batch.column(cfg.columns.score)).values.tolist()
+        for seg in cfg.columns.segments:
+            if batch.schema.get_field_index(seg) >= 0:
+                cols[f"seg:{seg}"] = to_category(batch.column(seg)).to_pylist()
+        names = list(cols)
+        for i, row_id in enumerate(ids):
+            if row_id is None:
+                continue
+            item: dict[str, Any] = {"id": row_id, "b": self.baseline_id}
+            for n in names:
+                v = cols[n][i]
+                if v is not None and not (isinstance(v, float) and v != v):
+                    item[n] = v
+            self.rows.append(item)
+
+
+def _joined_batch(config: ModelConfig, items: list[dict[str, Any]], labels: pa.Array) -> dict[str, pa.RecordBatch]:
+    """Rows rebuilt from the id index plus their labels, one Arrow batch per baseline id."""
+    cols = config.columns
+    by_baseline: dict[str, list[int]] = {}
+    for j, it in enumerate(items):
+        by_baseline.setdefault(str(it.get("b")), []).append(j)
+    out = {}
+    for bid, idx in by_baseline.items():
+        sel = [items[j] for j in idx]
+        data: dict[str, pa.Array] = {
+            cols.timestamp: pa.array([float(it["ws"]) for it in sel], pa.float64()),
+            cols.label or "label": labels.take(pa.array(idx)),
+        }
+        if config.task == "regression":
+            data[cols.prediction] = pa.array([it.get("pred") for it in sel], pa.float64())
+        else:
+            data[cols.prediction] = pa.array([it.get("pred") for it in sel], pa.string())
+        if cols.score:
+            data[cols.score] = pa.array([it.get("score") for it in sel], pa.float64())
+        for seg in cols.segments:
+            data[seg] = pa.array([it.get(f"seg:{seg}") for it in sel], pa.string())
+        out[bid] = pa.RecordBatch.from_pydict(data)
+    return out
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, InputError):
+        return err.reason
+    return str(err)
+
+
+__all__ = ["IngestService", "Outcome", "string_columns"]

@@ -1,0 +1,116 @@
+"""The small interfaces the services are written against; adapters (DynamoDB, S3, SNS) and in-memory fakes
+implement them.
+
+``Table`` is deliberately low-level (one DynamoDB table: items keyed by ``pk``/``sk``, one GSI ``gsi1``): the
+key design lives once, in ``driftline.services.store``, over either implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+from driftline.core.errors import StorageError
+
+Item = dict[str, Any]  # attribute values: str, int, float, bool, bytes, None, list, dict
+
+
+class ConditionFailed(StorageError):
+    """A conditional write found the item in another state than it required."""
+
+    def __init__(self, message: str = "condition failed") -> None:
+        super().__init__(message, retryable=False)
+
+
+class NotFound(StorageError):
+    """The object or item does not exist."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A write condition: the item must not exist (``absent``), or its attribute ``attr`` must equal ``equals``
+    (``equals=None`` with ``attr`` set: the attribute must not exist)."""
+
+    absent: bool = False
+    attr: str | None = None
+    equals: Any = None
+
+
+@dataclass(frozen=True)
+class Put:
+    item: Item
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    pk: str
+    sk: str
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    pk: str
+    sk: str
+    condition: Condition = field(default_factory=Condition)
+
+
+class Table(Protocol):
+    def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None: ...
+
+    def put(self, item: Item, *, condition: Condition | None = None) -> None:
+        """Raises ConditionFailed when ``condition`` does not hold."""
+
+    def add(self, pk: str, sk: str, counters: Mapping[str, int | float], *, set_values: Mapping[str, Any] = ...) -> Item:
+        """Atomically add to numeric attributes (creating the item) and set others; returns the new item."""
+        ...
+
+    def delete(self, pk: str, sk: str, *, condition: Condition | None = None) -> None: ...
+
+    def query(
+        self,
+        pk: str,
+        *,
+        sk_from: str | None = None,
+        sk_to: str | None = None,
+        sk_prefix: str | None = None,
+        index: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[Item]:
+        """Items of one partition (``pk``, or ``gsi1pk`` with ``index="gsi1"``), sorted by sort key, with
+        ``sk_from <= sk <= sk_to`` and/or ``sk`` beginning with ``sk_prefix``; pages followed transparently."""
+        ...
+
+    def batch_put(self, items: Sequence[Item]) -> None:
+        """Unconditional puts, any number (chunked and retried by the implementation)."""
+
+    def batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Item]:
+        """The items that exist among ``keys``, in no particular order."""
+        ...
+
+    def transact(self, ops: Sequence[Put | Delete | Check]) -> None:
+        """All or nothing, at most 100 operations. Raises ConditionFailed if any condition fails."""
+
+
+class ObjectStore(Protocol):
+    def open(self, key: str) -> BinaryIO:
+        """A readable stream of the object's body (not loaded whole). Raises NotFound."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None: ...
+
+    def etag(self, key: str) -> str:
+        """The object's ETag (without quotes). Raises NotFound."""
+        ...
+
+
+class AlertSink(Protocol):
+    def publish(self, *, subject: str, messages: Mapping[str, str], attributes: Mapping[str, str]) -> str:
+        """Publish one alert: ``messages`` per protocol (``default``, ``email``, ...), sent with
+        MessageStructure=json; ``attributes`` become String message attributes. Returns the message id."""
+        ...

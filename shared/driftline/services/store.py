@@ -1,0 +1,379 @@
+"""The DynamoDB key design, written once over the ``Table`` port (a DynamoDB table or the in-memory fake).
+
+    pk                               sk                                   what
+    MODELS                           <model>                              the registry of models
+    MODEL#<model>                    CONFIG                               the model's config (JSON) in force
+    MODEL#<model>                    BASELINE                             the current baseline: id and S3 key
+    MODEL#<model>                    STATE                                first window seen, last window closed
+    FILE#<file id>                   FILE                                 one input file: status, key, rows
+    PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
+    PROF#<model>#<window start>      R#HEAD / R#<version>#p<part>         the window's rolled-up profiles
+    DIRTY#<model>                    <window start>                       windows with new files or labels
+    MET#<model>#<metric>#<col>#<seg> <window start>                       one metric point (gsi1: MET#<model>)
+    ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
+    ALERT#<model>                    H#<window start>#<rule>#<col>#<seg>#<state>   an alert, written once
+    ERR#<model>                      <time>#<file id>                     a file that could not be processed
+    ID#<model>#<id>                  P                                    one prediction, for joining labels
+
+Window starts are zero-padded epoch seconds, so sort keys sort by time. Blobs (profiles) are zlib-compressed
+JSON, split into parts below DynamoDB's 400 KB item limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from driftline.core.metrics import MetricPoint
+from driftline.core.profile import Profile
+from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, Put, Table
+
+PART_BYTES = 350_000
+NONE = "-"  # stands for "no column" / "whole population" inside keys
+
+
+def ws_key(window_start: int) -> str:
+    return f"{window_start:012d}"
+
+
+def file_id_for(bucket: str, key: str, etag: str) -> str:
+    """One id per object version: the same (bucket, key, ETag) always gives the same id."""
+    return hashlib.sha256(f"{bucket}\0{key}\0{etag}".encode()).hexdigest()[:24]
+
+
+def _pack(obj: Any) -> bytes:
+    return zlib.compress(json.dumps(obj, separators=(",", ":"), allow_nan=False).encode(), 6)
+
+
+def _unpack(data: bytes) -> Any:
+    return json.loads(zlib.decompress(data))
+
+
+def _parts(blob: bytes) -> list[bytes]:
+    return [blob[i : i + PART_BYTES] for i in range(0, max(len(blob), 1), PART_BYTES)] or [b""]
+
+
+def profiles_to_doc(profiles: dict[str | None, Profile]) -> dict[str, Any]:
+    return {(NONE if seg is None else seg): p.to_dict() for seg, p in profiles.items()}
+
+
+def doc_to_profiles(doc: dict[str, Any]) -> dict[str | None, Profile]:
+    return {(None if seg == NONE else seg): Profile.from_dict(p) for seg, p in doc.items()}
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    file_id: str
+    model_id: str
+    key: str
+    status: str  # processing | done | failed
+    kind: str
+
+
+@dataclass(frozen=True)
+class WindowProfiles:
+    """What the store holds for one window: the merged profiles per segment, and what they were made of."""
+
+    window_start: int
+    profiles: dict[str | None, Profile]
+    file_ids: frozenset[str]  # file items merged in (not yet rolled up)
+    consumed: frozenset[str]  # file ids the current rollup already includes
+    version: int  # the rollup's version (0: none yet)
+
+
+class Store:
+    """Driftline's persistent state over one table. Clock and TTLs are passed in, never read from the env."""
+
+    def __init__(
+        self, table: Table, *, metrics_retention_days: int = 400, id_retention_days: int = 90, clock: Any = time.time
+    ) -> None:
+        self.table = table
+        self.metrics_ttl = metrics_retention_days * 86_400
+        self.id_ttl = id_retention_days * 86_400
+        self.clock = clock
+
+    # -- models, configs, baselines ------------------------------------------------------------------------------
+
+    def put_config(self, model_id: str, config: dict[str, Any], *, source_key: str, etag: str) -> None:
+        now = self.clock()
+        self.table.put(
+            {"pk": f"MODEL#{model_id}", "sk": "CONFIG", "config": json.dumps(config), "key": source_key,
+             "etag": etag, "updated_at": now}  # fmt: skip
+        )
+        self.table.put({"pk": "MODELS", "sk": model_id, "model_id": model_id, "updated_at": now})
+
+    def get_config(self, model_id: str) -> dict[str, Any] | None:
+        item = self.table.get(f"MODEL#{model_id}", "CONFIG")
+        return None if item is None else dict(json.loads(item["config"]))
+
+    def list_models(self) -> list[str]:
+        return [str(i["sk"]) for i in self.table.query("MODELS")]
+
+    def set_baseline(self, model_id: str, baseline_id: str, *, object_key: str, created_at: str) -> None:
+        self.table.put(
+            {"pk": f"MODEL#{model_id}", "sk": "BASELINE", "baseline_id": baseline_id, "key": object_key,
+             "created_at": created_at}  # fmt: skip
+        )
+
+    def get_baseline_ref(self, model_id: str) -> tuple[str, str] | None:
+        """(baseline id, S3 key) of the model's current baseline."""
+        item = self.table.get(f"MODEL#{model_id}", "BASELINE")
+        return None if item is None else (str(item["baseline_id"]), str(item["key"]))
+
+    def get_state(self, model_id: str) -> Item:
+        return self.table.get(f"MODEL#{model_id}", "STATE") or {}
+
+    def update_state(self, model_id: str, **values: Any) -> None:
+        self.table.add(f"MODEL#{model_id}", "STATE", {}, set_values=values)
+
+    # -- files: exactly-once accounting --------------------------------------------------------------------------
+
+    def claim_file(self, file_id: str, *, model_id: str, key: str, kind: str) -> bool:
+        """True when this file should be processed now: it is new, or an earlier attempt did not finish.
+        False when it was already done (a duplicate delivery)."""
+        item = {
+            "pk": f"FILE#{file_id}", "sk": "FILE", "model_id": model_id, "key": key, "kind": kind,
+            "status": "processing", "started_at": self.clock(), "expires_at": int(self.clock()) + self.metrics_ttl,
+        }  # fmt: skip
+        try:
+            self.table.put(item, condition=Condition(absent=True))
+            return True
+        except ConditionFailed:
+            existing = self.table.get(f"FILE#{file_id}", "FILE")
+            return existing is None or existing.get("status") != "done"
+
+    def finish_file(self, file_id: str, *, status: str, rows: int = 0, reason: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "rows": rows, "finished_at": self.clock()}
+        if reason:
+            values["reason"] = reason
+        self.table.add(f"FILE#{file_id}", "FILE", {}, set_values=values)
+
+    def get_file(self, file_id: str) -> Item | None:
+        return self.table.get(f"FILE#{file_id}", "FILE")
+
+    # -- profiles --------------------------------------------------------------------------------------------------
+
+    def put_file_profiles(
+        self, model_id: str, file_id: str, profiles: dict[tuple[int, str | None], Profile]
+    ) -> list[int]:
+        """Write one file's profiles (one blob per window) and mark those windows dirty. Idempotent: a second
+        write of the same file writes the same items under the same keys."""
+        by_window: dict[int, dict[str | None, Profile]] = {}
+        for (ws, seg), prof in profiles.items():
+            by_window.setdefault(ws, {})[seg] = prof
+        items: list[Item] = []
+        for ws, segs in by_window.items():
+            blob = _pack(profiles_to_doc(segs))
+            parts = _parts(blob)
+            for i, part in enumerate(parts):
+                items.append(
+                    {"pk": f"PROF#{model_id}#{ws_key(ws)}", "sk": f"F#{file_id}#p{i:03d}", "data": part,
+                     "parts": len(parts), "file_id": file_id}  # fmt: skip
+                )
+        self.table.batch_put(items)
+        for ws in by_window:
+            self.mark_dirty(model_id, ws)
+        return sorted(by_window)
+
+    def mark_dirty(self, model_id: str, window_start: int) -> None:
+        self.table.put(
+            {"pk": f"DIRTY#{model_id}", "sk": ws_key(window_start), "window_start": window_start,
+             "seq": uuid.uuid4().hex, "updated_at": self.clock()}  # fmt: skip
+        )
+
+    def dirty_windows(self, model_id: str, *, until: int | None = None) -> list[tuple[int, str]]:
+        """(window start, change token) of the windows with unevaluated changes, oldest first."""
+        items = self.table.query(f"DIRTY#{model_id}", sk_to=None if until is None else ws_key(until))
+        return [(int(i["window_start"]), str(i["seq"])) for i in items]
+
+    def clear_dirty(self, model_id: str, window_start: int, token: str) -> bool:
+        """Clear the mark unless a newer change set it again meanwhile."""
+        try:
+            self.table.delete(f"DIRTY#{model_id}", ws_key(window_start), condition=Condition(attr="seq", equals=token))
+            return True
+        except ConditionFailed:
+            return False
+
+    def window_profiles(self, model_id: str, window_start: int) -> WindowProfiles:
+        """The window's rollup merged with every file item it does not include yet."""
+        pk = f"PROF#{model_id}#{ws_key(window_start)}"
+        items = list(self.table.query(pk))
+        head = next((i for i in items if i["sk"] == "R#HEAD"), None)
+        version = int(head["version"]) if head else 0
+        rolled: dict[str | None, Profile] = {}
+        consumed: frozenset[str] = frozenset()
+        if version:
+            doc = _unpack(_join(i for i in items if i["sk"].startswith(f"R#{version:08d}#")))
+            rolled = doc_to_profiles(doc["profiles"])
+            consumed = frozenset(doc["consumed"])
+        files: dict[str, list[Item]] = {}
+        for i in items:
+            if i["sk"].startswith("F#"):
+                files.setdefault(str(i["file_id"]), []).append(i)
+        merged = dict(rolled)
+        used: set[str] = set()
+        for fid in sorted(files):
+            parts = files[fid]
+            if fid in consumed or len(parts) != int(parts[0]["parts"]):
+                continue  # already in the rollup, or a write still in flight (the window stays dirty)
+            for seg, prof in doc_to_profiles(_unpack(_join(parts))).items():
+                merged[seg] = merged[seg].merge(prof) if seg in merged else prof
+            used.add(fid)
+        return WindowProfiles(window_start, merged, frozenset(used), consumed, version)
+
+    def roll_up(self, model_id: str, wp: WindowProfiles) -> bool:
+        """Store ``wp.profiles`` as the window's new rollup and drop the file items it includes.
+
+        Crash-safe: the new rollup records the file ids it includes, so files not yet deleted are not counted
+        twice; the head moves only if no other evaluator moved it first (optimistic concurrency)."""
+        if not wp.file_ids:
+            return False
+        pk = f"PROF#{model_id}#{ws_key(wp.window_start)}"
+        version = wp.version + 1
+        doc = {"profiles": profiles_to_doc(wp.profiles), "consumed": sorted(wp.file_ids | wp.consumed)}
+        parts = _parts(_pack(doc))
+        self.table.batch_put(
+            [{"pk": pk, "sk": f"R#{version:08d}#p{i:03d}", "data": p, "parts": len(parts)} for i, p in enumerate(parts)]
+        )
+        cond = Condition(absent=True) if wp.version == 0 else Condition(attr="version", equals=wp.version)
+        try:
+            self.table.put({"pk": pk, "sk": "R#HEAD", "version": version}, condition=cond)
+        except ConditionFailed:
+            for i in range(len(parts)):
+                self.table.delete(pk, f"R#{version:08d}#p{i:03d}")
+            return False
+        # The rollup is in force: drop the old rollup's parts and the file items it now includes.
+        stale = [i for i in self.table.query(pk, sk_prefix="R#") if i["sk"] != "R#HEAD"
+                 and not i["sk"].startswith(f"R#{version:08d}#")]  # fmt: skip
+        for i in stale:
+            self.table.delete(pk, i["sk"])
+        for i in self.table.query(pk, sk_prefix="F#"):
+            if i["file_id"] in wp.file_ids:
+                self.table.delete(pk, i["sk"])
+        return True
+
+    # -- metrics -----------------------------------------------------------------------------------------------
+
+    def put_points(self, points: Sequence[MetricPoint]) -> None:
+        now = int(self.clock())
+        items = []
+        for p in points:
+            col, seg = p.column or NONE, p.segment or NONE
+            items.append({
+                "pk": f"MET#{p.model_id}#{p.metric}#{col}#{seg}", "sk": ws_key(p.window_start),
+                "gsi1pk": f"MET#{p.model_id}", "gsi1sk": f"{ws_key(p.window_start)}#{p.metric}#{col}#{seg}",
+                "model_id": p.model_id, "metric": p.metric, "column": p.column, "segment": p.segment,
+                "window_start": p.window_start, "window_end": p.window_end, "value": p.value, "rows": p.rows,
+                "expires_at": now + self.metrics_ttl,
+            })  # fmt: skip
+        self.table.batch_put(items)
+
+    def series(
+        self, model_id: str, metric: str, column: str | None, segment: str | None, *, start: int, end: int
+    ) -> list[MetricPoint]:
+        """One metric's points over [start, end) in one Query."""
+        pk = f"MET#{model_id}#{metric}#{column or NONE}#{segment or NONE}"
+        return [_point(i) for i in self.table.query(pk, sk_from=ws_key(start), sk_to=ws_key(max(end - 1, start)))]
+
+    def points(self, model_id: str, *, start: int, end: int) -> Iterator[MetricPoint]:
+        """Every point of a model over [start, end), through gsi1."""
+        items = self.table.query(
+            f"MET#{model_id}", index="gsi1", sk_from=ws_key(start), sk_to=ws_key(max(end - 1, start)) + "#~"
+        )
+        return (_point(i) for i in items)
+
+    # -- ids for label joins -------------------------------------------------------------------------------------
+
+    def put_ids(self, model_id: str, rows: Iterable[Item]) -> None:
+        expires = int(self.clock()) + self.id_ttl
+        self.table.batch_put(
+            [{**r, "pk": f"ID#{model_id}#{r['id']}", "sk": "P", "expires_at": expires} for r in rows]
+        )
+
+    def get_ids(self, model_id: str, ids: Sequence[str]) -> dict[str, Item]:
+        found = self.table.batch_get([(f"ID#{model_id}#{i}", "P") for i in ids])
+        return {str(i["id"]): i for i in found}
+
+    def claim_labels(self, model_id: str, file_id: str, ids: Sequence[str]) -> set[str]:
+        """Mark ids as labelled by this file; returns those this file may count (new, or already its own)."""
+        claimed: set[str] = set()
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            ops: list[Put | Delete | Check] = [
+                Put({"pk": f"LABEL#{model_id}#{i}", "sk": "L", "file_id": file_id,
+                     "expires_at": int(self.clock()) + self.id_ttl}, Condition(absent=True))  # fmt: skip
+                for i in chunk
+            ]
+            try:
+                self.table.transact(ops)
+                claimed.update(chunk)
+                continue
+            except ConditionFailed:
+                pass
+            for i in chunk:  # some were claimed before: one by one
+                try:
+                    self.table.put(
+                        {"pk": f"LABEL#{model_id}#{i}", "sk": "L", "file_id": file_id,
+                         "expires_at": int(self.clock()) + self.id_ttl}, condition=Condition(absent=True))  # fmt: skip
+                    claimed.add(i)
+                except ConditionFailed:
+                    owner = self.table.get(f"LABEL#{model_id}#{i}", "L")
+                    if owner is not None and owner.get("file_id") == file_id:
+                        claimed.add(i)
+        return claimed
+
+    # -- alerts and errors ---------------------------------------------------------------------------------------
+
+    def get_alert_states(self, model_id: str) -> dict[str, Item]:
+        return {str(i["sk"]): i for i in self.table.query(f"ALERT#{model_id}", sk_prefix="S#")}
+
+    def put_alert_state(self, model_id: str, state_key: str, values: Item) -> None:
+        self.table.put({**values, "pk": f"ALERT#{model_id}", "sk": state_key})
+
+    def record_alert(self, model_id: str, history_key: str, payload: Item) -> bool:
+        """Write an alert once; False when it was already written (it was, or is being, published)."""
+        try:
+            self.table.put(
+                {**payload, "pk": f"ALERT#{model_id}", "sk": history_key, "published": False,
+                 "expires_at": int(self.clock()) + self.metrics_ttl}, condition=Condition(absent=True)  # fmt: skip
+            )
+            return True
+        except ConditionFailed:
+            return False
+
+    def mark_published(self, model_id: str, history_key: str, message_id: str) -> None:
+        self.table.add(f"ALERT#{model_id}", history_key, {}, set_values={"published": True, "message_id": message_id})
+
+    def unpublished_alerts(self, model_id: str) -> list[Item]:
+        return [i for i in self.table.query(f"ALERT#{model_id}", sk_prefix="H#") if not i.get("published")]
+
+    def alert_history(self, model_id: str, *, start: int, end: int) -> list[Item]:
+        return list(self.table.query(f"ALERT#{model_id}", sk_from=f"H#{ws_key(start)}", sk_to=f"H#{ws_key(end)}~"))
+
+    def record_error(self, model_id: str, *, key: str, file_id: str, reason: str) -> None:
+        now = self.clock()
+        self.table.put(
+            {"pk": f"ERR#{model_id}", "sk": f"{now:017.6f}#{file_id}", "key": key, "reason": reason,
+             "file_id": file_id, "at": now, "expires_at": int(now) + self.metrics_ttl}  # fmt: skip
+        )
+
+    def errors(self, model_id: str) -> list[Item]:
+        return list(self.table.query(f"ERR#{model_id}", reverse=True))
+
+
+def _join(parts: Iterable[Item]) -> bytes:
+    ordered = sorted(parts, key=lambda i: str(i["sk"]))
+    return b"".join(bytes(i["data"]) for i in ordered)
+
+
+def _point(i: Item) -> MetricPoint:
+    return MetricPoint(
+        str(i["model_id"]), str(i["metric"]), i.get("column"), i.get("segment"), int(i["window_start"]),
+        int(i["window_end"]), float(i["value"]), int(i["rows"]),
+    )  # fmt: skip
