@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, DecimalException
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
@@ -66,6 +66,10 @@ _RETRYABLE_CANCEL_REASONS = frozenset(
 # -- values ----------------------------------------------------------------------------------------------------------
 
 
+def _binary_bytes(value: Binary) -> bytes:
+    return bytes(cast(Any, value).value)  # the stubs type Binary.__bytes__ as returning str
+
+
 def _number(value: Decimal, path: str, where: str) -> Decimal:
     if not value.is_finite():
         raise StorageError(f"{where}: attribute {path!r} is {value}; NaN and infinities cannot be stored")
@@ -94,7 +98,7 @@ def encode_value(value: Any, path: str, where: str) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     if isinstance(value, Binary):
-        return bytes(value.value)
+        return _binary_bytes(value)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -112,7 +116,7 @@ def decode_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, Binary):
-        return bytes(value.value)
+        return _binary_bytes(value)
     if isinstance(value, dict):
         return {k: decode_value(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -378,10 +382,8 @@ class DynamoTable:
         expr = _Expr(self._ser)
         adds = [f"{expr.name(n)} {expr.value(encode_value(v, n, where))}" for n, v in counters.items()]
         sets = [f"{expr.name(n)} = {expr.value(encode_value(v, n, where))}" for n, v in set_values.items()]
-        update = " ".join(
-            clause for clause in (("ADD " + ", ".join(adds)) if adds else "", ("SET " + ", ".join(sets)) if sets else "")
-            if clause
-        )
+        clauses = (["ADD " + ", ".join(adds)] if adds else []) + (["SET " + ", ".join(sets)] if sets else [])
+        update = " ".join(clauses)
         try:
             resp = self._client.update_item(
                 TableName=self.table_name, Key=key, UpdateExpression=update, ReturnValues="ALL_NEW", **expr.kwargs()

@@ -1,0 +1,51 @@
+# Driftline — one target per task. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 (the Lambda runtime) where present — pyenv's 3.12.1 included — else python3 (3.11+).
+PYTHON ?= $(shell PYENV_VERSION=3.12.1 python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || command -v python3.12 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+help:
+	@echo "make demo        run the end-to-end demo on the embedded local cloud (installs what it needs)"
+	@echo "make test        run every test (installs what it needs)"
+	@echo "make lint        ruff + mypy"
+	@echo "make bench       benchmarks (profiling throughput vs a floor, peak memory, evaluator, cold starts)"
+	@echo "make build       sam build + the unzipped size of each function with its layers"
+	@echo "make lint-infra  cfn-lint, sam validate --lint and checkov on template.yaml"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared functions tests bench infra
+	$(BIN)/ruff format --check shared functions tests bench infra
+	$(BIN)/mypy
+
+demo: $(STAMP)
+	$(BIN)/driftline demo --out driftline-report.html
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+build:
+	bash infra/build.sh
+
+lint-infra: $(STAMP)
+	bash infra/lint.sh
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache bench/data
+
+.PHONY: help install test lint demo bench build lint-infra clean
