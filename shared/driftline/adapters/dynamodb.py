@@ -8,12 +8,14 @@ type of a number cannot be stored. The rule, the same in this adapter and in the
 * on the way in, an int is stored exactly (``Decimal(n)``) and a float as its shortest repr
   (``Decimal(repr(x))``); NaN and infinities, ints of more than 38 digits and floats out of DynamoDB's range
   are refused with a ``StorageError`` naming the attribute;
-* on the way out, a number whose value is integral comes back as ``int``, any other as ``float``.
+* on the way out, a number that is not integral comes back as ``float``; an integral one as ``int``, except
+  above 2**53 when it is exactly the shortest repr of a float (``1.5e100``, ``1e18``): then as that float.
 
-So ints round-trip exactly, and a float ``x`` comes back as a value ``y`` with ``float(y) == x``: a
-non-integral float comes back as the same float, an integral one (``3.0``, ``1e23``) as the int of its
-shortest decimal form (``3``, ``10**23``). Counters added with ``add()`` are summed in decimal by DynamoDB
-(``0.1 + 0.2`` gives ``0.3``). bytes are stored as Binary and come back as bytes.
+So every float ``x`` comes back equal to ``x`` (non-integral ones and large ones as the same float, integral
+ones up to 2**53 such as ``3.0`` as the equal int ``3``), and every int comes back exactly, except large round
+ints indistinguishable from a float's repr (``10**18`` comes back as ``1e18``; ``10**23`` as ``1e23``, which is
+not equal to it). Counters added with ``add()`` are summed in decimal by DynamoDB (``0.1 + 0.2`` gives
+``0.3``). bytes are stored as Binary and come back as bytes.
 
 Errors are translated here: ConditionalCheckFailed → ``ConditionFailed``; throttling and server errors (after
 botocore's own retries) → ``StorageError(retryable=True)``; anything else → ``StorageError``; each message names
@@ -111,10 +113,25 @@ def encode_value(value: Any, path: str, where: str) -> Any:
     raise StorageError(f"{where}: attribute {path!r} has a type that cannot be stored: {type(value).__name__}")
 
 
+_EXACT_FLOAT_INTS = Decimal(2**53)
+
+
+def decode_number(value: Decimal) -> int | float:
+    """A stored number as int or float (the rule in the module docstring)."""
+    if value != value.to_integral_value():
+        return float(value)
+    if abs(value) <= _EXACT_FLOAT_INTS:
+        return int(value)
+    as_float = float(value)
+    if math.isfinite(as_float) and Decimal(repr(as_float)) == value:
+        return as_float  # what a float stored: its shortest repr
+    return int(value)
+
+
 def decode_value(value: Any) -> Any:
     """The Python value of a stored value: integral numbers as int, other numbers as float, Binary as bytes."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return decode_number(value)
     if isinstance(value, Binary):
         return _binary_bytes(value)
     if isinstance(value, dict):

@@ -36,3 +36,7 @@ class StorageError(DriftlineError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class NotReadyError(DriftlineError):
+    """Something a file needs is not there yet (the model's config or baseline): retry later, don't fail."""

@@ -29,6 +29,9 @@ class MetricValue:
     column: str | None
     value: float
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", float(self.value))  # a plain float, never a numpy scalar
+
 
 def compute_metrics(
     profile: Profile, baseline: Baseline, config: ModelConfig, *, segment: str | None = None

@@ -262,9 +262,35 @@ def _parse_iso(text: Any, pattern: str, target: Any) -> tuple[BoolArray, FloatAr
     return shape & ~np.isnan(seconds), seconds
 
 
+def _fast_time_target(text: Any, valid: BoolArray) -> Any:
+    """The timestamp type one cast of the whole column should succeed with, or None.
+
+    A failing string -> timestamp cast costs about 3 s per million values in pyarrow 26 (against 0.05 s for
+    one that succeeds), so it is only tried when cheap checks say that every value is ISO-like and that
+    either all or none of them carry a zone offset.
+    """
+    if not valid.any():
+        return None
+    iso_like = _bools(pc.equal(pc.utf8_slice_codeunits(text, 4, 5), "-")) & _bools(
+        pc.equal(pc.utf8_slice_codeunits(text, 7, 8), "-")
+    )
+    if not iso_like[valid].all():
+        return None
+    tail = pc.utf8_slice_codeunits(text, 10)
+    offset = (
+        _bools(pc.ends_with(text, "Z")) | _bools(pc.match_substring(tail, "+")) | _bools(pc.match_substring(tail, "-"))
+    )[valid]
+    if offset.all():
+        return _TS_UTC
+    if not offset.any():
+        return _TS_NAIVE
+    return None
+
+
 def _parse_time_text(text: Any) -> NumericColumn:
     valid = _valid(text)
-    for target in (_TS_UTC, _TS_NAIVE):  # fast paths: all with an offset, or all without
+    target = _fast_time_target(text, valid)
+    if target is not None:
         try:
             seconds = _timestamp_seconds(text.cast(target))
             return NumericColumn(seconds, ~valid, np.zeros(len(text), dtype=np.bool_))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from driftline.core import rules as R
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
-from driftline.core.errors import BaselineError, DriftlineError
+from driftline.core.errors import DriftlineError, NotReadyError
 from driftline.core.metrics import MetricPoint, compute_metrics, window_points
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher, drifted_details
@@ -65,7 +65,7 @@ class EvaluateService:
         config = self.registry.config(model_id)
         try:
             current = self.registry.current_baseline(model_id)
-        except BaselineError as err:
+        except NotReadyError as err:
             report.errors.append(str(err))
             return report
         width = config.window_seconds

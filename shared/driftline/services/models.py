@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 
 from driftline.core.baseline import Baseline
 from driftline.core.config import MODEL_ID_RE, ModelConfig, load_config, load_config_dict
-from driftline.core.errors import BaselineError, ConfigError, DriftlineError, InputError
+from driftline.core.errors import BaselineError, ConfigError, DriftlineError, InputError, NotReadyError
 from driftline.services.ports import ObjectStore
 from driftline.services.store import Store
 
@@ -88,7 +88,7 @@ class ModelRegistry:
             return cached[1]
         data = self.store.get_config(model_id)
         if data is None:
-            raise InputError(f"model {model_id!r} has no configuration: put models/{model_id}/config.yaml first")
+            raise NotReadyError(f"model {model_id!r} has no configuration: put models/{model_id}/config.yaml first")
         try:
             config = load_config_dict(data, source=f"models/{model_id}/config.yaml")
         except ConfigError as err:  # a stored config was valid when stored; a schema change could break it
@@ -119,7 +119,9 @@ class ModelRegistry:
     def current_baseline(self, model_id: str) -> Baseline:
         ref = self.store.get_baseline_ref(model_id)
         if ref is None:
-            raise BaselineError(f"model {model_id!r} has no baseline yet: drop reference data under baselines/{model_id}/")
+            raise NotReadyError(
+                f"model {model_id!r} has no baseline yet: drop reference data under baselines/{model_id}/"
+            )
         return self.baseline(model_id, ref[0])
 
     def baseline(self, model_id: str, baseline_id: str) -> Baseline:

@@ -269,7 +269,7 @@ class Store:
                 "pk": f"MET#{p.model_id}#{p.metric}#{col}#{seg}", "sk": ws_key(p.window_start),
                 "gsi1pk": f"MET#{p.model_id}", "gsi1sk": f"{ws_key(p.window_start)}#{p.metric}#{col}#{seg}",
                 "model_id": p.model_id, "metric": p.metric, "column": p.column, "segment": p.segment,
-                "window_start": p.window_start, "window_end": p.window_end, "value": p.value, "rows": p.rows,
+                "window_start": p.window_start, "window_end": p.window_end, "value": _storable(p.value), "rows": p.rows,
                 "expires_at": now + self.metrics_ttl,
             })  # fmt: skip
         self.table.batch_put(items)
@@ -365,6 +365,11 @@ class Store:
 
     def errors(self, model_id: str) -> list[Item]:
         return list(self.table.query(f"ERR#{model_id}", reverse=True))
+
+
+def _storable(x: float) -> float:
+    """DynamoDB numbers span 1e-130 .. 1e125 in magnitude: smaller values (p-values) are stored as 0."""
+    return 0.0 if abs(x) < 1e-120 else x
 
 
 def _join(parts: Iterable[Item]) -> bytes:
