@@ -4,8 +4,9 @@
 #
 #   infra/build.sh [extra `sam build` options]
 #
-# Deploy what this leaves in .aws-sam/build (infra/sam.sh deploy): a bare `sam build` is not pruned and
-# the pyarrow functions are then over the limit.
+# Deploy what this leaves in .aws-sam/build (infra/sam.sh deploy). A bare `sam build` is not pruned: its
+# layers carry botocore (which would shadow the runtime's boto3 stack) and the pyarrow functions sit at
+# 97% of the limit.
 set -euo pipefail
 
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

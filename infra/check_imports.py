@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _built import Build, Function, read_build  # noqa: E402
+from _built import Build, Function, read_build
 
 FROM_LAYERS = ("numpy", "pyarrow", "yaml", "aws_lambda_powertools", "aws_xray_sdk", "driftline")
 FROM_RUNTIME = ("boto3", "botocore")
@@ -83,12 +83,13 @@ def probe(fn: Function, build: Build, python: str) -> list[str]:
     }
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": os.environ.get("HOME", str(Path.home())),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_LAMBDA_FUNCTION_NAME": fn.logical_id,
+        "PYTHONDONTWRITEBYTECODE": "1",  # leave the build dir as sam build left it
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": "false",
     }

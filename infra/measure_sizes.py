@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _built import LAMBDA_UNZIPPED_LIMIT, Build, mb, read_build, tree_size  # noqa: E402
+from _built import LAMBDA_UNZIPPED_LIMIT, Build, mb, read_build, tree_size
 
 
 def measure(build: Build) -> dict[str, dict[str, int]]:
@@ -46,9 +46,7 @@ def largest_entries(root: Path, top: int) -> list[tuple[int, str, list[tuple[int
             children = []
             for child in os.scandir(path):
                 child_path = Path(child.path)
-                child_size = (
-                    tree_size(child_path) if child.is_dir(follow_symlinks=False) else child.stat().st_size
-                )
+                child_size = tree_size(child_path) if child.is_dir(follow_symlinks=False) else child.stat().st_size
                 children.append((child_size, child.name + ("/" if child.is_dir() else "")))
             children.sort(reverse=True)
             rows.append((size, entry.name + "/", children[:4]))
@@ -83,7 +81,7 @@ def print_report(build: Build, sizes: dict[str, dict[str, int]], before: dict | 
         change = f"{mb(prior)} -> " if prior is not None and prior != size else ""
         print(f"  {lid:<18} {change}{mb(size)} MB")
 
-    print(f"\nLargest entries per layer (MB), to see what pruning could still take (infra/prune_layers.py):")
+    print("\nLargest entries per layer (MB), to see what pruning could still take (infra/prune_layers.py):")
     for lid, layer in build.layers.items():
         print(f"  {lid}")
         for size, name, children in largest_entries(layer.path, top):

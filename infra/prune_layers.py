@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import mmap
-import os
 import re
 import shutil
 import struct
@@ -32,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _built import mb, read_build  # noqa: E402
+from _built import mb, read_build
 
 # Distributions the python3.12 Lambda runtime ships (boto3 and its dependency closure), never packaged.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six")
@@ -178,9 +177,7 @@ def plan(site: Path) -> list[tuple[str, set[Path]]]:
     groups: list[tuple[str, set[Path]]] = []
     runtime = _dist_files(site, RUNTIME_PROVIDED)
     if runtime:
-        groups.append(
-            (f"provided by the Lambda runtime: {', '.join(sorted(runtime))}", set().union(*runtime.values()))
-        )
+        groups.append((f"provided by the Lambda runtime: {', '.join(sorted(runtime))}", set().union(*runtime.values())))
     for rule in RULES:
         files: set[Path] = set()
         for pattern in rule.patterns:

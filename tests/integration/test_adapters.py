@@ -368,19 +368,26 @@ def test_values_round_trip(table: Any) -> None:
     assert got == item
     for name in ("int", "big", "int64", "past_float"):
         assert type(got[name]) is int
-    assert type(got["float"]) is float and got["float"] == 0.1
-    assert type(got["tiny"]) is float and got["tiny"] == -2.5e-7
-    assert type(got["large"]) is float and got["large"] == 1.5e100
-    assert type(got["sum_sq"]) is float and got["sum_sq"] == 1.2345678e16
-    assert type(got["whole"]) is int and got["whole"] == 3
+    assert type(got["float"]) is float
+    assert got["float"] == 0.1
+    assert type(got["tiny"]) is float
+    assert got["tiny"] == -2.5e-7
+    assert type(got["large"]) is float
+    assert got["large"] == 1.5e100
+    assert type(got["sum_sq"]) is float
+    assert got["sum_sq"] == 1.2345678e16
+    assert type(got["whole"]) is int
+    assert got["whole"] == 3
     assert type(got["bytes"]) is bytes
-    assert type(got["yes"]) is bool and type(got["no"]) is bool
-    assert type(got["nested"]["list"][1]) is float and type(got["nested"]["list"][3]) is bytes
+    assert type(got["yes"]) is bool
+    assert type(got["no"]) is bool
+    assert type(got["nested"]["list"][1]) is float
+    assert type(got["nested"]["list"][3]) is bytes
     assert got["nested"]["deep"]["f"] == 0.333
 
 
 def test_stored_values_cannot_be_changed_through_references(table: Any) -> None:
-    item = {"pk": "M", "sk": "1", "list": [1, 2], "map": {"a": 1}}
+    item: dict[str, Any] = {"pk": "M", "sk": "1", "list": [1, 2], "map": {"a": 1}}
     table.put(item)
     item["list"].append(3)
     item["map"]["a"] = 2
@@ -474,7 +481,7 @@ def test_dynamo_other_errors_are_not_retryable(dynamodb_client: Any, dynamo: Dyn
             list(dynamo.query("P"))
         assert not got.value.retryable
     missing = DynamoTable(dynamodb_client, "no-such-table")
-    with pytest.raises(StorageError, match="no-such-table.*not found") as got:
+    with pytest.raises(StorageError, match=r"no-such-table.*not found") as got:
         missing.get("P", "S")
     assert not got.value.retryable
     assert not isinstance(got.value, ConditionFailed)
@@ -490,7 +497,8 @@ def test_dynamo_batch_put_retries_unprocessed_items(dynamodb_client: Any, table_
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
         # When a batch is written, then it succeeds after one backoff
         t.batch_put([{"pk": "U", "sk": "1"}, {"pk": "U", "sk": "2"}])
-        assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.05
+        assert len(sleeps) == 1
+        assert 0 <= sleeps[0] <= 0.05
         stub.assert_no_pending_responses()
         # When the items stay unprocessed, then a retryable StorageError after max_attempts
         for _ in range(3):
@@ -525,7 +533,8 @@ def test_dynamo_cancelled_transactions(dynamodb_client: Any, dynamo: DynamoTable
         )
         with pytest.raises(StorageError, match="TransactionConflict") as got:
             dynamo.transact([Put({"pk": "T", "sk": "1"}), Put({"pk": "T", "sk": "2"})])
-        assert got.value.retryable and not isinstance(got.value, ConditionFailed)
+        assert got.value.retryable
+        assert not isinstance(got.value, ConditionFailed)
 
 
 # -- ObjectStore --------------------------------------------------------------------------------------------------
@@ -559,7 +568,7 @@ def test_store_put_open_get_and_etag(store: Any) -> None:
 
 def test_store_missing_objects_raise_not_found_naming_the_key(store: Any) -> None:
     for call in (store.open, store.get_bytes, store.etag, store.open_seekable):
-        with pytest.raises(NotFound, match="in/missing.parquet"):
+        with pytest.raises(NotFound, match=r"in/missing.parquet"):
             call("in/missing.parquet")
 
 
@@ -640,12 +649,13 @@ def test_s3_errors_are_translated(s3_client: Any, bucket: str) -> None:
     with Stubber(s3_client) as stub:
         stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
         stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
-        with pytest.raises(StorageError, match="s3://driftline-test-data/k.*SlowDown") as got:
+        with pytest.raises(StorageError, match=r"s3://driftline-test-data/k.*SlowDown") as got:
             store.open("k")
         assert got.value.retryable
         with pytest.raises(StorageError, match="403") as denied:
             store.etag("k")
-        assert not denied.value.retryable and not isinstance(denied.value, NotFound)
+        assert not denied.value.retryable
+        assert not isinstance(denied.value, NotFound)
     with pytest.raises(StorageError, match="bucket 'no-such-bucket'"):
         S3ObjectStore(s3_client, "no-such-bucket").put_bytes("k", b"x")
 
@@ -671,7 +681,7 @@ def test_sink_refuses_subjects_sns_would_refuse(sink: Any, subject: str, fault: 
 def test_sink_refuses_bad_messages_and_attributes(sink: Any) -> None:
     with pytest.raises(ValueError, match="'default'"):
         sink.publish(subject="s", messages={"email": "m"}, attributes={})
-    with pytest.raises(ValueError, match="AWS.model"):
+    with pytest.raises(ValueError, match=r"AWS.model"):
         sink.publish(subject="s", messages={"default": "m"}, attributes={"AWS.model": "x"})
     with pytest.raises(ValueError, match="'model'"):
         sink.publish(subject="s", messages={"default": "m"}, attributes={"model": ""})
@@ -682,8 +692,8 @@ def test_sink_refuses_bad_messages_and_attributes(sink: Any) -> None:
 def test_sink_publish_returns_a_message_id(sink: Any) -> None:
     subject = "[driftline] churn-v3: drift on income (PSI 0.31 > 0.2)"
     message_id = sink.publish(subject=subject, messages={"default": "text"}, attributes={"model": "churn-v3"})
-    assert isinstance(message_id, str) and message_id
-    assert len(subject) == 54
+    assert isinstance(message_id, str)
+    assert message_id
     if isinstance(sink, MemoryAlertSink):
         assert sink.published == [
             {

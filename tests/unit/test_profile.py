@@ -35,7 +35,9 @@ def raw_data(n: int, seed: int, *, drift: float = 0.0) -> dict[str, np.ndarray]:
         "monthly_spend": rng.normal(60 + 20 * drift, 15, n),
         "support_tickets": rng.poisson(1 + drift, n).astype(float),
         "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.5, 0.3, 0.2]),
-        "country": rng.choice(["US", "DE", "FR", "BR"], n, p=[0.4, 0.3, 0.2, 0.1] if drift == 0 else [0.1, 0.3, 0.2, 0.4]),
+        "country": rng.choice(
+            ["US", "DE", "FR", "BR"], n, p=[0.4, 0.3, 0.2, 0.1] if drift == 0 else [0.1, 0.3, 0.2, 0.4]
+        ),
         "payment_method": rng.choice(["card", "paypal", "wire"], n),
         "churn_probability": score,
         "will_churn": (score > 0.35).astype(int).astype(str),
@@ -241,7 +243,9 @@ def test_metrics_equal_direct_computation(world) -> None:  # type: ignore[no-unt
     ref_counts2 = baseline.population.categorical["country"].counts.astype(float)
     from scipy.spatial.distance import jensenshannon
 
-    assert m[("drift.jensen_shannon", "country")] == pytest.approx(jensenshannon(ref_counts2, cur_counts, base=2), abs=1e-9)
+    assert m[("drift.jensen_shannon", "country")] == pytest.approx(
+        jensenshannon(ref_counts2, cur_counts, base=2), abs=1e-9
+    )
     # business: sum of spend where will_churn == 1, mean of will_churn
     spend = cur["monthly_spend"]
     assert m[("business.spend_at_risk", None)] == pytest.approx(np.nansum(spend[p]))

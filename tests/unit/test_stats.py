@@ -48,7 +48,9 @@ def test_chi2_pvalue_equals_scipy_contingency(seed: int) -> None:
 
 def test_chi2_pvalue_two_slots_uses_yates_like_scipy() -> None:
     ref, cur = np.array([900.0, 100.0]), np.array([850.0, 150.0])
-    assert stats.chi2_pvalue(ref, cur) == pytest.approx(scipy.stats.chi2_contingency(np.vstack([ref, cur])).pvalue, abs=1e-9)
+    assert stats.chi2_pvalue(ref, cur) == pytest.approx(
+        scipy.stats.chi2_contingency(np.vstack([ref, cur])).pvalue, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize(("x", "df"), [(0.5, 1), (3.84, 1), (10.0, 5), (100.0, 40), (1e-3, 3), (500.0, 7), (30.0, 30)])

@@ -158,6 +158,8 @@ class _Plan:
     rows_read: int = 0
     csv_header: list[str] = field(default_factory=list)
     csv_bad_row: tuple[int, int] | None = None
+    #: An error of the environment, not of the data (the spool's disk is full): re-raised unchanged.
+    local_failure: BaseException | None = None
 
     def compressed_position(self) -> int | None:
         if self.stream is not None:
@@ -241,7 +243,7 @@ def _guarded(plan: _Plan) -> Iterator[pa.RecordBatch]:
     except InputError:
         raise
     except (pa.ArrowException, OSError, EOFError, zlib.error, UnicodeError) as exc:
-        failure = plan.stream.failure if plan.stream is not None else None
+        failure = plan.stream.failure if plan.stream is not None else plan.local_failure
         if failure is not None:
             if failure is exc:
                 raise
@@ -287,7 +289,8 @@ def _describe(exc: BaseException, plan: _Plan) -> str:
         after = f" after data row {plan.rows_read:,}" if plan.rows_read else " in the first block of rows"
         if plan.csv_bad_row is not None:
             expected, actual = plan.csv_bad_row
-            return f"a CSV row{after} has {actual} fields where the header has {expected}"
+            fields = "field" if actual == 1 else "fields"
+            return f"a CSV row{after} has {actual} {fields} where the header has {expected}"
         if "UTF8" in message or "UTF-8" in message:
             return f"{_csv_column(message, plan)} holds text that is not valid UTF-8{after}"
         if "Expected" in message and "columns" in message:
@@ -388,7 +391,11 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
         spool: Any = stack.enter_context(tempfile.TemporaryFile(prefix="driftline-", suffix=".parquet"))  # noqa: SIM115
         data = pa.CompressedInputStream(raw, "gzip") if plan.gzipped else raw
         while chunk := data.read(_SPOOL_CHUNK_BYTES):
-            spool.write(chunk)
+            try:
+                spool.write(chunk)
+            except OSError as exc:
+                plan.local_failure = exc
+                raise
         if spool.tell() == 0:
             return
         spool.flush()
@@ -559,21 +566,25 @@ def _kind_pattern(column: str) -> str:
     return r"[{,]\s*(?:" + key + r')\s*:\s*(?P<v>"|-?(?:[0-9]+[.eE]?|Infinity)|NaN|true|false|null|\{|\[)'
 
 
+def _numpy_bools(arr: Any) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
 def _kinds(lines: Any, column: str) -> npt.NDArray[np.int8]:
     """Per line, the JSON kind of the top-level field ``column`` (first occurrence), vectorised.
 
     One regular expression finds the key and the first bytes of its value; the kind is then read from the
     first byte (a number is whatever is left, a float if it has a fraction or an exponent).
     """
-    token = pc.extract_regex(lines, _kind_pattern(column)).field("v")
+    match = pc.extract_regex(lines, _kind_pattern(column))
+    found = _numpy_bools(match.is_valid())
+    token = pc.if_else(match.is_valid(), match.field("v"), None)  # the child alone forgets unmatched rows
     first = pc.binary_slice(token, 0, 1)
 
-    def is_(values: Any) -> npt.NDArray[np.bool_]:
-        out: npt.NDArray[np.bool_] = pc.fill_null(pc.is_in(first, value_set=pa.array(values, pa.binary())), False)
-        return np.asarray(out.to_numpy(zero_copy_only=False), dtype=np.bool_)
+    def is_(values: list[bytes]) -> npt.NDArray[np.bool_]:
+        return _numpy_bools(pc.is_in(first, value_set=pa.array(values, pa.binary())))
 
-    found = np.asarray(token.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-    floating = pc.fill_null(pc.match_substring_regex(token, r"[.eE]$|N|I"), False).to_numpy(zero_copy_only=False)
+    floating = _numpy_bools(pc.match_substring_regex(token, r"[.eE]$|N|I"))
     kinds = np.where(found, _KIND_INT, _KIND_ABSENT).astype(np.int8)
     kinds[found & floating] = _KIND_FLOAT
     kinds[is_([b'"'])] = _KIND_STRING
@@ -614,7 +625,7 @@ class _JsonLinesReader:
                 block, pending = data[: cut + 1], data[cut + 1 :]
             else:
                 block, pending = pending, b""
-            if block.strip():
+            if block and not block.isspace():
                 table = self._parse_block(block, first_line)
                 yield from table.to_batches(max_chunksize=self.plan.batch_rows)
             first_line += block.count(b"\n")
@@ -715,8 +726,10 @@ class _JsonLinesReader:
         groups, inverse = _group_rows(keys)
         parts: list[pa.Table] = []
         order: list[npt.NDArray[np.int64]] = []
+        by_group = np.argsort(inverse, kind="stable").astype(np.int64)
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(groups)))])
         for g, group in enumerate(groups):
-            members = np.flatnonzero(inverse == g).astype(np.int64)
+            members = by_group[bounds[g] : bounds[g + 1]]
             fields = [
                 (c, _KIND_TYPES[int(kind)]) for c, kind in zip(plan.wanted, group, strict=True) if kind in _KIND_TYPES
             ]

@@ -158,7 +158,7 @@ class IngestService:
             ids_kept = [ids[i] for i in keep]
             found = self.store.get_ids(ref.model_id, ids_kept)
             unknown += len(ids_kept) - len(found)
-            claimed = self.store.claim_labels(ref.model_id, file_id, [i for i in ids_kept if i in found])
+            claimed = self.store.claim_labels(ref.model_id, file_id, found)
             duplicate += sum(1 for i in ids_kept if i in found and i not in claimed)
             use = [j for j, i in enumerate(ids_kept) if i in claimed]
             if not use:

@@ -144,7 +144,6 @@ class ModelRegistry:
 
     def open_data(self, key: str):  # type: ignore[no-untyped-def]
         """A stream of a data file: seekable for Parquet (random access), plain streaming otherwise."""
-        opener = getattr(self.objects, "open_seekable", None)
-        if opener is not None and key.lower().endswith((".parquet", ".pq")):
-            return opener(key)
+        if key.lower().endswith((".parquet", ".pq")):
+            return self.objects.open_seekable(key)
         return self.objects.open(key)

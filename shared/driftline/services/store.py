@@ -32,7 +32,7 @@ from typing import Any
 
 from driftline.core.metrics import MetricPoint
 from driftline.core.profile import Profile
-from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, Put, Table
+from driftline.services.ports import Condition, ConditionFailed, Item, Table
 
 PART_BYTES = 350_000
 NONE = "-"  # stands for "no column" / "whole population" inside keys
@@ -300,32 +300,14 @@ class Store:
         found = self.table.batch_get([(f"ID#{model_id}#{i}", "P") for i in ids])
         return {str(i["id"]): i for i in found}
 
-    def claim_labels(self, model_id: str, file_id: str, ids: Sequence[str]) -> set[str]:
-        """Mark ids as labelled by this file; returns those this file may count (new, or already its own)."""
-        claimed: set[str] = set()
-        for start in range(0, len(ids), 100):
-            chunk = ids[start : start + 100]
-            ops: list[Put | Delete | Check] = [
-                Put({"pk": f"LABEL#{model_id}#{i}", "sk": "L", "file_id": file_id,
-                     "expires_at": int(self.clock()) + self.id_ttl}, Condition(absent=True))  # fmt: skip
-                for i in chunk
-            ]
-            try:
-                self.table.transact(ops)
-                claimed.update(chunk)
-                continue
-            except ConditionFailed:
-                pass
-            for i in chunk:  # some were claimed before: one by one
-                try:
-                    self.table.put(
-                        {"pk": f"LABEL#{model_id}#{i}", "sk": "L", "file_id": file_id,
-                         "expires_at": int(self.clock()) + self.id_ttl}, condition=Condition(absent=True))  # fmt: skip
-                    claimed.add(i)
-                except ConditionFailed:
-                    owner = self.table.get(f"LABEL#{model_id}#{i}", "L")
-                    if owner is not None and owner.get("file_id") == file_id:
-                        claimed.add(i)
+    def claim_labels(self, model_id: str, file_id: str, found: dict[str, Item]) -> set[str]:
+        """Mark predictions as labelled by this file; returns the ids this file may count: those not labelled
+        yet, and those labelled by this same file before (a retry after a crash counts them again, into the
+        same, idempotent profile items). An id labelled by another file is not counted twice. (Two label
+        files racing on the same id at the same instant could both count it: batched writes are not
+        conditional; the window is the few milliseconds between the read and the write.)"""
+        claimed = {i for i, item in found.items() if item.get("lf") in (None, file_id)}
+        self.table.batch_put([{**found[i], "lf": file_id} for i in claimed if found[i].get("lf") != file_id])
         return claimed
 
     # -- alerts and errors ---------------------------------------------------------------------------------------

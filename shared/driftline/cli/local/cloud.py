@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -135,12 +136,12 @@ class LocalCloud:
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
     def start(self) -> LocalCloud:
-        from moto.server import ThreadedMotoServer
-
         self._environment()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
+        # moto in its own process: the handlers here and the AWS endpoint there use both cores
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
         self._wait_up()
         self.provision()
         for fn in self.functions.values():
@@ -155,7 +156,11 @@ class LocalCloud:
         for t in self._threads:
             t.join(timeout=10)
         if self._server is not None:
-            self._server.stop()
+            self._server.terminate()
+            try:
+                self._server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._server.kill()
             self._server = None
         from driftline.runtime.container import reset_container
 
@@ -187,8 +192,10 @@ class LocalCloud:
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
     def _wait_up(self) -> None:
-        deadline = time.time() + 15
+        deadline = time.time() + 30
         while time.time() < deadline:
+            if self._server is not None and self._server.poll() is not None:
+                raise RuntimeError(f"moto server exited with code {self._server.returncode} on {self.endpoint_url}")
             with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5):
                 return
             time.sleep(0.05)
@@ -383,7 +390,7 @@ class LocalCloud:
                 out[fn.logical] = int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
         return out
 
-    def wait_idle(self, timeout: float = 120.0) -> None:
+    def wait_idle(self, timeout: float = 600.0) -> None:
         """Block until every queue is drained and no batch is in flight."""
         deadline = time.time() + timeout
         quiet = 0
