@@ -1,11 +1,15 @@
 """One measurement: profile a file with Driftline, or make the floor pass over it, timed and single-threaded.
 
 The *floor* is the least work any profiler of these columns must do: the minimal pyarrow read of the same
-columns, streamed the way ``driftline.io.readers`` streams them (Parquet ``iter_batches``; CSV ``open_csv`` in
-8 MiB blocks, types inferred by pyarrow; JSON Lines in 8 MiB blocks of whole lines from the gzip stream, each
-parsed with ``pyarrow.json.read_json``), then per batch ``np.histogram`` of every numerical column (the 15
-features and the score) on the baseline's frozen fine edges and ``pc.value_counts`` of every categorical column
-(the 5 features, the prediction and the label). The event time is read, not used.
+columns, streamed the way ``driftline.io.readers`` streams them, then per batch ``np.histogram`` of every
+numerical column (the 15 features and the score) on the baseline's frozen fine edges and ``pc.value_counts``
+of every categorical column (the 5 features, the prediction and the label). The event time is read, not used.
+
+- Parquet: ``ParquetFile.iter_batches`` of 65,536 rows;
+- CSV: ``pyarrow.csv.open_csv`` in 8 MiB blocks, types inferred by pyarrow, blocks cut to 65,536 rows;
+- gzip JSON Lines: 8 MiB blocks of whole lines from the gzip stream, each parsed by ``pyarrow.json.read_json``
+  (1 MiB parse chunks) and combined into one chunk. Unlike ``driftline.io.readers``, which yields one batch
+  per parse chunk (~2,300 rows), the floor's batches are whole blocks (~19,000 rows).
 
 Run as ``python -m bench.measure '<job as JSON>'`` in a fresh process (``bench.run`` does) it prints one JSON
 object with the times and the process's own peak resident memory (``VmHWM``, see :func:`peak_rss_mib`).
@@ -95,7 +99,9 @@ def _jsonl_gz_batches(path: Path, columns: list[str], batch_rows: int) -> Iterat
                     pa.BufferReader(pa.py_buffer(block)),
                     read_options=pajson.ReadOptions(use_threads=True, block_size=JSON_CHUNK_BYTES),
                 )
-                yield from table.select([c for c in columns if c in table.column_names]).to_batches(batch_rows)
+                # One chunk per block (read_json gives one per 1 MiB parse chunk): batches of ~19k rows, not ~2k.
+                table = table.select([c for c in columns if c in table.column_names]).combine_chunks()
+                yield from table.to_batches(batch_rows)
             if not chunk:
                 return
 
@@ -138,22 +144,34 @@ def peak_rss_mib() -> float:
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """:func:`measure_job` with pyarrow on one thread; the thread counts are restored afterwards."""
+    threads = pa.cpu_count(), pa.io_thread_count()
+    single_thread()
+    try:
+        return measure_job(job)
+    finally:
+        pa.set_cpu_count(threads[0])
+        pa.set_io_thread_count(threads[1])
+
+
+def measure_job(job: dict[str, Any]) -> dict[str, Any]:
     """Time ``job["kinds"]`` (floor and/or driftline, interleaved) ``job["repeat"]`` times on one file.
 
     ``job`` holds ``path``, ``format``, ``config`` (a YAML path), ``baseline`` (a JSON path), ``kinds`` and
-    ``repeat``. The answer holds, per kind, every time in seconds, and the rows of the last pass."""
-    single_thread()
+    ``repeat``. The answer holds, per kind, every wall-clock time (``perf_counter``) and CPU time
+    (``process_time``, all threads) in seconds, the rows of the last pass and the peak memory."""
     path, fmt = Path(job["path"]), str(job["format"])
     config = load_config_file(job["config"])
     baseline = Baseline.from_json(Path(job["baseline"]).read_bytes())
     plan = FloorPlan.of(config, baseline)
     times: dict[str, list[float]] = {k: [] for k in job["kinds"]}
+    cpu: dict[str, list[float]] = {k: [] for k in job["kinds"]}
     rows: dict[str, int] = {}
     before = peak_rss_mib()
     for _ in range(int(job["repeat"])):
         for kind in job["kinds"]:
             gc.collect()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             if kind == "floor":
                 rows[kind] = floor_pass(path, fmt, plan)
             elif kind == "driftline":
@@ -161,7 +179,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             else:
                 raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
             times[kind].append(time.perf_counter() - start)
-    return {"times": times, "rows": rows, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": before}
+            cpu[kind].append(time.process_time() - start_cpu)
+    return {"times": times, "cpu": cpu, "rows": rows, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": before}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, DecimalException
 from typing import TYPE_CHECKING, Any, cast
 
@@ -293,7 +294,9 @@ class DynamoTable:
         base_delay: float = 0.05,
         max_delay: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        workers: int = 4,
     ) -> None:
+        self._workers = workers
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         self._client = client
@@ -516,28 +519,44 @@ class DynamoTable:
     def batch_put(self, items: Sequence[Item]) -> None:
         unique = dedupe_items(items)
         wires = [self._wire(encode_item(item, self.table_name)) for item in unique]  # all checked before any write
-        for start in range(0, len(wires), BATCH_PUT_CHUNK):
-            requests: list[Any] = [{"PutRequest": {"Item": w}} for w in wires[start : start + BATCH_PUT_CHUNK]]
-            first = unique[start]
-            where = f"table {self.table_name!r}, batch_put of {len(requests)} items from (pk={first.get('pk')!r}, "
-            where += f"sk={first.get('sk')!r})"
-            for attempt in range(self._max_attempts):
-                try:
-                    resp = self._client.batch_write_item(RequestItems={self.table_name: requests})
-                except (ClientError, BotoCoreError) as err:
-                    raise self._error(err, where) from err
-                requests = list(resp.get("UnprocessedItems", {}).get(self.table_name, []))
-                if not requests:
-                    break
-                if attempt + 1 < self._max_attempts:
-                    self._backoff(attempt)
-            else:
-                keys = [self._decode({k: r["PutRequest"]["Item"][k] for k in KEY_ATTRS}) for r in requests[:3]]
-                raise StorageError(
-                    f"{where}: {len(requests)} items still unprocessed after {self._max_attempts} attempts "
-                    f"(throttled), e.g. {[(k['pk'], k['sk']) for k in keys]}",
-                    retryable=True,
-                )
+        starts = range(0, len(wires), BATCH_PUT_CHUNK)
+        self._parallel([lambda s=s: self._put_chunk(unique, wires, s) for s in starts])  # type: ignore[misc]
+
+    def _parallel(self, calls: list[Any]) -> None:
+        """Run independent batch requests on a few threads (the boto3 client is thread-safe); the first error
+        is raised once all have finished."""
+        if len(calls) <= 1 or self._workers <= 1:
+            for call in calls:
+                call()
+            return
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(calls))) as pool:
+            futures = [pool.submit(call) for call in calls]
+            errors = [f.exception() for f in futures]
+        for err in errors:
+            if err is not None:
+                raise err
+
+    def _put_chunk(self, unique: Sequence[Item], wires: Sequence[Any], start: int) -> None:
+        requests: list[Any] = [{"PutRequest": {"Item": w}} for w in wires[start : start + BATCH_PUT_CHUNK]]
+        first = unique[start]
+        where = f"table {self.table_name!r}, batch_put of {len(requests)} items from (pk={first.get('pk')!r}, "
+        where += f"sk={first.get('sk')!r})"
+        for attempt in range(self._max_attempts):
+            try:
+                resp = self._client.batch_write_item(RequestItems={self.table_name: requests})
+            except (ClientError, BotoCoreError) as err:
+                raise self._error(err, where) from err
+            requests = list(resp.get("UnprocessedItems", {}).get(self.table_name, []))
+            if not requests:
+                return
+            if attempt + 1 < self._max_attempts:
+                self._backoff(attempt)
+        keys = [self._decode({k: r["PutRequest"]["Item"][k] for k in KEY_ATTRS}) for r in requests[:3]]
+        raise StorageError(
+            f"{where}: {len(requests)} items still unprocessed after {self._max_attempts} attempts "
+            f"(throttled), e.g. {[(k['pk'], k['sk']) for k in keys]}",
+            retryable=True,
+        )
 
     def batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Item]:
         unique = list(dict.fromkeys(keys))

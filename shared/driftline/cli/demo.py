@@ -27,7 +27,7 @@ MODEL_ID = "churn-demo"
 HOUR = 3600
 DRIFT_FROM_HOUR = 14  # drift sets in part-way through the day
 LABELLED_HOURS = 20  # labels have arrived for the first 20 hours when the demo ends
-ROWS_PER_HOUR = 2_500
+ROWS_PER_HOUR = 800
 FORMATS = ("parquet", "csv.gz", "jsonl.gz", "csv", "jsonl", "parquet")
 
 CONFIG_YAML = f"""\
@@ -51,7 +51,7 @@ business_metrics:
 alerts:
   - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.1, severity: warning}}
   - {{name: accuracy-drop, metric: performance.accuracy, below_baseline_by: 0.05, for: 2, severity: critical}}
-  - {{name: segment-accuracy, metric: performance.accuracy, segment: country, below_baseline_by: 0.1,
+  - {{name: segment-accuracy, metric: performance.accuracy, segment: country, below_baseline_by: 0.2, for: 2,
      min_rows: 50, severity: critical}}
   - {{name: estimated-accuracy, metric: estimated.accuracy, below_baseline_by: 0.05, severity: warning}}
 """

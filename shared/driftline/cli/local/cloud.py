@@ -139,7 +139,7 @@ class LocalCloud:
         self._environment()
         # moto in its own process: the handlers here and the AWS endpoint there use both cores
         self._server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "driftline.cli.local.motoserver", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         self._wait_up()
