@@ -8,10 +8,15 @@ Request ``aws`` (or any fixture below, which all depend on it) before creating c
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
+import types
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -135,3 +140,196 @@ def read_alerts(sqs_client: Any) -> Callable[[str], list[dict[str, Any]]]:
                 sqs_client.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
     return read
+
+
+# -- the pipeline: bucket notifications → SQS → the Lambda handlers, in-process ------------------------------------
+
+# Powertools off before any handler module (and so driftline.runtime.lambda_runtime) is imported.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "driftline-test")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DriftlineTest")
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+# function → (queue name, the notification filter rules of template.yaml)
+PIPELINE_QUEUES: dict[str, tuple[str, list[dict[str, str]]]] = {
+    "config": (
+        "driftline-config",
+        [{"Name": "prefix", "Value": "models/"}, {"Name": "suffix", "Value": "config.yaml"}],
+    ),
+    "baseline": ("driftline-baseline", [{"Name": "prefix", "Value": "baselines/"}]),
+    "ingest": ("driftline-ingest", [{"Name": "prefix", "Value": "predictions/"}]),
+    "labels": ("driftline-labels", [{"Name": "prefix", "Value": "labels/"}]),
+}
+FUNCTION_OF_PREFIX = {"models": "config", "baselines": "baseline", "predictions": "ingest", "labels": "labels"}
+
+
+@functools.cache
+def load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
+    """``functions/<name>/app.py``'s ``handler``, loaded by file path once per run (as Lambda loads it once per
+    execution environment)."""
+    path = FUNCTIONS_DIR / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"driftline_test_fn_{name}", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler  # type: ignore[no-any-return]
+
+
+class FakeLambdaContext:
+    """The parts of the Lambda context object that Powertools reads."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = f"driftline-{name}"
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:driftline-{name}"
+        self.memory_limit_in_mb = 1024
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/driftline-{name}"
+        self.log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def _real_s3_event_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto's S3 notifications carry the key URL-encoded, as real S3 does (``'a b+c'`` → ``'a+b%2Bc'``).
+    moto 5.0 puts the raw key in the event (encoding came in moto 5.1.9, getmoto/moto#9060)."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    sample = original("s3:ObjectCreated:Put", types.SimpleNamespace(region_name=REGION, name="b", arn="a"),
+                      types.SimpleNamespace(name="a b", size=0, etag=""), "id")  # fmt: skip
+    if sample["Records"][0]["s3"]["object"]["key"] != "a b":
+        return  # this moto encodes keys already
+
+    def encoded(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        for rec in event["Records"]:
+            rec["s3"]["object"]["key"] = quote_plus(rec["s3"]["object"]["key"], safe="/")
+        return event
+
+    monkeypatch.setattr(notifications, "_get_s3_event", encoded)
+
+
+class Pipeline:
+    """Driftline's data path on moto: S3 puts notify the four queues (as template.yaml wires them), messages are
+    received from SQS and handed to the functions' handlers as Lambda's SQS event source would, with partial
+    batch responses honoured (successes deleted, failures made visible again)."""
+
+    def __init__(self, s3: Any, sqs: Any, bucket: str, container: Any, alerts_queue_url: str) -> None:
+        self.s3, self.sqs, self.bucket, self.container = s3, sqs, bucket, container
+        self.alerts_queue_url = alerts_queue_url
+        self.queues: dict[str, tuple[str, str]] = {}  # function → (url, arn)
+        for fn, (name, _) in PIPELINE_QUEUES.items():
+            url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.queues[fn] = (url, arn)
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"Id": fn, "QueueArn": self.queues[fn][1], "Events": ["s3:ObjectCreated:*"],
+                     "Filter": {"Key": {"FilterRules": rules}}}
+                    for fn, (_, rules) in PIPELINE_QUEUES.items()
+                ]
+            },
+        )  # fmt: skip
+        # Configuring notifications sends an s3:TestEvent to each queue: kept aside for the test that wants them.
+        self.test_events = {fn: self.receive(fn) for fn in self.queues}
+
+    # -- S3 and SQS ------------------------------------------------------------------------------------------------
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def receive(self, fn: str) -> list[dict[str, Any]]:
+        """Every visible message of the function's queue (they become in flight)."""
+        url = self.queues[fn][0]
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                            AttributeNames=["All"], MessageAttributeNames=["All"])  # fmt: skip
+            messages = resp.get("Messages", [])
+            if not messages:
+                return out
+            out += messages
+
+    def depth(self, fn: str) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queues[fn][0],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def sqs_event(self, fn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The event Lambda's SQS event source gives the function for these received messages."""
+        arn = self.queues[fn][1]
+        return {
+            "Records": [
+                {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                 "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
+                 "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION}
+                for m in messages
+            ]
+        }  # fmt: skip
+
+    # -- the functions ---------------------------------------------------------------------------------------------
+
+    def invoke(self, fn: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """One invocation on a batch; then what the event source mapping does with the partial batch response."""
+        response: dict[str, Any] = load_handler(fn)(self.sqs_event(fn, messages), FakeLambdaContext(fn))
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        url = self.queues[fn][0]
+        for m in messages:
+            if m["MessageId"] in failed:
+                self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            else:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return response
+
+    def deliver(self, fn: str) -> dict[str, Any]:
+        """Receive what the function's queue holds and invoke the function on it (one batch)."""
+        messages = self.receive(fn)
+        assert messages, f"no message in the {fn} queue"
+        return self.invoke(fn, messages)
+
+    def drop(self, key: str, body: bytes) -> dict[str, Any]:
+        """Put an object and run the function its prefix notifies; the batch must succeed."""
+        self.put(key, body)
+        response = self.deliver(FUNCTION_OF_PREFIX[key.split("/", 1)[0]])
+        assert response == {"batchItemFailures": []}, response
+        return response
+
+    def evaluate(self, at: float) -> dict[str, Any]:
+        """The evaluator, invoked as EventBridge Scheduler does, with ``at`` fixing the time."""
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                 "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": REGION, "resources": [],
+                 "detail": {}, "at": at}  # fmt: skip
+        return load_handler("evaluate")(event, FakeLambdaContext("evaluate"))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+    s3_client: Any,
+    sqs_client: Any,
+    table_name: str,
+    bucket: str,
+    topic_arn: str,
+    alerts_queue_url: str,
+) -> Iterator[Pipeline]:
+    """The deployed data path on moto, with the runtime's container built inside the mock and installed."""
+    from driftline.runtime.container import Container, reset_container
+    from driftline.runtime.settings import Settings
+
+    _real_s3_event_keys(monkeypatch)
+    env = {"DRIFTLINE_BUCKET": bucket, "DRIFTLINE_TABLE": table_name, "DRIFTLINE_TOPIC_ARN": topic_arn}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    container = Container(Settings.from_env(), session=_session())
+    reset_container(container)
+    try:
+        yield Pipeline(s3_client, sqs_client, bucket, container, alerts_queue_url)
+    finally:
+        reset_container(None)

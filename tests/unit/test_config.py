@@ -199,12 +199,19 @@ def test_round_trip_of_a_config_using_every_option() -> None:
     data = example()
     data["positive_class"] = "yes"
     data["alerts"] += [
-        {"name": "us-missing", "metric": "quality.missing_rate", "columns": ["plan", "will_churn"],
-         "segment": "country=US", "above": 0.05, "min_rows": 0, "severity": "info"},
+        {
+            "name": "us-missing",
+            "metric": "quality.missing_rate",
+            "columns": ["plan", "will_churn"],
+            "segment": "country=US",
+            "above": 0.05,
+            "min_rows": 0,
+            "severity": "info",
+        },
         {"name": "per-country-volume", "metric": "volume.rows", "segment": "country", "below": 10},
         {"name": "value", "metric": "business.retention_value", "below": -1000},
         {"name": "est-auc", "metric": "estimated.roc_auc", "below_baseline_by": 0.05},
-    ]  # fmt: skip
+    ]
 
     # When it is loaded, dumped and loaded again
     config = load_config_dict(data)
@@ -816,9 +823,7 @@ def test_empty_yaml_is_rejected() -> None:
 def test_python_object_tag_is_not_constructed_and_names_the_key(tmp_path: Path) -> None:
     # Given a config that tries to construct a Python object (which would run code with an unsafe loader)
     marker = tmp_path / "pwned"
-    text = FIXTURE.read_text().replace(
-        "window: 1h", f'window: !!python/object/apply:os.system ["touch {marker}"]'
-    )  # fmt: skip
+    text = FIXTURE.read_text().replace("window: 1h", f'window: !!python/object/apply:os.system ["touch {marker}"]')
 
     # When it is loaded
     error = yaml_error(text)
@@ -833,8 +838,10 @@ def test_python_object_tag_is_not_constructed_and_names_the_key(tmp_path: Path) 
 
 def test_python_object_tag_at_the_top_level() -> None:
     error = yaml_error("!!python/object:collections.OrderedDict {model_id: m1}\n")
-    assert error.errors == ["top level: expected a mapping, got a value tagged !!python/object:collections.OrderedDict "
-                            "(YAML tags are not supported)"]  # fmt: skip
+    assert error.errors == [
+        "top level: expected a mapping, got a value tagged !!python/object:collections.OrderedDict "
+        "(YAML tags are not supported)"
+    ]
 
 
 def test_duplicate_yaml_keys_are_rejected() -> None:
@@ -850,9 +857,11 @@ def test_duplicate_yaml_keys_are_rejected() -> None:
 
 def test_yaml_merge_keys_are_allowed() -> None:
     # Given rules sharing settings through an anchor and merge keys
-    text = FIXTURE.read_text().replace(
-        "alerts:", "x-common: &common {severity: critical, for: 3}\nalerts:"
-    ).replace("{name: accuracy-drop,", "{<<: *common, name: accuracy-drop,")  # fmt: skip
+    text = (
+        FIXTURE.read_text()
+        .replace("alerts:", "x-common: &common {severity: critical, for: 3}\nalerts:")
+        .replace("{name: accuracy-drop,", "{<<: *common, name: accuracy-drop,")
+    )
 
     # When loaded / Then the merge works but the extra top-level key is still reported
     error = yaml_error(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -156,7 +157,7 @@ def test_any_split_in_any_order_gives_the_metrics_of_the_whole_file(world, cuts,
     # Given a file, and the same rows split into parts at arbitrary cut points
     config, baseline, cur = world
     bounds = [0, *sorted(cuts), 5_000]
-    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
     whole = profiles_of(config, baseline, cur, [slice(None)])[0]
     parts = profiles_of(config, baseline, cur, slices)
     # When the parts' profiles are merged in a random order
@@ -172,8 +173,10 @@ def test_any_split_in_any_order_gives_the_metrics_of_the_whole_file(world, cuts,
 
 def test_merge_is_associative_and_commutative_over_every_field(world) -> None:  # type: ignore[no-untyped-def]
     config, baseline, cur = world
-    p1, p2, p3 = (profiles_of(config, baseline, cur, [s])[0][(T0, None)] for s in
-                  (slice(0, 1000), slice(1000, 3000), slice(3000, None)))  # fmt: skip
+    p1, p2, p3 = (
+        profiles_of(config, baseline, cur, [s])[0][(T0, None)]
+        for s in (slice(0, 1000), slice(1000, 3000), slice(3000, None))
+    )
     left = p1.merge(p2).merge(p3)
     right = p1.merge(p2.merge(p3))
     swapped = p3.merge(p1).merge(p2)

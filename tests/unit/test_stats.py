@@ -79,9 +79,17 @@ def _binned(bins: NumericBins, x: np.ndarray) -> tuple[np.ndarray, tuple[float, 
 
 @pytest.mark.parametrize(
     ("shift", "scale", "dist"),
-    [(0.0, 1.0, "normal"), (0.3, 1.0, "normal"), (1.0, 2.0, "normal"), (0.0, 1.0, "lognormal"), (2.0, 0.5, "lognormal"),
-     (0.0, 1.0, "poisson"), (1.5, 1.0, "poisson"), (-3.0, 1.0, "normal")],
-)  # fmt: skip
+    [
+        (0.0, 1.0, "normal"),
+        (0.3, 1.0, "normal"),
+        (1.0, 2.0, "normal"),
+        (0.0, 1.0, "lognormal"),
+        (2.0, 0.5, "lognormal"),
+        (0.0, 1.0, "poisson"),
+        (1.5, 1.0, "poisson"),
+        (-3.0, 1.0, "normal"),
+    ],
+)
 def test_ks_and_wasserstein_on_frozen_bins_match_scipy_on_raw_values(shift: float, scale: float, dist: str) -> None:
     # Given a reference sample, bins frozen on it, and a current sample (possibly drifted, outside the range)
     rng = np.random.default_rng(7)
@@ -146,9 +154,13 @@ def test_disjoint_distributions_are_at_maximum_distance() -> None:
 
 @pytest.mark.parametrize(
     ("func", "args", "match"),
-    [(stats.psi, ([1, 2], [1, 2, 3]), "same number of bins"), (stats.jensen_shannon, ([0, 0], [1, 1]), "reference"),
-     (stats.hellinger, ([1, -1], [1, 1]), "non-negative"), (stats.kolmogorov_smirnov, ([], []), "empty")],
-)  # fmt: skip
+    [
+        (stats.psi, ([1, 2], [1, 2, 3]), "same number of bins"),
+        (stats.jensen_shannon, ([0, 0], [1, 1]), "reference"),
+        (stats.hellinger, ([1, -1], [1, 1]), "non-negative"),
+        (stats.kolmogorov_smirnov, ([], []), "empty"),
+    ],
+)
 def test_invalid_arguments_name_the_parameter(func, args, match) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=match):
         func(*args)

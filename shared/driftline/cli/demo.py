@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.json  # noqa: F401  (registers the JSON reader for round-trip checks)
+import pyarrow.json
 import pyarrow.parquet as pq
 
 MODEL_ID = "churn-demo"
@@ -61,8 +61,16 @@ PLANS = np.array(["basic", "plus", "pro"])
 PAYMENTS = np.array(["card", "paypal", "wire", "sepa"])
 
 
-def generate(n: int, *, seed: int, start: float, span: float, drift: float = 0.0, broken_country: str | None = None,
-             id_prefix: str = "r") -> pa.Table:  # fmt: skip
+def generate(
+    n: int,
+    *,
+    seed: int,
+    start: float,
+    span: float,
+    drift: float = 0.0,
+    broken_country: str | None = None,
+    id_prefix: str = "r",
+) -> pa.Table:
     """Rows of the churn model's world. ``drift`` in [0, 1] shifts tenure and spend for everyone;
     ``broken_country`` makes the model's scores meaningless there (its accuracy collapses)."""
     rng = np.random.default_rng(seed)
@@ -80,14 +88,21 @@ def generate(n: int, *, seed: int, start: float, span: float, drift: float = 0.0
         broken = country == broken_country
         score = np.where(broken, rng.random(n), score)  # the model is blind there
     event_time = start + rng.random(n) * span
-    return pa.table({
-        "request_id": [f"{id_prefix}-{i:07d}" for i in range(n)],
-        "event_time": pa.array((event_time * 1000).astype(np.int64)),
-        "tenure_months": tenure.round(1), "monthly_spend": spend.round(2), "support_tickets": tickets,
-        "plan": plan, "country": country, "payment_method": payment,
-        "churn_probability": score.round(4), "will_churn": (score >= 0.5).astype(np.int64),
-        "churned": churned.astype(np.int64),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "request_id": [f"{id_prefix}-{i:07d}" for i in range(n)],
+            "event_time": pa.array((event_time * 1000).astype(np.int64)),
+            "tenure_months": tenure.round(1),
+            "monthly_spend": spend.round(2),
+            "support_tickets": tickets,
+            "plan": plan,
+            "country": country,
+            "payment_method": payment,
+            "churn_probability": score.round(4),
+            "will_churn": (score >= 0.5).astype(np.int64),
+            "churned": churned.astype(np.int64),
+        }
+    )
 
 
 def encode(table: pa.Table, fmt: str) -> bytes:
@@ -145,8 +160,14 @@ class AlertPrinter:
         self.poll()
 
 
-def run_demo(*, out: str = "driftline-report.html", hours: int = 24, seed: int = 7, rows_per_hour: int = ROWS_PER_HOUR,
-             stream: Any = None) -> int:  # fmt: skip
+def run_demo(
+    *,
+    out: str = "driftline-report.html",
+    hours: int = 24,
+    seed: int = 7,
+    rows_per_hour: int = ROWS_PER_HOUR,
+    stream: Any = None,
+) -> int:
     from driftline.cli.local.cloud import LocalCloud
     from driftline.cli.main import format_table
     from driftline.cli.report import render_report
@@ -174,13 +195,23 @@ def run_demo(*, out: str = "driftline-report.html", hours: int = 24, seed: int =
         s3.put_object(Bucket=bucket, Key=f"baselines/{MODEL_ID}/reference.parquet", Body=encode(ref, "parquet"))
         cloud.wait_idle()
 
-        print(f"3. a day of prediction logs: {hours} hourly files, mixed formats; drift sets in at hour "
-              f"{DRIFT_FROM_HOUR}, and the model breaks for country=BR", file=say)  # fmt: skip
+        print(
+            f"3. a day of prediction logs: {hours} hourly files, mixed formats; drift sets in at hour "
+            f"{DRIFT_FROM_HOUR}, and the model breaks for country=BR",
+            file=say,
+        )
         logs: list[pa.Table] = []
         for h in range(hours):
             drift = 0.0 if h < DRIFT_FROM_HOUR else min(1.0, 0.35 + 0.15 * (h - DRIFT_FROM_HOUR))
-            table = generate(rows_per_hour, seed=seed + 1 + h, start=day_start + h * HOUR, span=HOUR - 1, drift=drift,
-                             broken_country="BR" if h >= DRIFT_FROM_HOUR else None, id_prefix=f"h{h:02d}")  # fmt: skip
+            table = generate(
+                rows_per_hour,
+                seed=seed + 1 + h,
+                start=day_start + h * HOUR,
+                span=HOUR - 1,
+                drift=drift,
+                broken_country="BR" if h >= DRIFT_FROM_HOUR else None,
+                id_prefix=f"h{h:02d}",
+            )
             logs.append(table)
             fmt = FORMATS[h % len(FORMATS)]
             key = f"predictions/{MODEL_ID}/{time.strftime('%Y/%m/%d/%H', time.gmtime(day_start + h * HOUR))}.{fmt}"
@@ -195,8 +226,9 @@ def run_demo(*, out: str = "driftline-report.html", hours: int = 24, seed: int =
         labelled = min(LABELLED_HOURS, hours)
         print(f"\n5. labels arrive hours later: ground truth for the first {labelled} hours → labels/", file=say)
         for start in range(0, labelled, 6):
-            part = pa.concat_tables([logs[h].select(["request_id", "churned"]) for h in range(start, min(start + 6,
-                                                                                                            labelled))])
+            part = pa.concat_tables(
+                [logs[h].select(["request_id", "churned"]) for h in range(start, min(start + 6, labelled))]
+            )
             key = f"labels/{MODEL_ID}/batch-{start:02d}.csv"
             s3.put_object(Bucket=bucket, Key=key, Body=encode(part, "csv"))
             print(f"   {key} ({part.num_rows:,} labels)", file=say)
@@ -208,8 +240,13 @@ def run_demo(*, out: str = "driftline-report.html", hours: int = 24, seed: int =
         c = container()
         points = list(c.store.points(MODEL_ID, start=day_start, end=day_start + hours * HOUR))
         print(f"\n6. summary: {len(points):,} metric points, {len(printer.alerts)} alerts", file=say)
-        print(format_table(summary_rows(points, c.registry.config(MODEL_ID).features), [
-            "window", "rows", "worst_drift", "js", "accuracy", "estimated", "BR_accuracy"]), file=say)  # fmt: skip
+        print(
+            format_table(
+                summary_rows(points, c.registry.config(MODEL_ID).features),
+                ["window", "rows", "worst_drift", "js", "accuracy", "estimated", "BR_accuracy"],
+            ),
+            file=say,
+        )
         html = render_report(c, MODEL_ID, start=day_start, end=day_start + hours * HOUR)
         with open(out, "w", encoding="utf-8") as f:
             f.write(html)
@@ -220,7 +257,9 @@ def run_demo(*, out: str = "driftline-report.html", hours: int = 24, seed: int =
 def summary_rows(points: list[Any], features: tuple[str, ...]) -> list[dict[str, Any]]:
     by_window: dict[int, dict[str, Any]] = {}
     for p in points:
-        row = by_window.setdefault(p.window_start, {"window": time.strftime("%m-%d %H:%M", time.gmtime(p.window_start))})
+        row = by_window.setdefault(
+            p.window_start, {"window": time.strftime("%m-%d %H:%M", time.gmtime(p.window_start))}
+        )
         if p.segment is None and p.metric == "volume.rows":
             row["rows"] = int(p.value)
         elif p.segment is None and p.metric == "drift.jensen_shannon" and p.column in features:

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from driftline.core.config import ConfigError, parse_duration
-from driftline.core.errors import DriftlineError
+from driftline.core.config import parse_duration
+from driftline.core.errors import ConfigError, DriftlineError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -104,9 +104,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     c = _container(args)
     at = parse_time(args.at) if args.at else None
     report = c.evaluate.evaluate(args.model, at=at)
-    print(json.dumps({"model_id": report.model_id, "windows": [_iso(w) for w in report.windows],
-                      "points": report.points, "alerts": [a.payload() for a in report.alerts],
-                      "errors": report.errors}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "model_id": report.model_id,
+                "windows": [_iso(w) for w in report.windows],
+                "points": report.points,
+                "alerts": [a.payload() for a in report.alerts],
+                "errors": report.errors,
+            },
+            indent=2,
+        )
+    )
     return EXIT_OK if not report.errors else EXIT_FAIL
 
 
@@ -119,13 +128,22 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         points = c.store.series(args.model, args.metric, args.column, args.segment, start=start, end=end)
     else:
         points = [
-            p for p in c.store.points(args.model, start=start, end=end)
-            if (not args.metric or p.metric == args.metric) and (not args.column or p.column == args.column)
-            and (p.segment == args.segment if args.segment else (args.all_segments or args.format != "table"
-                                                                   or p.segment is None))
-        ]  # fmt: skip
+            p
+            for p in c.store.points(args.model, start=start, end=end)
+            if (not args.metric or p.metric == args.metric)
+            and (not args.column or p.column == args.column)
+            and (
+                p.segment == args.segment
+                if args.segment
+                else (args.all_segments or args.format != "table" or p.segment is None)
+            )
+        ]
     points.sort(key=lambda p: (p.window_start, p.metric, p.column or "", p.segment or ""))
-    emit([p.to_json_dict() for p in points], args.format, ["window_start", "metric", "column", "segment", "value", "rows"])
+    emit(
+        [p.to_json_dict() for p in points],
+        args.format,
+        ["window_start", "metric", "column", "segment", "value", "rows"],
+    )
     return EXIT_OK
 
 
@@ -137,8 +155,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         payload = json.loads(item["alert"])
         payload["published"] = bool(item.get("published"))
         rows.append(payload)
-    emit(rows, args.format, ["window_start", "state", "severity", "rule", "metric", "column", "segment", "value",
-                             "threshold"])  # fmt: skip
+    emit(
+        rows,
+        args.format,
+        ["window_start", "state", "severity", "rule", "metric", "column", "segment", "value", "threshold"],
+    )
     return EXIT_OK
 
 
@@ -174,8 +195,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
     points = []
     for (ws, seg), prof in sorted(result.profiles.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         points += window_points(prof, baseline, config, window_start=ws, segment=seg)
-    emit([p.to_json_dict() for p in points], args.format, ["window_start", "metric", "column", "segment", "value",
-                                                           "rows"])  # fmt: skip
+    emit(
+        [p.to_json_dict() for p in points],
+        args.format,
+        ["window_start", "metric", "column", "segment", "value", "rows"],
+    )
     return EXIT_OK
 
 

@@ -33,6 +33,9 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         flags = ", ".join("--" + m.replace("_", "-") for m in missing)
         raise DriftlineError(f"no {flags}: pass --stack NAME, the flags, or DRIFTLINE_BUCKET/TABLE/TOPIC_ARN")
     return Settings(
-        bucket=str(values["bucket"]), table=str(values["table"]), topic_arn=str(values["topic_arn"]),
-        endpoint_url=args.endpoint_url, region=args.region or boto3.session.Session().region_name or "us-east-1",
-    )  # fmt: skip
+        bucket=str(values["bucket"]),
+        table=str(values["table"]),
+        topic_arn=str(values["topic_arn"]),
+        endpoint_url=args.endpoint_url,
+        region=args.region or boto3.session.Session().region_name or "us-east-1",
+    )

@@ -67,7 +67,8 @@ class ReferenceSampler:
     10,000) distinct values per categorical column — when a column has more, the rarest are dropped (their
     counts are lost, which only matters for values that would not be kept anyway)."""
 
-    def __init__(self, config: ModelConfig, settings: BinSettings = BinSettings(), *, seed: int = 0) -> None:
+    def __init__(self, config: ModelConfig, settings: BinSettings | None = None, *, seed: int = 0) -> None:
+        settings = settings or BinSettings()
         self.config = config
         self.settings = settings
         self._rng = np.random.default_rng(seed)
@@ -129,8 +130,8 @@ class ReferenceSampler:
         classes: CategoricalSlots | None = None
         if cfg.task != "regression":
             class_counts: dict[str, int] = {}
-            for col in (cfg.columns.prediction, cfg.columns.label):
-                for k, v in self._counts.get(col or "", {}).items():
+            for target in (cfg.columns.prediction, cfg.columns.label):
+                for k, v in self._counts.get(target or "", {}).items():
                     class_counts[k] = class_counts.get(k, 0) + v
             if not class_counts:
                 raise BaselineError(f"column {cfg.columns.prediction!r} has no value in the reference data")
@@ -153,7 +154,9 @@ class ReferenceSampler:
                 slots = CategoricalSlots(slots.categories, True)
             categorical[col] = slots
         segments = {
-            col: categorical[col].categories[: s.max_segment_values] for col in cfg.columns.segments if col in categorical
+            col: categorical[col].categories[: s.max_segment_values]
+            for col in cfg.columns.segments
+            if col in categorical
         }
         positive = _positive_class(cfg, classes) if cfg.task == "binary_classification" else None
         return BinSpec(numeric, categorical, classes, positive, segments)
@@ -163,9 +166,7 @@ def _positive_class(cfg: ModelConfig, classes: CategoricalSlots | None) -> str:
     assert classes is not None
     if cfg.positive_class is not None:
         if cfg.positive_class not in classes.categories and len(classes.categories) >= 2:
-            raise BaselineError(
-                f"positive_class {cfg.positive_class!r} is not among the classes of the reference data"
-            )
+            raise BaselineError(f"positive_class {cfg.positive_class!r} is not among the classes of the reference data")
         return cfg.positive_class
     for c in classes.categories:
         if c.strip().lower() in POSITIVE_NAMES:

@@ -76,16 +76,14 @@ class NumericBins:
         # a coarse interval is an atom when it is exactly one fine atom interval
         idx = np.searchsorted(self.edges, self.coarse_edges)
         single = np.diff(idx) == 1
-        return single & self.atoms[idx[:-1]]
+        return np.asarray(single & self.atoms[idx[:-1]], dtype=bool)
 
     def to_coarse(self, fine_slots: IntArray) -> IntArray:
         return self._coarse_map[fine_slots]
 
     def coarsen(self, fine_counts: IntArray) -> IntArray:
         """Fine-slot counts summed into coarse slots."""
-        return np.bincount(self._coarse_map, weights=fine_counts, minlength=self.coarse_edges.size + 1).astype(
-            np.int64
-        )
+        return np.bincount(self._coarse_map, weights=fine_counts, minlength=self.coarse_edges.size + 1).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from driftline.core import stats
 from driftline.core.baseline import Baseline, BinSpec
-from driftline.core.bins import NumericBins
+from driftline.core.bins import NumericBins, Resolution
 from driftline.core.config import BusinessMetric, ModelConfig
 from driftline.core.profile import CategoricalProfile, NumericProfile, PerformanceProfile, Profile
 
@@ -49,8 +49,9 @@ def compute_metrics(
     spec = baseline.spec
     for col in config.monitored_columns:
         if col in spec.numeric and col in profile.numeric:
-            out += numeric_column_metrics(col, profile.numeric[col], ref.numeric.get(col), spec.numeric[col],
-                                          profile.rows)  # fmt: skip
+            out += numeric_column_metrics(
+                col, profile.numeric[col], ref.numeric.get(col), spec.numeric[col], profile.rows
+            )
         elif col in spec.categorical and col in profile.categorical:
             out += categorical_column_metrics(col, profile.categorical[col], ref.categorical.get(col), profile.rows)
     out += performance_metrics(config, spec, profile.performance, prefix="performance")
@@ -85,7 +86,7 @@ def numeric_column_metrics(
     if ref is None or cur.valid == 0 or ref.valid == 0:
         return out
     # Both sides on the same slots: the coarser of the two resolutions.
-    res = "fine" if cur.resolution == ref.resolution == "fine" else "coarse"
+    res: Resolution = "fine" if cur.resolution == ref.resolution == "fine" else "coarse"
     c_counts = cur.counts if cur.resolution == res else bins.coarsen(cur.counts)
     r_counts = ref.counts if ref.resolution == res else bins.coarsen(ref.counts)
     c_coarse = c_counts if res == "coarse" else bins.coarsen(c_counts)

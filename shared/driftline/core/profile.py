@@ -27,7 +27,9 @@ FloatArray = NDArray[np.float64]
 
 def _add_counts(a: IntArray, b: IntArray, what: str) -> IntArray:
     if a.shape != b.shape:
-        raise ValueError(f"cannot merge {what}: shapes {a.shape} and {b.shape} differ (profiles of different baselines?)")
+        raise ValueError(
+            f"cannot merge {what}: shapes {a.shape} and {b.shape} differ (profiles of different baselines?)"
+        )
     return a + b
 
 
@@ -117,9 +119,17 @@ class NumericProfile:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NumericProfile:
         return cls(
-            d["res"], _decode_counts(d["c"]), int(d["m"]), int(d["te"]), float(d["s"]), float(d["s2"]),
-            float(d["u"]), float(d["o"]), _unnum(d["min"]), _unnum(d["max"]),
-        )  # fmt: skip
+            d["res"],
+            _decode_counts(d["c"]),
+            int(d["m"]),
+            int(d["te"]),
+            float(d["s"]),
+            float(d["s2"]),
+            float(d["u"]),
+            float(d["o"]),
+            _unnum(d["min"]),
+            _unnum(d["max"]),
+        )
 
 
 @dataclass(frozen=True, eq=False)

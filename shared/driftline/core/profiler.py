@@ -97,7 +97,7 @@ class ProfileBuilder:
         for col, codes in batch.segments.items():
             labels = self.spec.segment_labels(col)
             v = len(labels)
-            keys = [(int(w), s) for w in windows for s in labels]
+            keys: list[GroupKey] = [(int(w), s) for w in windows for s in labels]
             groupings.append(_Grouping(w_idx * v + codes.astype(np.int64), keys, "coarse"))
         numeric = {c: self._numeric_parts(c, batch) for c in self._numeric}
         for g in groupings:
@@ -117,27 +117,30 @@ class ProfileBuilder:
 
     def _add_grouping(self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]) -> None:
         present = np.flatnonzero(g.rows)
-        parts: dict[str, list[NumericProfile] | list[CategoricalProfile]] = {}
+        num_parts: dict[str, list[NumericProfile]] = {}
+        cat_parts: dict[str, list[CategoricalProfile]] = {}
         label = self.config.columns.label
         for col, num in numeric.items():
             if num is None and col == label:
                 continue  # labels usually arrive later, in their own files: absent is not missing
-            parts[col] = self._numeric_profiles(g, num, self.spec.numeric[col])
+            num_parts[col] = self._numeric_profiles(g, num, self.spec.numeric[col])
         for col in self._categorical:
             if col == label and col not in batch.categorical:
                 continue
-            parts[col] = self._categorical_profiles(g, batch.categorical.get(col), col)
+            cat_parts[col] = self._categorical_profiles(g, batch.categorical.get(col), col)
         perf = self._performance(g, batch, numeric)
         est = self._estimation(g, batch, numeric)
-        business = {name: (g.total(v, m & np.isfinite(v)), g.count(m & np.isfinite(v))) for name, (v, m) in
-                    batch.business.items()}  # fmt: skip
+        business = {
+            name: (g.total(v, m & np.isfinite(v)), g.count(m & np.isfinite(v)))
+            for name, (v, m) in batch.business.items()
+        }
         for i in present:
             key = g.keys[i]
             prof = Profile(
                 self.baseline_id,
                 rows=int(g.rows[i]),
-                numeric={c: p[i] for c, p in parts.items() if isinstance(p[i], NumericProfile)},
-                categorical={c: p[i] for c, p in parts.items() if isinstance(p[i], CategoricalProfile)},
+                numeric={c: p[i] for c, p in num_parts.items()},
+                categorical={c: p[i] for c, p in cat_parts.items()},
                 performance=perf[i] if perf is not None else PerformanceProfile(),
                 estimation=None if est is None else est[i],
                 business={n: np.array([s[i], c[i]], dtype=np.float64) for n, (s, c) in business.items()},
@@ -165,9 +168,17 @@ class ProfileBuilder:
         vmax[np.isinf(vmax) & (vmax < 0)] = np.nan
         return [
             NumericProfile(
-                g.resolution, counts[i], int(missing[i]), int(type_errors[i]), float(total[i]), float(total_sq[i]),
-                float(under[i]), float(over[i]), float(vmin[i]), float(vmax[i]),
-            )  # fmt: skip
+                g.resolution,
+                counts[i],
+                int(missing[i]),
+                int(type_errors[i]),
+                float(total[i]),
+                float(total_sq[i]),
+                float(under[i]),
+                float(over[i]),
+                float(vmin[i]),
+                float(vmax[i]),
+            )
             for i in range(g.n)
         ]
 
@@ -200,10 +211,18 @@ class ProfileBuilder:
             nz = ok & (y_p.x != 0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ape = np.where(nz, np.abs(err / np.where(nz, y_p.x, 1.0)), 0.0)
-            reg = np.stack([
-                g.count(ok).astype(np.float64), g.total(np.abs(err), ok), g.total(err * err, ok), g.total(ape, nz),
-                g.count(nz).astype(np.float64), g.total(y_p.x, ok), g.total(y_p.x2, ok),
-            ], axis=1)  # fmt: skip
+            reg = np.stack(
+                [
+                    g.count(ok).astype(np.float64),
+                    g.total(np.abs(err), ok),
+                    g.total(err * err, ok),
+                    g.total(ape, nz),
+                    g.count(nz).astype(np.float64),
+                    g.total(y_p.x, ok),
+                    g.total(y_p.x2, ok),
+                ],
+                axis=1,
+            )
             labeled = g.count(ok)
             return [PerformanceProfile(int(labeled[i]), reg=reg[i]) for i in range(g.n)]
         y_in, p_in = batch.categorical.get(label_col), batch.categorical.get(pred_col)

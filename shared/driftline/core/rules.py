@@ -53,8 +53,17 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
     features = config.features
     rules = [
         AlertRule("default-feature-drift", "drift.jensen_shannon", features, None, "above", 0.1, 1, 100, "warning"),
-        AlertRule("default-missing-values", "quality.missing_rate", features, None, "above_baseline_by", 0.1, 1, 100,
-                  "warning"),  # fmt: skip
+        AlertRule(
+            "default-missing-values",
+            "quality.missing_rate",
+            features,
+            None,
+            "above_baseline_by",
+            0.1,
+            1,
+            100,
+            "warning",
+        ),
         AlertRule("default-no-data", "volume.rows", None, None, "below", 1.0, 1, 0, "warning"),
     ]
     key = "performance.rmse" if config.task == "regression" else "performance.accuracy"

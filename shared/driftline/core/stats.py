@@ -118,7 +118,8 @@ def wasserstein_binned(
     interval ``[edges[i], edges[i+1])`` and an overflow slot (values at or above ``edges[-1]``). Within an
     interval the mass is taken as uniform, so each CDF is piecewise linear there and the integral is exact
     for it — except in the intervals flagged in ``atoms`` (a discrete column's values), where the mass is a
-    point on the left edge and the CDFs are constant across the interval. The tails are exact when the other distribution has no mass there: ``*_tails`` carry
+    point on the left edge and the CDFs are constant across the interval. The tails are exact when the other
+    distribution has no mass there: ``*_tails`` carry
     ``(sum over underflow values of edges[0] - x, sum over overflow values of x - edges[-1])`` — the
     integral of the CDF below ``edges[0]`` and of ``1 - CDF`` above ``edges[-1]`` times the count
     (Villani, *Optimal Transport*, 2009, for W1 as the L1 distance between CDFs).

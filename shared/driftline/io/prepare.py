@@ -101,7 +101,7 @@ class BatchPreparer:
             arr = _column(batch, col)
             if arr is not None:
                 categorical[col] = CategoryInput(
-                    category_codes(to_category(arr), self.spec.categorical[col].categories)
+                    category_codes(to_category(arr), self.spec.categorical[col].categories).astype(np.int64)
                 )
         segments: dict[str, np.ndarray] = {}
         for col, values in self.spec.segments.items():
@@ -119,7 +119,7 @@ class BatchPreparer:
             arr = _column(batch, bm.column)
             if arr is None:
                 continue
-            values = to_numeric(arr).values
+            amounts = to_numeric(arr).values
             mask = np.ones(batch.num_rows, dtype=bool)
             if bm.where is not None:
                 where_arr = _column(batch, bm.where.column)
@@ -128,7 +128,7 @@ class BatchPreparer:
                     if where_arr is None
                     else equals_mask(where_arr, bm.where.equals)
                 )
-            business[bm.name] = (values, mask)
+            business[bm.name] = (amounts, mask)
         return PreparedBatch(batch.num_rows, window_start, numeric, categorical, segments, business)
 
 

@@ -30,7 +30,7 @@ class Container:
     session: Any = None
 
     def client(self, service: str) -> Any:
-        session = self.session or boto3.session.Session()
+        session: Any = self.session or boto3.session.Session()
         return session.client(
             service, endpoint_url=self.settings.endpoint_url, region_name=self.settings.region, config=_BOTO_CONFIG
         )

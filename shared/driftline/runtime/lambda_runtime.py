@@ -40,8 +40,16 @@ def handle_record(record: SQSRecord, *, prefix: str) -> None:
             logger.warning("object under another prefix ignored", extra={"s3_key": ref.key, "expected": prefix})
             continue
         outcome = c.ingest.handle(ref)
-        logger.info("object handled", extra={"s3_key": ref.key, "status": outcome.status, "rows": outcome.rows,
-                                             "windows": len(outcome.windows), **outcome.details})  # fmt: skip
+        logger.info(
+            "object handled",
+            extra={
+                "s3_key": ref.key,
+                "status": outcome.status,
+                "rows": outcome.rows,
+                "windows": len(outcome.windows),
+                **outcome.details,
+            },
+        )
         if outcome.status == "processed":
             metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="RowsProcessed", unit=MetricUnit.Count, value=outcome.rows)
@@ -63,7 +71,7 @@ def sqs_handler(prefix: str) -> Any:
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return process_partial_response(
+        return process_partial_response(  # type: ignore[return-value]
             event=event, record_handler=record_handler, processor=processor, context=context
         )
 
@@ -78,8 +86,16 @@ def evaluate(event: dict[str, Any]) -> dict[str, Any]:
     metrics.add_metric(name="WindowsEvaluated", unit=MetricUnit.Count, value=sum(len(r.windows) for r in reports))
     metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=alerts)
     for r in reports:
-        logger.info("model evaluated", extra={"model_id": r.model_id, "windows": len(r.windows), "points": r.points,
-                                              "alerts": len(r.alerts), "errors": r.errors})  # fmt: skip
+        logger.info(
+            "model evaluated",
+            extra={
+                "model_id": r.model_id,
+                "windows": len(r.windows),
+                "points": r.points,
+                "alerts": len(r.alerts),
+                "errors": r.errors,
+            },
+        )
     return {"models": len(reports), "windows": sum(len(r.windows) for r in reports), "alerts": alerts}
 
 

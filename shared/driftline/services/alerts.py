@@ -133,8 +133,15 @@ def email_text(alert: Alert) -> str:
 
 def sns_messages(alert: Alert) -> dict[str, str]:
     body = json.dumps(alert.payload(), allow_nan=False)
-    return {"default": body, "sqs": body, "lambda": body, "https": body, "http": body, "email": email_text(alert),
-            "email-json": body}  # fmt: skip
+    return {
+        "default": body,
+        "sqs": body,
+        "lambda": body,
+        "https": body,
+        "http": body,
+        "email": email_text(alert),
+        "email-json": body,
+    }
 
 
 def attributes(alert: Alert) -> dict[str, str]:
@@ -155,7 +162,9 @@ class AlertPublisher:
         return True
 
     def _send(self, model_id: str, key: str, alert: Alert) -> None:
-        message_id = self.sink.publish(subject=subject(alert), messages=sns_messages(alert), attributes=attributes(alert))
+        message_id = self.sink.publish(
+            subject=subject(alert), messages=sns_messages(alert), attributes=attributes(alert)
+        )
         self.store.mark_published(model_id, key, message_id)
 
     def retry_unpublished(self, model_id: str) -> int:
@@ -176,16 +185,32 @@ def alert_from_payload(p: dict[str, Any], *, op: str = "above") -> Alert:
 
     evaluated = epoch(p["evaluated_at"])
     return Alert(
-        p["model_id"], p["rule"], p["state"], p["severity"], p["metric"], p["column"], p["segment"], p["value"],
-        p["threshold"], p["baseline_value"], epoch(p["window_start"]), epoch(p["window_end"]),
-        float(evaluated or 0), op, p.get("details") or {},
-    )  # fmt: skip
+        p["model_id"],
+        p["rule"],
+        p["state"],
+        p["severity"],
+        p["metric"],
+        p["column"],
+        p["segment"],
+        p["value"],
+        p["threshold"],
+        p["baseline_value"],
+        epoch(p["window_start"]),
+        epoch(p["window_end"]),
+        float(evaluated or 0),
+        op,
+        p.get("details") or {},
+    )
 
 
 def drifted_details(
-    metric: str, window_metrics: Sequence[tuple[str, str | None, str | None, float]], *, segment: str | None,
-    threshold: float | None, exclude: str | None,
-) -> dict[str, Any]:  # fmt: skip
+    metric: str,
+    window_metrics: Sequence[tuple[str, str | None, str | None, float]],
+    *,
+    segment: str | None,
+    threshold: float | None,
+    exclude: str | None,
+) -> dict[str, Any]:
     """For drift alerts: the other columns of the window over the threshold on the same metric, worst first."""
     if not metric.startswith("drift.") or threshold is None:
         return {}

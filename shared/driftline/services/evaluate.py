@@ -136,10 +136,18 @@ class EvaluateService:
             changes = R.transitions(history, width=width, for_windows=target.rule.for_windows)
             series = R.state_series(history, width=width, for_windows=target.rule.for_windows)
             latest = series[max(series)]
-            self.store.put_alert_state(model_id, target.key, {
-                "verdicts": json.dumps({str(k): v for k, v in history.items()}), "state": latest,
-                "rule": target.rule.name, "column": target.column, "segment": target.segment, "updated_at": now,
-            })  # fmt: skip
+            self.store.put_alert_state(
+                model_id,
+                target.key,
+                {
+                    "verdicts": json.dumps({str(k): v for k, v in history.items()}),
+                    "state": latest,
+                    "rule": target.rule.name,
+                    "column": target.column,
+                    "segment": target.segment,
+                    "updated_at": now,
+                },
+            )
             for w, new_state in changes:
                 if w < ws:
                     continue  # transitions of earlier windows were published when those were judged
@@ -151,16 +159,35 @@ class EvaluateService:
         return published
 
     def _alert(
-        self, config: ModelConfig, rule: AlertRule, target: R.Target, v: R.Verdict, state: str, now: float,
+        self,
+        config: ModelConfig,
+        rule: AlertRule,
+        target: R.Target,
+        v: R.Verdict,
+        state: str,
+        now: float,
         flat: list[tuple[str, str | None, str | None, float]],
-    ) -> Alert:  # fmt: skip
-        details = drifted_details(rule.metric, flat, segment=target.segment, threshold=v.threshold,
-                                  exclude=target.column)  # fmt: skip
+    ) -> Alert:
+        details = drifted_details(
+            rule.metric, flat, segment=target.segment, threshold=v.threshold, exclude=target.column
+        )
         return Alert(
-            config.model_id, rule.name, state, rule.severity, rule.metric, target.column, target.segment, v.value,
-            v.threshold, v.baseline_value, v.window_start, v.window_start + config.window_seconds, now, rule.op,
+            config.model_id,
+            rule.name,
+            state,
+            rule.severity,
+            rule.metric,
+            target.column,
+            target.segment,
+            v.value,
+            v.threshold,
+            v.baseline_value,
+            v.window_start,
+            v.window_start + config.window_seconds,
+            now,
+            rule.op,
             details,
-        )  # fmt: skip
+        )
 
     def _baseline_values(
         self, config: ModelConfig, baseline: Baseline
@@ -181,6 +208,7 @@ def _with_perf_rows(points: list[MetricPoint], profile: Profile) -> list[MetricP
     labeled = profile.performance.labeled
     return [
         MetricPoint(p.model_id, p.metric, p.column, p.segment, p.window_start, p.window_end, p.value, labeled)
-        if p.metric.startswith("performance.") else p
+        if p.metric.startswith("performance.")
+        else p
         for p in points
-    ]  # fmt: skip
+    ]

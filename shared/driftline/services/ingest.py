@@ -86,8 +86,22 @@ class IngestService:
         self.store.record_error(model_id, key=key, file_id=file_id, reason=reason)
         now = self.clock()
         self.alerts.publish(
-            Alert(model_id, "ingest-error", "ALARM", "critical", "ingest.error", None, None, None, None, None, None,
-                  None, now, details={"key": key, "reason": reason, "file_id": file_id})  # fmt: skip
+            Alert(
+                model_id,
+                "ingest-error",
+                "ALARM",
+                "critical",
+                "ingest.error",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                now,
+                details={"key": key, "reason": reason, "file_id": file_id},
+            )
         )
 
     # -- per prefix ----------------------------------------------------------------------------------------------
@@ -98,17 +112,25 @@ class IngestService:
 
     def _baseline(self, ref: ObjectRef) -> Outcome:
         baseline = self.registry.register_baseline(ref)
-        return Outcome(ref.key, ref.model_id, "processed", rows=baseline.population.rows,
-                       details={"baseline_id": baseline.baseline_id})  # fmt: skip
+        return Outcome(
+            ref.key,
+            ref.model_id,
+            "processed",
+            rows=baseline.population.rows,
+            details={"baseline_id": baseline.baseline_id},
+        )
 
     def _predictions(self, ref: ObjectRef, file_id: str) -> Outcome:
         config = self.registry.config(ref.model_id)
         baseline = self.registry.current_baseline(ref.model_id)
         index = _IdIndex(config, baseline.baseline_id) if config.columns.label else None
         result = profile_file(
-            self.registry.open_data(ref.key), name=ref.key, config=config, baseline=baseline,
+            self.registry.open_data(ref.key),
+            name=ref.key,
+            config=config,
+            baseline=baseline,
             on_batch=index.add if index else None,
-        )  # fmt: skip
+        )
         if index is not None and config.columns.label not in result.stats.missing_columns:
             index = None  # labels came with the predictions: nothing to join later
         if index is not None:
@@ -143,8 +165,13 @@ class IngestService:
         profiles: dict[tuple[int, str | None], Profile] = {}
         rows = matched = unknown = duplicate = 0
         seen: set[str] = set()
-        for batch in iter_batches(self.registry.open_data(ref.key), name=ref.key, columns=[id_col, label_col],
-                                  string_columns=[id_col], batch_rows=LABEL_BATCH):  # fmt: skip
+        for batch in iter_batches(
+            self.registry.open_data(ref.key),
+            name=ref.key,
+            columns=[id_col, label_col],
+            string_columns=[id_col],
+            batch_rows=LABEL_BATCH,
+        ):
             for col in (id_col, label_col):
                 if batch.schema.get_field_index(col) < 0:
                     raise InputError(f"required column {col!r} not found in the label file", key=ref.key)
@@ -170,8 +197,14 @@ class IngestService:
         if rows == 0:
             raise InputError("the file holds no rows", key=ref.key)
         windows = self.store.put_file_profiles(ref.model_id, file_id, profiles) if profiles else []
-        return Outcome(ref.key, ref.model_id, "processed", rows=matched, windows=windows,
-                       details={"rows": rows, "matched": matched, "unknown_ids": unknown, "duplicate_ids": duplicate})  # fmt: skip
+        return Outcome(
+            ref.key,
+            ref.model_id,
+            "processed",
+            rows=matched,
+            windows=windows,
+            details={"rows": rows, "matched": matched, "unknown_ids": unknown, "duplicate_ids": duplicate},
+        )
 
     def _label_profiles(
         self, model_id: str, config: ModelConfig, joined: dict[str, pa.RecordBatch]
@@ -186,10 +219,11 @@ class IngestService:
             label = config.columns.label or ""
             for key, p in builder.profiles.items():
                 out[key] = Profile(
-                    baseline_id, performance=p.performance,
+                    baseline_id,
+                    performance=p.performance,
                     numeric={k: v for k, v in p.numeric.items() if k == label},
                     categorical={k: v for k, v in p.categorical.items() if k == label},
-                )  # fmt: skip
+                )
         return out
 
 
@@ -214,8 +248,7 @@ class _IdIndex:
         pred_idx = batch.schema.get_field_index(cfg.columns.prediction)
         if pred_idx >= 0:
             arr = batch.column(pred_idx)
-            cols["pred"] = (to_numeric(arr).values.tolist() if cfg.task == "regression"
-                            else to_category(arr).to_pylist())  # fmt: skip
+            cols["pred"] = to_numeric(arr).values.tolist() if cfg.task == "regression" else to_category(arr).to_pylist()
         if cfg.columns.score and batch.schema.get_field_index(cfg.columns.score) >= 0:
             cols["score"] = to_numeric(batch.column(cfg.columns.score)).values.tolist()
         for seg in cfg.columns.segments:

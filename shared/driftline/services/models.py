@@ -104,8 +104,9 @@ class ModelRegistry:
 
         config = self.config(ref.model_id)
         created = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        baseline = build_baseline(config, [(ref.key, lambda: self.open_data(ref.key))], created_at=created,
-                                  progress=progress)  # fmt: skip
+        baseline = build_baseline(
+            config, [(ref.key, lambda: self.open_data(ref.key))], created_at=created, progress=progress
+        )
         self.save_baseline(baseline)
         return baseline
 

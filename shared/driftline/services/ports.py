@@ -63,7 +63,9 @@ class Table(Protocol):
     def put(self, item: Item, *, condition: Condition | None = None) -> None:
         """Raises ConditionFailed when ``condition`` does not hold."""
 
-    def add(self, pk: str, sk: str, counters: Mapping[str, int | float], *, set_values: Mapping[str, Any] = ...) -> Item:
+    def add(
+        self, pk: str, sk: str, counters: Mapping[str, int | float], *, set_values: Mapping[str, Any] = ...
+    ) -> Item:
         """Atomically add to numeric attributes (creating the item) and set others; returns the new item."""
         ...
 

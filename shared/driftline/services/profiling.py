@@ -76,14 +76,14 @@ def build_baseline(
     sources: Sequence[tuple[str, Opener]],
     *,
     created_at: str,
-    settings: BinSettings = BinSettings(),
+    settings: BinSettings | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
 ) -> Baseline:
     """Two streamed passes over the reference files: sample and freeze the bins, then profile on them."""
     if not sources:
         raise InputError("no reference file given")
-    sampler = ReferenceSampler(config, settings)
+    sampler = ReferenceSampler(config, settings or BinSettings())
     for name, opener in sources:
         stats = PrepareStats()
         for batch in _batches(opener(), name, config, batch_rows):

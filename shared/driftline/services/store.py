@@ -103,8 +103,14 @@ class Store:
     def put_config(self, model_id: str, config: dict[str, Any], *, source_key: str, etag: str) -> None:
         now = self.clock()
         self.table.put(
-            {"pk": f"MODEL#{model_id}", "sk": "CONFIG", "config": json.dumps(config), "key": source_key,
-             "etag": etag, "updated_at": now}  # fmt: skip
+            {
+                "pk": f"MODEL#{model_id}",
+                "sk": "CONFIG",
+                "config": json.dumps(config),
+                "key": source_key,
+                "etag": etag,
+                "updated_at": now,
+            }
         )
         self.table.put({"pk": "MODELS", "sk": model_id, "model_id": model_id, "updated_at": now})
 
@@ -117,8 +123,13 @@ class Store:
 
     def set_baseline(self, model_id: str, baseline_id: str, *, object_key: str, created_at: str) -> None:
         self.table.put(
-            {"pk": f"MODEL#{model_id}", "sk": "BASELINE", "baseline_id": baseline_id, "key": object_key,
-             "created_at": created_at}  # fmt: skip
+            {
+                "pk": f"MODEL#{model_id}",
+                "sk": "BASELINE",
+                "baseline_id": baseline_id,
+                "key": object_key,
+                "created_at": created_at,
+            }
         )
 
     def get_baseline_ref(self, model_id: str) -> tuple[str, str] | None:
@@ -138,9 +149,15 @@ class Store:
         """True when this file should be processed now: it is new, or an earlier attempt did not finish.
         False when it was already done (a duplicate delivery)."""
         item = {
-            "pk": f"FILE#{file_id}", "sk": "FILE", "model_id": model_id, "key": key, "kind": kind,
-            "status": "processing", "started_at": self.clock(), "expires_at": int(self.clock()) + self.metrics_ttl,
-        }  # fmt: skip
+            "pk": f"FILE#{file_id}",
+            "sk": "FILE",
+            "model_id": model_id,
+            "key": key,
+            "kind": kind,
+            "status": "processing",
+            "started_at": self.clock(),
+            "expires_at": int(self.clock()) + self.metrics_ttl,
+        }
         try:
             self.table.put(item, condition=Condition(absent=True))
             return True
@@ -173,8 +190,13 @@ class Store:
             parts = _parts(blob)
             for i, part in enumerate(parts):
                 items.append(
-                    {"pk": f"PROF#{model_id}#{ws_key(ws)}", "sk": f"F#{file_id}#p{i:03d}", "data": part,
-                     "parts": len(parts), "file_id": file_id}  # fmt: skip
+                    {
+                        "pk": f"PROF#{model_id}#{ws_key(ws)}",
+                        "sk": f"F#{file_id}#p{i:03d}",
+                        "data": part,
+                        "parts": len(parts),
+                        "file_id": file_id,
+                    }
                 )
         self.table.batch_put(items)
         for ws in by_window:
@@ -183,8 +205,13 @@ class Store:
 
     def mark_dirty(self, model_id: str, window_start: int) -> None:
         self.table.put(
-            {"pk": f"DIRTY#{model_id}", "sk": ws_key(window_start), "window_start": window_start,
-             "seq": uuid.uuid4().hex, "updated_at": self.clock()}  # fmt: skip
+            {
+                "pk": f"DIRTY#{model_id}",
+                "sk": ws_key(window_start),
+                "window_start": window_start,
+                "seq": uuid.uuid4().hex,
+                "updated_at": self.clock(),
+            }
         )
 
     def dirty_windows(self, model_id: str, *, until: int | None = None) -> list[tuple[int, str]]:
@@ -249,13 +276,16 @@ class Store:
                 self.table.delete(pk, f"R#{version:08d}#p{i:03d}")
             return False
         # The rollup is in force: drop the old rollup's parts and the file items it now includes.
-        stale = [i for i in self.table.query(pk, sk_prefix="R#") if i["sk"] != "R#HEAD"
-                 and not i["sk"].startswith(f"R#{version:08d}#")]  # fmt: skip
-        for i in stale:
-            self.table.delete(pk, i["sk"])
-        for i in self.table.query(pk, sk_prefix="F#"):
-            if i["file_id"] in wp.file_ids:
-                self.table.delete(pk, i["sk"])
+        stale = [
+            i
+            for i in self.table.query(pk, sk_prefix="R#")
+            if i["sk"] != "R#HEAD" and not i["sk"].startswith(f"R#{version:08d}#")
+        ]
+        for old in stale:
+            self.table.delete(pk, old["sk"])
+        for item in self.table.query(pk, sk_prefix="F#"):
+            if item["file_id"] in wp.file_ids:
+                self.table.delete(pk, item["sk"])
         return True
 
     # -- metrics -----------------------------------------------------------------------------------------------
@@ -265,13 +295,23 @@ class Store:
         items = []
         for p in points:
             col, seg = p.column or NONE, p.segment or NONE
-            items.append({
-                "pk": f"MET#{p.model_id}#{p.metric}#{col}#{seg}", "sk": ws_key(p.window_start),
-                "gsi1pk": f"MET#{p.model_id}", "gsi1sk": f"{ws_key(p.window_start)}#{p.metric}#{col}#{seg}",
-                "model_id": p.model_id, "metric": p.metric, "column": p.column, "segment": p.segment,
-                "window_start": p.window_start, "window_end": p.window_end, "value": _storable(p.value), "rows": p.rows,
-                "expires_at": now + self.metrics_ttl,
-            })  # fmt: skip
+            items.append(
+                {
+                    "pk": f"MET#{p.model_id}#{p.metric}#{col}#{seg}",
+                    "sk": ws_key(p.window_start),
+                    "gsi1pk": f"MET#{p.model_id}",
+                    "gsi1sk": f"{ws_key(p.window_start)}#{p.metric}#{col}#{seg}",
+                    "model_id": p.model_id,
+                    "metric": p.metric,
+                    "column": p.column,
+                    "segment": p.segment,
+                    "window_start": p.window_start,
+                    "window_end": p.window_end,
+                    "value": _storable(p.value),
+                    "rows": p.rows,
+                    "expires_at": now + self.metrics_ttl,
+                }
+            )
         self.table.batch_put(items)
 
     def series(
@@ -292,9 +332,7 @@ class Store:
 
     def put_ids(self, model_id: str, rows: Iterable[Item]) -> None:
         expires = int(self.clock()) + self.id_ttl
-        self.table.batch_put(
-            [{**r, "pk": f"ID#{model_id}#{r['id']}", "sk": "P", "expires_at": expires} for r in rows]
-        )
+        self.table.batch_put([{**r, "pk": f"ID#{model_id}#{r['id']}", "sk": "P", "expires_at": expires} for r in rows])
 
     def get_ids(self, model_id: str, ids: Sequence[str]) -> dict[str, Item]:
         found = self.table.batch_get([(f"ID#{model_id}#{i}", "P") for i in ids])
@@ -322,8 +360,14 @@ class Store:
         """Write an alert once; False when it was already written (it was, or is being, published)."""
         try:
             self.table.put(
-                {**payload, "pk": f"ALERT#{model_id}", "sk": history_key, "published": False,
-                 "expires_at": int(self.clock()) + self.metrics_ttl}, condition=Condition(absent=True)  # fmt: skip
+                {
+                    **payload,
+                    "pk": f"ALERT#{model_id}",
+                    "sk": history_key,
+                    "published": False,
+                    "expires_at": int(self.clock()) + self.metrics_ttl,
+                },
+                condition=Condition(absent=True),
             )
             return True
         except ConditionFailed:
@@ -341,8 +385,15 @@ class Store:
     def record_error(self, model_id: str, *, key: str, file_id: str, reason: str) -> None:
         now = self.clock()
         self.table.put(
-            {"pk": f"ERR#{model_id}", "sk": f"{now:017.6f}#{file_id}", "key": key, "reason": reason,
-             "file_id": file_id, "at": now, "expires_at": int(now) + self.metrics_ttl}  # fmt: skip
+            {
+                "pk": f"ERR#{model_id}",
+                "sk": f"{now:017.6f}#{file_id}",
+                "key": key,
+                "reason": reason,
+                "file_id": file_id,
+                "at": now,
+                "expires_at": int(now) + self.metrics_ttl,
+            }
         )
 
     def errors(self, model_id: str) -> list[Item]:
@@ -361,6 +412,12 @@ def _join(parts: Iterable[Item]) -> bytes:
 
 def _point(i: Item) -> MetricPoint:
     return MetricPoint(
-        str(i["model_id"]), str(i["metric"]), i.get("column"), i.get("segment"), int(i["window_start"]),
-        int(i["window_end"]), float(i["value"]), int(i["rows"]),
-    )  # fmt: skip
+        str(i["model_id"]),
+        str(i["metric"]),
+        i.get("column"),
+        i.get("segment"),
+        int(i["window_start"]),
+        int(i["window_end"]),
+        float(i["value"]),
+        int(i["rows"]),
+    )

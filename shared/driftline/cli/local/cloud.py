@@ -83,7 +83,9 @@ class FunctionWiring:
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         module_name, func = self.handler.rsplit(".", 1)
         if self.module is None:
-            spec = importlib.util.spec_from_file_location(f"driftline_fn_{self.logical}", self.code_dir / f"{module_name}.py")
+            spec = importlib.util.spec_from_file_location(
+                f"driftline_fn_{self.logical}", self.code_dir / f"{module_name}.py"
+            )
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot load {self.code_dir}/{module_name}.py")
             module = importlib.util.module_from_spec(spec)
@@ -138,10 +140,12 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         self._environment()
         # moto in its own process: the handlers here and the AWS endpoint there use both cores
-        self._server = subprocess.Popen(
+        self._server = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
             [sys.executable, "-m", "driftline.cli.local.motoserver", "-H", self.host, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         self._wait_up()
         self.provision()
         for fn in self.functions.values():
@@ -174,11 +178,17 @@ class LocalCloud:
 
     @property
     def ready_line(self) -> dict[str, str]:
-        return {"endpoint_url": self.endpoint_url, "region": self.region, "bucket": self.outputs["DataBucketName"],
-                "table": self.outputs["MetricsTableName"], "topic_arn": self.outputs["AlertsTopicArn"]}  # fmt: skip
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "bucket": self.outputs["DataBucketName"],
+            "table": self.outputs["MetricsTableName"],
+            "topic_arn": self.outputs["AlertsTopicArn"],
+        }
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region)
+        client: Any = boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region)  # type: ignore[call-overload]
+        return client
 
     def _environment(self) -> None:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -212,8 +222,16 @@ class LocalCloud:
         queues.sort(key=lambda q: "RedrivePolicy" in (stack.resources[q].get("Properties") or {}))
         for q in queues:
             props = stack.properties(q)
-            attrs = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
-                                                "ReceiveMessageWaitTimeSeconds") if k in props}  # fmt: skip
+            attrs: dict[str, str] = {
+                k: str(props[k])
+                for k in (
+                    "VisibilityTimeout",
+                    "MessageRetentionPeriod",
+                    "DelaySeconds",
+                    "ReceiveMessageWaitTimeSeconds",
+                )
+                if k in props
+            }
             if "RedrivePolicy" in props:
                 attrs["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
             name = stack.physical_name(q)
@@ -226,7 +244,7 @@ class LocalCloud:
             self._create_bucket(s3, stack, b)
         for f in stack.of_type("AWS::Serverless::Function"):
             self.functions[f] = self._wire(stack, f, urls)
-        outputs = (stack.template.get("Outputs") or {})
+        outputs = stack.template.get("Outputs") or {}
         self.outputs = {k: self._url(str(stack.resolve(v["Value"])), urls) for k, v in outputs.items()}
         env = next(iter(self.functions.values())).env if self.functions else {}
         for k, v in env.items():
@@ -242,9 +260,11 @@ class LocalCloud:
     def _create_table(self, ddb: Any, stack: Stack, logical: str) -> None:
         p = stack.properties(logical)
         kwargs: dict[str, Any] = {
-            "TableName": stack.physical_name(logical), "AttributeDefinitions": p["AttributeDefinitions"],
-            "KeySchema": p["KeySchema"], "BillingMode": p.get("BillingMode", "PAY_PER_REQUEST"),
-        }  # fmt: skip
+            "TableName": stack.physical_name(logical),
+            "AttributeDefinitions": p["AttributeDefinitions"],
+            "KeySchema": p["KeySchema"],
+            "BillingMode": p.get("BillingMode", "PAY_PER_REQUEST"),
+        }
         if p.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
         if p.get("SSESpecification"):
@@ -252,19 +272,28 @@ class LocalCloud:
         ddb.create_table(**kwargs)
         ttl = p.get("TimeToLiveSpecification")
         if ttl:
-            ddb.update_time_to_live(TableName=kwargs["TableName"], TimeToLiveSpecification={
-                "Enabled": str(ttl.get("Enabled", True)).lower() == "true", "AttributeName": ttl["AttributeName"]})
+            ddb.update_time_to_live(
+                TableName=kwargs["TableName"],
+                TimeToLiveSpecification={
+                    "Enabled": str(ttl.get("Enabled", True)).lower() == "true",
+                    "AttributeName": ttl["AttributeName"],
+                },
+            )
 
     def _create_bucket(self, s3: Any, stack: Stack, logical: str) -> None:
         p = stack.properties(logical)
         name = stack.physical_name(logical)
         s3.create_bucket(Bucket=name)
         if p.get("VersioningConfiguration"):
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]})
+            s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]}
+            )
         if p.get("BucketEncryption"):
             rules = [
-                {("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v
-                 for k, v in rule.items()}
+                {
+                    ("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v
+                    for k, v in rule.items()
+                }
                 for rule in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
             ]  # CloudFormation's names → the API's
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
@@ -273,20 +302,26 @@ class LocalCloud:
         notif = p.get("NotificationConfiguration") or {}
         queue_cfgs = []
         for qc in notif.get("QueueConfigurations", []):
-            cfg: dict[str, Any] = {"QueueArn": qc["Queue"], "Events": [qc["Event"]]}
-            rules = ((qc.get("Filter") or {}).get("S3Key") or {}).get("Rules")
-            if rules:
-                cfg["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}}
-            queue_cfgs.append(cfg)
+            qcfg: dict[str, Any] = {"QueueArn": qc["Queue"], "Events": [qc["Event"]]}
+            key_rules: Any = ((qc.get("Filter") or {}).get("S3Key") or {}).get("Rules")
+            if key_rules:
+                qcfg["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in key_rules]}}
+            queue_cfgs.append(qcfg)
         if queue_cfgs:
-            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
-                "QueueConfigurations": queue_cfgs})
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration={"QueueConfigurations": queue_cfgs}
+            )
 
     def _wire(self, stack: Stack, logical: str, urls: dict[str, str]) -> FunctionWiring:
         p = stack.properties(logical)
         env = {k: self._url(str(v), urls) for k, v in p.get("Environment", {}).get("Variables", {}).items()}
-        fn = FunctionWiring(logical, stack.physical_name(logical), self.root / str(p.get("CodeUri", ".")),
-                            str(p.get("Handler", "app.handler")), env)  # fmt: skip
+        fn = FunctionWiring(
+            logical,
+            stack.physical_name(logical),
+            self.root / str(p.get("CodeUri", ".")),
+            str(p.get("Handler", "app.handler")),
+            env,
+        )
         for ev in (p.get("Events") or {}).values():
             props = ev.get("Properties") or {}
             if ev.get("Type") == "SQS":
@@ -311,9 +346,12 @@ class LocalCloud:
         while not self._stop.is_set():
             try:
                 resp = sqs.receive_message(
-                    QueueUrl=fn.queue_url, MaxNumberOfMessages=min(fn.batch_size, 10), WaitTimeSeconds=1,
-                    AttributeNames=["All"], MessageAttributeNames=["All"],
-                )  # fmt: skip
+                    QueueUrl=fn.queue_url,
+                    MaxNumberOfMessages=min(fn.batch_size, 10),
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
             except Exception:  # the server is stopping
                 if self._stop.is_set():
                     return
@@ -344,21 +382,29 @@ class LocalCloud:
         self.invocations[fn.logical] = self.invocations.get(fn.logical, 0) + 1
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
-            sqs.delete_message_batch(QueueUrl=fn.queue_url, Entries=[
-                {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(done[i:i + 10])])
+            sqs.delete_message_batch(
+                QueueUrl=fn.queue_url,
+                Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(done[i : i + 10])],
+            )
         for m in messages:
             if m["MessageId"] in failed:
                 self.failures[fn.logical] = self.failures.get(fn.logical, 0) + 1
-                sqs.change_message_visibility(QueueUrl=fn.queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                              VisibilityTimeout=RETRY_VISIBILITY)  # fmt: skip
+                sqs.change_message_visibility(
+                    QueueUrl=fn.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=RETRY_VISIBILITY
+                )
 
     def _sqs_record(self, fn: FunctionWiring, m: dict[str, Any]) -> dict[str, Any]:
         return {
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-            "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
-            "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": fn.queue_arn,
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": m.get("MessageAttributes", {}),
+            "md5OfBody": m.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": fn.queue_arn,
             "awsRegion": self.region,
-        }  # fmt: skip
+        }
 
     def _scheduler(self, fn: FunctionWiring) -> None:
         period = self.tick if self.tick is not None else rate_seconds(fn.schedule or "rate(1 minute)")
@@ -368,9 +414,16 @@ class LocalCloud:
     def invoke_scheduled(self, logical: str | None = None, *, at: float | None = None) -> Any:
         """Run a scheduled function now (the evaluator), as EventBridge Scheduler would."""
         fn = self.functions[logical] if logical else next(f for f in self.functions.values() if f.schedule)
-        event: dict[str, Any] = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                                 "source": "aws.scheduler", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                 "region": self.region, "resources": [], "detail": {}}  # fmt: skip
+        event: dict[str, Any] = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.scheduler",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": self.region,
+            "resources": [],
+            "detail": {},
+        }
         if at is not None:
             event["at"] = at
         with self._eval_lock:
@@ -385,9 +438,13 @@ class LocalCloud:
         out = {}
         for fn in self.functions.values():
             if fn.queue_url:
-                a = sqs.get_queue_attributes(QueueUrl=fn.queue_url, AttributeNames=[
-                    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-                out[fn.logical] = int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+                a = sqs.get_queue_attributes(
+                    QueueUrl=fn.queue_url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                )["Attributes"]
+                out[fn.logical] = int(a["ApproximateNumberOfMessages"]) + int(
+                    a["ApproximateNumberOfMessagesNotVisible"]
+                )
         return out
 
     def wait_idle(self, timeout: float = 600.0) -> None:

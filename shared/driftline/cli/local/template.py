@@ -40,8 +40,25 @@ def _tag(name: str) -> Any:
     return construct
 
 
-for _name in ("Ref", "Sub", "GetAtt", "If", "Join", "Select", "Split", "Equals", "Not", "And", "Or", "FindInMap",
-              "Base64", "GetAZs", "ImportValue", "Condition", "Cidr"):  # fmt: skip
+for _name in (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Join",
+    "Select",
+    "Split",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "Base64",
+    "GetAZs",
+    "ImportValue",
+    "Condition",
+    "Cidr",
+):
     _Loader.add_constructor(f"!{_name}", _tag(_name))
 
 
@@ -75,16 +92,27 @@ class Stack:
         res = self.resources[logical]
         props = res.get("Properties") or {}
         kind = res["Type"]
-        explicit = {"AWS::S3::Bucket": "BucketName", "AWS::SQS::Queue": "QueueName", "AWS::DynamoDB::Table": "TableName",
-                    "AWS::SNS::Topic": "TopicName", "AWS::Serverless::Function": "FunctionName"}.get(kind)  # fmt: skip
+        explicit = {
+            "AWS::S3::Bucket": "BucketName",
+            "AWS::SQS::Queue": "QueueName",
+            "AWS::DynamoDB::Table": "TableName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::Serverless::Function": "FunctionName",
+        }.get(kind)
         if explicit and explicit in props:
             return str(self.resolve(props[explicit]))
         base = f"{self.name}-{logical}"
         return base.lower() if kind == "AWS::S3::Bucket" else base
 
     def ref(self, logical: str) -> str:
-        pseudo = {"AWS::StackName": self.name, "AWS::Region": self.region, "AWS::AccountId": ACCOUNT,
-                  "AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com", "AWS::StackId": self.name}  # fmt: skip
+        pseudo = {
+            "AWS::StackName": self.name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": self.name,
+        }
         if logical in pseudo:
             return pseudo[logical]
         if logical in self.params:
@@ -101,8 +129,11 @@ class Stack:
         kind = self.resources[logical]["Type"]
         name = self.physical_name(logical)
         if kind == "AWS::SQS::Queue":
-            return {"Arn": f"arn:{PARTITION}:sqs:{self.region}:{ACCOUNT}:{name}", "QueueName": name,
-                    "QueueUrl": f"__queue_url__:{name}"}[attr]  # fmt: skip
+            return {
+                "Arn": f"arn:{PARTITION}:sqs:{self.region}:{ACCOUNT}:{name}",
+                "QueueName": name,
+                "QueueUrl": f"__queue_url__:{name}",
+            }[attr]
         if kind == "AWS::S3::Bucket":
             return {"Arn": f"arn:{PARTITION}:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}.get(attr, name)
         if kind == "AWS::DynamoDB::Table":
@@ -119,7 +150,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
             if key == "Fn::GetAtt":
@@ -180,9 +211,10 @@ class Stack:
 
     def of_type(self, kind: str) -> list[str]:
         return [
-            k for k, r in self.resources.items()
+            k
+            for k, r in self.resources.items()
             if r["Type"] == kind and (r.get("Condition") is None or self.conditions.get(r["Condition"], False))
-        ]  # fmt: skip
+        ]
 
     def properties(self, logical: str) -> dict[str, Any]:
         props = copy.deepcopy(self.resources[logical].get("Properties") or {})
