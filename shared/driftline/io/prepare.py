@@ -45,6 +45,7 @@ class PrepareStats:
     rows: int = 0
     bad_timestamp: int = 0
     missing_columns: set[str] = field(default_factory=set)
+    checked_columns: bool = False
 
     @property
     def profiled(self) -> int:
@@ -66,9 +67,11 @@ class BatchPreparer:
     def prepare(self, batch: pa.RecordBatch) -> PreparedBatch:
         cfg = self.config
         self.stats.rows += batch.num_rows
-        for col in wanted_columns(cfg):
-            if batch.schema.get_field_index(col) < 0:
-                self.stats.missing_columns.add(col)
+        if not self.stats.checked_columns:  # once per file: the first batch has the file's columns
+            self.stats.checked_columns = True
+            for col in wanted_columns(cfg):
+                if col != cfg.columns.id and batch.schema.get_field_index(col) < 0:
+                    self.stats.missing_columns.add(col)
         ts_arr = _column(batch, cfg.columns.timestamp)
         if self.reference:
             return self._decode(batch, np.zeros(batch.num_rows, np.int64))

@@ -133,6 +133,8 @@ class IngestService:
         )
         if index is not None and config.columns.label not in result.stats.missing_columns:
             index = None  # labels came with the predictions: nothing to join later
+        if index is not None and not index.rows and result.stats.profiled:
+            result.stats.missing_columns.add(config.columns.id)  # labels will not find these predictions
         if index is not None:
             self.store.put_ids(ref.model_id, index.rows)
         windows = self.store.put_file_profiles(ref.model_id, file_id, result.profiles)

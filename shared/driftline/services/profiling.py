@@ -30,9 +30,11 @@ class FileProfile:
     stats: PrepareStats
 
 
-def _batches(source: Source, name: str, config: ModelConfig, batch_rows: int) -> Iterable:  # type: ignore[type-arg]
+def _batches(source: Source, name: str, config: ModelConfig, batch_rows: int, *, ids: bool = False) -> Iterable:  # type: ignore[type-arg]
+    """The file's batches with the columns Driftline reads (the id column only when the caller needs ids)."""
+    columns = [c for c in wanted_columns(config) if ids or c != config.columns.id]
     return iter_batches(
-        source, name=name, columns=wanted_columns(config), string_columns=string_columns(config), batch_rows=batch_rows
+        source, name=name, columns=columns, string_columns=string_columns(config), batch_rows=batch_rows
     )
 
 
@@ -57,7 +59,7 @@ def profile_file(
     ``on_batch`` sees each prepared batch (``preparer.last_batch`` holds its Arrow rows)."""
     preparer = BatchPreparer(config, baseline.spec)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
-    for i, batch in enumerate(_batches(source, name, config, batch_rows)):
+    for i, batch in enumerate(_batches(source, name, config, batch_rows, ids=on_batch is not None)):
         prepared = preparer.prepare(batch)
         if i == 0:
             _check_required(preparer.stats, config, name, reference=False)
