@@ -139,11 +139,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             )
         ]
     points.sort(key=lambda p: (p.window_start, p.metric, p.column or "", p.segment or ""))
-    emit(
-        [p.to_json_dict() for p in points],
-        args.format,
-        ["window_start", "metric", "column", "segment", "value", "rows"],
-    )
+    emit_points(points, args.format)
     return EXIT_OK
 
 
@@ -195,11 +191,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     points = []
     for (ws, seg), prof in sorted(result.profiles.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         points += window_points(prof, baseline, config, window_start=ws, segment=seg)
-    emit(
-        [p.to_json_dict() for p in points],
-        args.format,
-        ["window_start", "metric", "column", "segment", "value", "rows"],
-    )
+    emit_points(points, args.format)
     return EXIT_OK
 
 
@@ -216,6 +208,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- output ------------------------------------------------------------------------------------------------------
+
+
+POINT_TABLE_COLUMNS = ("window_start", "metric", "column", "segment", "value", "rows")
+
+
+def emit_points(points: Sequence[Any], fmt: str) -> None:
+    """Metric points as SPEC §5's JSON objects (or a table / CSV of the same)."""
+    emit([p.to_json_dict() for p in points], fmt, POINT_TABLE_COLUMNS)
 
 
 def emit(rows: list[dict[str, Any]], fmt: str, table_cols: Sequence[str], out: TextIO | None = None) -> None:
