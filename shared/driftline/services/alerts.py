@@ -21,6 +21,7 @@ from driftline.services.store import Store, ws_key
 log = logging.getLogger(__name__)
 
 SUBJECT_MAX = 99
+RETRY_GRACE = 120.0  # seconds: longer than one SNS publish with its retries
 SEVERITY_WORD = {"info": "INFO", "warning": "WARNING", "critical": "CRITICAL"}
 
 
@@ -44,7 +45,8 @@ class Alert:
 
     @property
     def history_key(self) -> str:
-        ws = ws_key(self.window_start) if self.window_start is not None else f"{self.evaluated_at:017.6f}"
+        # no window (ingest errors): the time, with 12 integer digits like ws_key, so alert_history ranges find it
+        ws = ws_key(self.window_start) if self.window_start is not None else f"{self.evaluated_at:019.6f}"
         return f"H#{ws}#{self.rule}#{self.column or '-'}#{self.segment or '-'}#{self.state}"
 
     def payload(self) -> dict[str, Any]:
@@ -168,9 +170,13 @@ class AlertPublisher:
         self.store.mark_published(model_id, key, message_id)
 
     def retry_unpublished(self, model_id: str) -> int:
-        """Publish the alerts recorded earlier whose publication did not complete."""
+        """Publish the alerts recorded earlier whose publication did not complete (their publisher died). Only
+        alerts older than ``RETRY_GRACE`` seconds are taken (a younger one may be being published right now),
+        each by one retrier only, so an alert is neither lost nor published twice."""
         n = 0
-        for item in self.store.unpublished_alerts(model_id):
+        for item in self.store.unpublished_alerts(model_id, older_than=RETRY_GRACE):
+            if not self.store.claim_retry(item):
+                continue
             alert = alert_from_payload(json.loads(item["alert"]), op=str(item.get("op", "above")))
             self._send(model_id, str(item["sk"]), alert)
             n += 1

@@ -180,9 +180,12 @@ class IngestService:
             rows += batch.num_rows
             ids = to_category(batch.column(id_col)).to_pylist()
             labels = batch.column(label_col)
-            keep = [i for i, v in enumerate(ids) if v is not None and v not in seen]
+            keep: list[int] = []  # the first row of each id (within the batch, and across the file's batches)
+            for i, v in enumerate(ids):
+                if v is not None and v not in seen:
+                    seen.add(v)
+                    keep.append(i)
             duplicate += batch.num_rows - len(keep)
-            seen.update(ids[i] for i in keep)
             idx = np.asarray(keep, dtype=np.int64)
             ids_kept = [ids[i] for i in keep]
             found = self.store.get_ids(ref.model_id, ids_kept)

@@ -365,6 +365,8 @@ class Store:
                     "pk": f"ALERT#{model_id}",
                     "sk": history_key,
                     "published": False,
+                    "attempt": 0,
+                    "recorded_at": self.clock(),
                     "expires_at": int(self.clock()) + self.metrics_ttl,
                 },
                 condition=Condition(absent=True),
@@ -376,8 +378,27 @@ class Store:
     def mark_published(self, model_id: str, history_key: str, message_id: str) -> None:
         self.table.add(f"ALERT#{model_id}", history_key, {}, set_values={"published": True, "message_id": message_id})
 
-    def unpublished_alerts(self, model_id: str) -> list[Item]:
-        return [i for i in self.table.query(f"ALERT#{model_id}", sk_prefix="H#") if not i.get("published")]
+    def unpublished_alerts(self, model_id: str, *, older_than: float) -> list[Item]:
+        """Alerts recorded (or last retried) more than ``older_than`` seconds ago and still not published: their
+        publisher died between recording and publishing. Younger ones may be being published right now."""
+        cutoff = self.clock() - older_than
+        return [
+            i
+            for i in self.table.query(f"ALERT#{model_id}", sk_prefix="H#")
+            if not i.get("published") and float(i.get("recorded_at", 0)) <= cutoff
+        ]
+
+    def claim_retry(self, item: Item) -> bool:
+        """Take an unpublished alert over for publication: exactly one of concurrent retriers wins."""
+        attempt = int(item.get("attempt", 0))
+        try:
+            self.table.put(
+                {**item, "attempt": attempt + 1, "recorded_at": self.clock()},
+                condition=Condition(attr="attempt", equals=item.get("attempt")),
+            )
+            return True
+        except ConditionFailed:
+            return False
 
     def alert_history(self, model_id: str, *, start: int, end: int) -> list[Item]:
         return list(self.table.query(f"ALERT#{model_id}", sk_from=f"H#{ws_key(start)}", sk_to=f"H#{ws_key(end)}~"))

@@ -250,6 +250,7 @@ class LocalCloud:
         for k, v in env.items():
             os.environ[k] = v
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
+        os.environ["POWERTOOLS_SERVICE_NAME"] = "driftline-local"  # one process runs every function
         if self.quiet_logs:
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
