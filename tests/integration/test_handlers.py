@@ -27,7 +27,7 @@ from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core.errors import StorageError
 from driftline.services.store import file_id_for
 
-from .conftest import Pipeline
+from .conftest import Pipeline, make_client
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def evaluate_after(pipeline: Pipeline, windows: int) -> dict[str, Any]:
 
 
 def scan(pipeline: Pipeline) -> list[dict[str, Any]]:
-    client = pipeline.container.store.table._client
+    client = make_client("dynamodb")
     table = pipeline.container.settings.table
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
 from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core.errors import StorageError
-from driftline.services.alerts import AlertPublisher
+from driftline.services.alerts import RETRY_GRACE, AlertPublisher
 from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService, Outcome
 from driftline.services.models import ModelRegistry, parse_key
@@ -347,8 +347,8 @@ def test_an_evaluator_killed_before_publishing_leaves_the_alert_to_a_later_run(k
     assert cloud.published() == []
 
     # When the next scheduled runs come, each in a new execution environment: a minute later (the dead run's
-    # alert may still look in flight then), and ten minutes later (longer than the evaluator's timeout)
-    for later in (60, 600):
+    # alert may still look in flight then), and after the retry grace (longer than a publish with all its retries)
+    for later in (60, RETRY_GRACE + 60):
         cloud.now += later
         cloud.container().evaluate.evaluate_all(at=ALERT_AT + later)
         published = Counter(map(_key, cloud.published()))
@@ -357,6 +357,6 @@ def test_an_evaluator_killed_before_publishing_leaves_the_alert_to_a_later_run(k
     # Then every alert has been published exactly once, the missing one included
     assert sorted(map(_key, cloud.published())) == want
     # and a later run publishes nothing more
-    cloud.now += 600
-    cloud.container().evaluate.evaluate_all(at=ALERT_AT + 1200)
+    cloud.now += RETRY_GRACE + 60
+    cloud.container().evaluate.evaluate_all(at=ALERT_AT + 2 * RETRY_GRACE + 180)
     assert sorted(map(_key, cloud.published())) == want

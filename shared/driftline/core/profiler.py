@@ -72,6 +72,16 @@ class _Grouping:
     def total(self, values: FloatArray, mask: BoolArray) -> FloatArray:
         return np.bincount(self.idx[mask], weights=values[mask], minlength=self.n)
 
+    def sum(self, values: FloatArray) -> FloatArray:
+        """Per-group sums of values that are already 0 where they should not count."""
+        return np.bincount(self.idx, weights=values, minlength=self.n)
+
+    def hist_ext(self, slots: IntArray, n_slots: int) -> IntArray:
+        """Per-group counts of ``slots`` where slot ``n_slots`` (one past the last) marks rows not to count."""
+        width = n_slots + 1
+        counts = np.bincount(self.idx * width + slots, minlength=self.n * width).reshape(self.n, width)
+        return counts[:, :n_slots].astype(np.int64)
+
     def hist(self, slots: IntArray, n_slots: int, mask: BoolArray | None = None) -> IntArray:
         g, s = (self.idx, slots) if mask is None else (self.idx[mask], slots[mask])
         return np.bincount(g * n_slots + s, minlength=self.n * n_slots).reshape(self.n, n_slots).astype(np.int64)
@@ -152,20 +162,17 @@ class ProfileBuilder:
         n_slots = bins.n_slots(g.resolution)
         if num is None:  # the column is not in the file: every row is missing
             return [NumericProfile(g.resolution, np.zeros(n_slots, np.int64), missing=int(r)) for r in g.rows]
-        slots = num.fine if g.resolution == "fine" else bins.to_coarse(num.fine)
-        counts = g.hist(slots, n_slots, num.valid)
+        if g.resolution == "fine":
+            counts = num.fine_counts(g)  # sort-based: no per-row binary search
+            vmin, vmax = num.extremes(g)
+        else:  # segments: coarse slots (a few comparisons per row); no extremes (no metric reads them)
+            counts = g.hist_ext(num.coarse, n_slots)
+            vmin = vmax = np.full(g.n, np.nan)
         missing = g.count(num.inp.missing)
         type_errors = g.count(num.inp.type_error)
-        total = g.total(num.x, num.finite)
-        total_sq = g.total(num.x2, num.finite)
-        under = g.total(num.under, num.finite)
-        over = g.total(num.over, num.finite)
-        vmin = np.full(g.n, np.inf)
-        vmax = np.full(g.n, -np.inf)
-        np.minimum.at(vmin, g.idx[num.finite], num.x[num.finite])
-        np.maximum.at(vmax, g.idx[num.finite], num.x[num.finite])
-        vmin[np.isinf(vmin) & (vmin > 0)] = np.nan
-        vmax[np.isinf(vmax) & (vmax < 0)] = np.nan
+        total = g.sum(num.x)  # x is 0 where not finite: no mask needed
+        total_sq = g.sum(num.x2)
+        under, over = num.tails(g)
         return [
             NumericProfile(
                 g.resolution,
@@ -189,8 +196,8 @@ class ProfileBuilder:
         present = inp.codes != MISSING_CODE
         if inp.type_error is not None:
             present &= ~inp.type_error
-        slots = slots_def.slots(inp.codes)
-        counts = g.hist(slots, slots_def.n_slots, present)
+        slots = np.where(present, slots_def.slots(inp.codes), slots_def.n_slots)
+        counts = g.hist_ext(slots, slots_def.n_slots)
         missing = g.count(inp.codes == MISSING_CODE)
         type_errors = g.count(inp.type_error) if inp.type_error is not None else np.zeros(g.n, np.int64)
         return [CategoricalProfile(counts[i], int(missing[i]), int(type_errors[i])) for i in range(g.n)]
@@ -265,19 +272,78 @@ class ProfileBuilder:
 
 
 class _NumericParts:
-    """A numerical column of one batch, binned once and shared by every grouping."""
+    """A numerical column of one batch, decoded once and shared by every grouping."""
 
     def __init__(self, bins: NumericBins, inp: NumericInput) -> None:
+        self.bins = bins
         self.inp = inp
         x = inp.values
         self.valid = ~(inp.missing | inp.type_error | np.isnan(x))
         self.finite = self.valid & np.isfinite(x)
         self.x = np.where(self.finite, x, 0.0)
         self.x2 = self.x * self.x
-        self.fine = bins.slots(np.where(self.valid, x, 0.0))
-        lo, hi = bins.edges[0], bins.edges[-1]
-        self.under = np.where(self.finite & (self.x < lo), lo - self.x, 0.0)
-        self.over = np.where(self.finite & (self.x >= hi), self.x - hi, 0.0)
+        self._values = np.where(self.valid, x, np.nan)  # NaN exactly where not valid
+        self._fine: IntArray | None = None
+        self._coarse: IntArray | None = None
+        self._sorted: dict[int, FloatArray] = {}
+
+    @property
+    def fine(self) -> IntArray:
+        """Fine slot per row (valid rows; others meaningless), for the per-row score histograms."""
+        if self._fine is None:
+            self._fine = self.bins.slots(np.where(self.valid, self.inp.values, 0.0))
+        return self._fine
+
+    @property
+    def coarse(self) -> IntArray:
+        """Coarse slot per row, with invalid rows in an extra last slot: ``sum_j (x >= coarse_edges[j])``, the
+        same slot as ``searchsorted(coarse_edges, x, "right")`` — a handful of vectorised comparisons."""
+        if self._coarse is None:
+            c = np.zeros(self._values.size, np.int64)
+            for e in self.bins.coarse_edges:
+                c += self._values >= e  # NaN compares False
+            c[~self.valid] = self.bins.coarse_edges.size + 1
+            self._coarse = c
+        return self._coarse
+
+    def _window_sorted(self, g: _Grouping, i: int) -> FloatArray:
+        """The valid values of group ``i`` of the population grouping, sorted (NaN-free)."""
+        if i not in self._sorted:
+            rows = self._values if g.n == 1 else self._values[g.idx == i]
+            xs = np.sort(rows)
+            self._sorted[i] = xs[: np.searchsorted(xs, np.nan)] if xs.size and np.isnan(xs[-1]) else xs
+        return self._sorted[i]
+
+    def fine_counts(self, g: _Grouping) -> IntArray:
+        """Fine-slot counts per group: slot k holds edges[k-1] <= x < edges[k], from the sorted values."""
+        edges = self.bins.edges
+        out = np.zeros((g.n, edges.size + 1), np.int64)
+        for i in range(g.n):
+            xs = self._window_sorted(g, i)
+            below = np.searchsorted(xs, edges, side="left")
+            out[i, 0] = below[0]
+            out[i, 1:-1] = np.diff(below)
+            out[i, -1] = xs.size - below[-1]
+        return out
+
+    def extremes(self, g: _Grouping) -> tuple[FloatArray, FloatArray]:
+        vmin, vmax = np.full(g.n, np.nan), np.full(g.n, np.nan)
+        for i in range(g.n):
+            xs = self._window_sorted(g, i)
+            fin = xs[np.isfinite(xs)]
+            if fin.size:
+                vmin[i], vmax[i] = fin[0], fin[-1]
+        return vmin, vmax
+
+    def tails(self, g: _Grouping) -> tuple[FloatArray, FloatArray]:
+        """Per group: the sums of (edges[0] - x) below the range and (x - edges[-1]) above it (finite x only)."""
+        lo, hi = self.bins.edges[0], self.bins.edges[-1]
+        x = self.x
+        under_rows = np.flatnonzero(self.finite & (x < lo))
+        over_rows = np.flatnonzero(self.finite & (x >= hi))
+        under = np.bincount(g.idx[under_rows], weights=lo - x[under_rows], minlength=g.n)
+        over = np.bincount(g.idx[over_rows], weights=x[over_rows] - hi, minlength=g.n)
+        return under, over
 
 
 def profile_batches(

@@ -21,7 +21,7 @@ from driftline.services.store import Store, ws_key
 log = logging.getLogger(__name__)
 
 SUBJECT_MAX = 99
-RETRY_GRACE = 120.0  # seconds: longer than one SNS publish with its retries
+RETRY_GRACE = 900.0  # seconds: longer than one SNS publish with all its retries (8 tries, 60 s read timeout)
 SEVERITY_WORD = {"info": "INFO", "warning": "WARNING", "critical": "CRITICAL"}
 
 
@@ -216,12 +216,18 @@ def drifted_details(
     segment: str | None,
     threshold: float | None,
     exclude: str | None,
+    among: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """For drift alerts: the other columns of the window over the threshold on the same metric, worst first."""
+    """For drift alerts: the other columns of the window over the threshold on the same metric, worst first —
+    among the rule's own columns when it names them."""
     if not metric.startswith("drift.") or threshold is None:
         return {}
     lower_is_worse = metric == "drift.chi2_pvalue"
-    rows = [(c, v) for m, c, s, v in window_metrics if m == metric and s == segment and c and c != exclude]
+    rows = [
+        (c, v)
+        for m, c, s, v in window_metrics
+        if m == metric and s == segment and c and c != exclude and (among is None or c in among)
+    ]
     bad = [(c, v) for c, v in rows if (v < threshold if lower_is_worse else v > threshold)]
     bad.sort(key=lambda cv: cv[1], reverse=not lower_is_worse)
     return {"drifted_columns": [{"column": c, "value": v} for c, v in bad]}

@@ -169,7 +169,7 @@ class EvaluateService:
         flat: list[tuple[str, str | None, str | None, float]],
     ) -> Alert:
         details = drifted_details(
-            rule.metric, flat, segment=target.segment, threshold=v.threshold, exclude=target.column
+            rule.metric, flat, segment=target.segment, threshold=v.threshold, exclude=target.column, among=rule.columns
         )
         return Alert(
             config.model_id,

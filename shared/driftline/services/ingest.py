@@ -165,7 +165,7 @@ class IngestService:
             raise InputError("the model's configuration has no label column", key=ref.key)
         id_col, label_col = config.columns.id, config.columns.label
         profiles: dict[tuple[int, str | None], Profile] = {}
-        rows = matched = unknown = duplicate = 0
+        rows = matched = unknown = duplicate = missing_id = 0
         seen: set[str] = set()
         for batch in iter_batches(
             self.registry.open_data(ref.key),
@@ -181,11 +181,15 @@ class IngestService:
             ids = to_category(batch.column(id_col)).to_pylist()
             labels = batch.column(label_col)
             keep: list[int] = []  # the first row of each id (within the batch, and across the file's batches)
+            no_id = 0
             for i, v in enumerate(ids):
-                if v is not None and v not in seen:
+                if v is None:
+                    no_id += 1
+                elif v not in seen:
                     seen.add(v)
                     keep.append(i)
-            duplicate += batch.num_rows - len(keep)
+            missing_id += no_id
+            duplicate += batch.num_rows - len(keep) - no_id
             idx = np.asarray(keep, dtype=np.int64)
             ids_kept = [ids[i] for i in keep]
             found = self.store.get_ids(ref.model_id, ids_kept)
@@ -208,7 +212,13 @@ class IngestService:
             "processed",
             rows=matched,
             windows=windows,
-            details={"rows": rows, "matched": matched, "unknown_ids": unknown, "duplicate_ids": duplicate},
+            details={
+                "rows": rows,
+                "matched": matched,
+                "unknown_ids": unknown,
+                "duplicate_ids": duplicate,
+                "rows_without_id": missing_id,
+            },
         )
 
     def _label_profiles(

@@ -163,7 +163,8 @@ class Store:
             return True
         except ConditionFailed:
             existing = self.table.get(f"FILE#{file_id}", "FILE")
-            return existing is None or existing.get("status") != "done"
+            # done, or failed for good (unreadable: trying again cannot help) → a duplicate delivery
+            return existing is None or existing.get("status") not in ("done", "failed")
 
     def finish_file(self, file_id: str, *, status: str, rows: int = 0, reason: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "rows": rows, "finished_at": self.clock()}
