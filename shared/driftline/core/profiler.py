@@ -170,8 +170,11 @@ class ProfileBuilder:
             vmin = vmax = np.full(g.n, np.nan)
         missing = g.count(num.inp.missing)
         type_errors = g.count(num.inp.type_error)
-        total = g.sum(num.x)  # x is 0 where not finite: no mask needed
-        total_sq = g.sum(num.x2)
+        if g.resolution == "fine":
+            total = g.sum(num.x)  # x is 0 where not finite: no mask needed
+            total_sq = g.sum(num.x2)
+        else:  # moments are kept for the population only: no metric reads a segment's
+            total = total_sq = np.zeros(g.n)
         under, over = num.tails(g)
         return [
             NumericProfile(
@@ -299,9 +302,10 @@ class _NumericParts:
         """Coarse slot per row, with invalid rows in an extra last slot: ``sum_j (x >= coarse_edges[j])``, the
         same slot as ``searchsorted(coarse_edges, x, "right")`` — a handful of vectorised comparisons."""
         if self._coarse is None:
-            c = np.zeros(self._values.size, np.int64)
+            acc = np.zeros(self._values.size, np.uint8)  # a byte per row: fewer bytes to move than int64
             for e in self.bins.coarse_edges:
-                c += self._values >= e  # NaN compares False
+                np.add(acc, self._values >= e, out=acc, casting="unsafe")  # NaN compares False
+            c = acc.astype(np.int64)
             c[~self.valid] = self.bins.coarse_edges.size + 1
             self._coarse = c
         return self._coarse
