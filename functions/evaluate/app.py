@@ -7,6 +7,6 @@ from driftline.runtime.lambda_runtime import evaluate, logger, metrics, tracer
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return evaluate(event)

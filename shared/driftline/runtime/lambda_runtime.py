@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,6 +18,8 @@ from driftline.services.store import file_id_for
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+# A duplicate delivery or a test event publishes no metric: that is normal, not worth a warning per invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 class WrongPrefixError(InputError):
