@@ -78,9 +78,6 @@ class NumericBins:
         single = np.diff(idx) == 1
         return np.asarray(single & self.atoms[idx[:-1]], dtype=bool)
 
-    def to_coarse(self, fine_slots: IntArray) -> IntArray:
-        return self._coarse_map[fine_slots]
-
     def coarsen(self, fine_counts: IntArray) -> IntArray:
         """Fine-slot counts summed into coarse slots."""
         return np.bincount(self._coarse_map, weights=fine_counts, minlength=self.coarse_edges.size + 1).astype(np.int64)

@@ -91,22 +91,24 @@ def numeric_column_metrics(
     r_counts = ref.counts if ref.resolution == res else bins.coarsen(ref.counts)
     c_coarse = c_counts if res == "coarse" else bins.coarsen(c_counts)
     r_coarse = r_counts if res == "coarse" else bins.coarsen(r_counts)
-    out += [
-        MetricValue("drift.psi", col, stats.psi(r_coarse, c_coarse)),
-        MetricValue("drift.jensen_shannon", col, stats.jensen_shannon(r_coarse, c_coarse)),
-        MetricValue("drift.hellinger", col, stats.hellinger(r_coarse, c_coarse)),
-        MetricValue("drift.kolmogorov_smirnov", col, stats.kolmogorov_smirnov(r_counts, c_counts)),
-    ]
-    w = stats.wasserstein_binned(
-        r_counts,
-        c_counts,
-        edges=bins.slot_edges(res),
-        ref_tails=(ref.under, ref.over),
-        cur_tails=(cur.under, cur.over),
-        atoms=bins.interval_atoms(res),
-    )
-    if math.isfinite(w):
-        out.append(MetricValue("drift.wasserstein", col, w))
+    slots = {"coarse": (r_coarse, c_coarse), "fine": (r_counts, c_counts)}
+    for name, stat in stats.DRIFT_STATS.items():
+        if "numerical" not in stat.kinds:
+            continue
+        r, c = slots[stat.binning]
+        if stat.func is not None:
+            value = stat.func(r, c)
+        else:  # wasserstein: needs the edges and the tails, in the column's units
+            value = stats.wasserstein_binned(
+                r,
+                c,
+                edges=bins.slot_edges(res),
+                ref_tails=(ref.under, ref.over),
+                cur_tails=(cur.under, cur.over),
+                atoms=bins.interval_atoms(res),
+            )
+        if math.isfinite(value):
+            out.append(MetricValue(f"drift.{name}", col, value))
     return out
 
 
@@ -119,12 +121,9 @@ def categorical_column_metrics(
         out.append(MetricValue("quality.unseen_category_rate", col, unseen))
     if ref is None or cur.valid == 0 or ref.valid == 0:
         return out
-    out += [
-        MetricValue("drift.psi", col, stats.psi(ref.counts, cur.counts)),
-        MetricValue("drift.jensen_shannon", col, stats.jensen_shannon(ref.counts, cur.counts)),
-        MetricValue("drift.hellinger", col, stats.hellinger(ref.counts, cur.counts)),
-        MetricValue("drift.chi2_pvalue", col, stats.chi2_pvalue(ref.counts, cur.counts)),
-    ]
+    for name, stat in stats.DRIFT_STATS.items():
+        if "categorical" in stat.kinds and stat.func is not None:
+            out.append(MetricValue(f"drift.{name}", col, stat.func(ref.counts, cur.counts)))
     return out
 
 

@@ -348,13 +348,3 @@ class _NumericParts:
         under = np.bincount(g.idx[under_rows], weights=lo - x[under_rows], minlength=g.n)
         over = np.bincount(g.idx[over_rows], weights=x[over_rows] - hi, minlength=g.n)
         return under, over
-
-
-def profile_batches(
-    config: ModelConfig, spec: BinSpec, baseline_id: str, batches: list[PreparedBatch]
-) -> dict[GroupKey, Profile]:
-    """Convenience: the profiles of a list of prepared batches, as one file."""
-    builder = ProfileBuilder(config, spec, baseline_id)
-    for b in batches:
-        builder.add(b)
-    return builder.result()

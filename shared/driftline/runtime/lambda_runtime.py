@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from driftline.core.errors import InputError
 from driftline.runtime.container import container
 from driftline.runtime.events import parse_sqs_body
-from driftline.services.store import file_id_for
 
 logger = Logger()
 metrics = Metrics()
@@ -104,4 +103,4 @@ def evaluate(event: dict[str, Any]) -> dict[str, Any]:
     return {"models": len(reports), "windows": sum(len(r.windows) for r in reports), "alerts": alerts}
 
 
-__all__ = ["evaluate", "file_id_for", "handle_record", "logger", "metrics", "sqs_handler", "tracer"]
+__all__ = ["evaluate", "handle_record", "logger", "metrics", "sqs_handler", "tracer"]

@@ -22,7 +22,7 @@ from driftline.core.errors import BaselineError, ConfigError, InputError
 from driftline.core.profile import Profile
 from driftline.core.profiler import PreparedBatch, ProfileBuilder
 from driftline.io.coerce import to_category, to_numeric
-from driftline.io.prepare import BatchPreparer, string_columns
+from driftline.io.prepare import BatchPreparer
 from driftline.io.readers import iter_batches
 from driftline.services.alerts import Alert, AlertPublisher
 from driftline.services.models import ModelRegistry, ObjectRef
@@ -311,5 +311,3 @@ def _reason(err: Exception) -> str:
         return err.reason
     return str(err)
 
-
-__all__ = ["IngestService", "Outcome", "string_columns"]
