@@ -33,8 +33,9 @@ from decimal import Decimal, DecimalException
 from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, Binary, TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from driftline.adapters._errors import translate
 from driftline.core.errors import StorageError
 from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, Put
 
@@ -341,19 +342,17 @@ class DynamoTable:
         return " AND ".join(parts) if parts else None
 
     def _error(self, err: Exception, where: str) -> StorageError:
-        if isinstance(err, ClientError):
-            code = str(err.response.get("Error", {}).get("Code", ""))
-            message = str(err.response.get("Error", {}).get("Message", err))
-            if code == "ConditionalCheckFailedException":
-                return ConditionFailed(f"{where}: condition failed")
-            if code == "ResourceNotFoundException":
-                return StorageError(f"{where}: table {self.table_name!r} not found ({message})")
-            if code in RETRYABLE_CODES:
-                return StorageError(f"{where}: {code}: {message}", retryable=True)
-            return StorageError(f"{where}: {code}: {message}")
-        if isinstance(err, ConnectionError | HTTPClientError):
-            return StorageError(f"{where}: {type(err).__name__}: {err}", retryable=True)
-        return StorageError(f"{where}: {type(err).__name__}: {err}")
+        return translate(
+            err,
+            where,
+            retryable=RETRYABLE_CODES,
+            special={
+                "ConditionalCheckFailedException": lambda m: ConditionFailed(f"{where}: condition failed"),
+                "ResourceNotFoundException": lambda m: StorageError(
+                    f"{where}: table {self.table_name!r} not found ({m})"
+                ),
+            },
+        )
 
     def _backoff(self, attempt: int) -> None:
         self._sleep(random.uniform(0, min(self._max_delay, self._base_delay * 2**attempt)))

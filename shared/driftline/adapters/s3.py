@@ -10,10 +10,12 @@ boto3 (and so moto and the client configuration).
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from driftline.adapters._errors import translate
 from driftline.core.errors import StorageError
 from driftline.services.ports import NotFound
 
@@ -32,21 +34,16 @@ _CHANGED = frozenset({"PreconditionFailed", "412"})
 
 def _translate(err: Exception, bucket: str, key: str) -> StorageError:
     where = f"s3://{bucket}/{key}"
-    if isinstance(err, ClientError):
-        code = str(err.response.get("Error", {}).get("Code", ""))
-        message = str(err.response.get("Error", {}).get("Message", err))
-        if code in _NOT_FOUND:
-            return NotFound(f"{where}: no such object")
-        if code == "NoSuchBucket":
-            return StorageError(f"{where}: bucket {bucket!r} does not exist")
-        if code in _CHANGED:
-            return StorageError(f"{where}: the object changed while it was being read", retryable=True)
-        if code in _RETRYABLE:
-            return StorageError(f"{where}: {code}: {message}", retryable=True)
-        return StorageError(f"{where}: {code}: {message}")
-    if isinstance(err, ConnectionError | HTTPClientError):
-        return StorageError(f"{where}: {type(err).__name__}: {err}", retryable=True)
-    return StorageError(f"{where}: {type(err).__name__}: {err}")
+    special: dict[str, Callable[[str], StorageError]] = {
+        "NoSuchBucket": lambda m: StorageError(f"{where}: bucket {bucket!r} does not exist")
+    }
+    special.update(dict.fromkeys(_NOT_FOUND, lambda m: NotFound(f"{where}: no such object")))
+    special.update(
+        dict.fromkeys(
+            _CHANGED, lambda m: StorageError(f"{where}: the object changed while it was being read", retryable=True)
+        )
+    )
+    return translate(err, where, retryable=_RETRYABLE, special=special)
 
 
 class RangedReader(io.RawIOBase):

@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from driftline.adapters._errors import translate
 from driftline.core.errors import StorageError
 
 if TYPE_CHECKING:
@@ -99,14 +100,7 @@ class SnsAlertSink:
 
     def _error(self, err: Exception, subject: str) -> StorageError:
         where = f"topic {self.topic_arn!r}, alert {subject!r}"
-        if isinstance(err, ClientError):
-            code = str(err.response.get("Error", {}).get("Code", ""))
-            message = str(err.response.get("Error", {}).get("Message", err))
-            if code in ("NotFound", "NotFoundException"):
-                return StorageError(f"{where}: topic not found ({message})")
-            if code in _RETRYABLE:
-                return StorageError(f"{where}: {code}: {message}", retryable=True)
-            return StorageError(f"{where}: {code}: {message}")
-        if isinstance(err, ConnectionError | HTTPClientError):
-            return StorageError(f"{where}: {type(err).__name__}: {err}", retryable=True)
-        return StorageError(f"{where}: {type(err).__name__}: {err}")
+        special = dict.fromkeys(
+            ("NotFound", "NotFoundException"), lambda m: StorageError(f"{where}: topic not found ({m})")
+        )
+        return translate(err, where, retryable=_RETRYABLE, special=special)

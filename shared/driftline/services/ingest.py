@@ -310,4 +310,3 @@ def _reason(err: Exception) -> str:
     if isinstance(err, InputError):
         return err.reason
     return str(err)
-
