@@ -24,7 +24,7 @@ from driftline.core.bins import CategoricalSlots, NumericBins
 from driftline.core.config import ModelConfig
 from driftline.core.metrics import MetricPoint, iso_utc
 from driftline.core.profile import CategoricalProfile, NumericProfile, Profile
-from driftline.services.store import Store
+from driftline.services.store import Store, ws_key
 
 HOUR = 3600
 T0 = 1_767_571_200  # 2026-01-05T00:00:00Z
@@ -274,7 +274,7 @@ def test_render_report_loads_from_the_store(churn_config: ModelConfig) -> None:
     store.put_points(synthetic_points())
     for a in synthetic_alerts():
         ws = int(datetime.fromisoformat(a["window_start"]).timestamp())
-        key = f"H#{ws:012d}#{a['rule']}#{a['column'] or '-'}#{a['segment'] or '-'}#{a['state']}"
+        key = f"H#{ws_key(ws)}#{a['rule']}#{a['column'] or '-'}#{a['segment'] or '-'}#{a['state']}"
         assert store.record_alert(MODEL, key, {"alert": json.dumps(a)})
     last = T0 + (WINDOWS - 1) * HOUR
     store.put_file_profiles(MODEL, "file1", {(last, None): window})

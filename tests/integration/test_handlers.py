@@ -25,7 +25,7 @@ from boto3.s3.transfer import TransferConfig
 
 from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core.errors import StorageError
-from driftline.services.store import file_id_for
+from driftline.services.store import file_id_for, ws_key
 
 from .conftest import Pipeline, make_client
 
@@ -228,7 +228,7 @@ def test_predictions_under_a_key_that_needs_url_encoding_are_profiled(pipeline: 
     assert record["status"] == "done"
     assert record["key"] == key
     assert record["rows"] == rows.num_rows
-    assert any(i["pk"]["S"] == f"PROF#{MODEL_ID}#{T0:012d}" for i in scan(pipeline))
+    assert any(i["pk"]["S"] == f"PROF#{MODEL_ID}#{ws_key(T0)}" for i in scan(pipeline))
     # and the evaluated window counts its rows
     evaluate_after(pipeline, 1)
     assert volume(pipeline) == (rows.num_rows, 1)

@@ -45,8 +45,8 @@ class Alert:
 
     @property
     def history_key(self) -> str:
-        # no window (ingest errors): the time, with 12 integer digits like ws_key, so alert_history ranges find it
-        ws = ws_key(self.window_start) if self.window_start is not None else f"{self.evaluated_at:019.6f}"
+        # no window (ingest errors): the time, in the same key format, so alert_history ranges find it
+        ws = ws_key(self.window_start if self.window_start is not None else self.evaluated_at)
         return f"H#{ws}#{self.rule}#{self.column or '-'}#{self.segment or '-'}#{self.state}"
 
     def payload(self) -> dict[str, Any]:

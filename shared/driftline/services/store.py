@@ -38,8 +38,14 @@ PART_BYTES = 280_000  # AWS counts binary bytes; moto 5.0 counts their base64 (4
 NONE = "-"  # stands for "no column" / "whole population" inside keys
 
 
-def ws_key(window_start: int) -> str:
-    return f"{window_start:012d}"
+KEY_EPOCH_OFFSET = 10**12  # keys of times before 1970 stay non-negative, so they sort like the times
+
+
+def ws_key(window_start: float) -> str:
+    """A time as a sort key: 13 digits of whole seconds (offset so that pre-1970 times sort too), and for a
+    non-integral time a fraction, e.g. ``1001763856000`` or ``1001763856000.250000``."""
+    shifted = window_start + KEY_EPOCH_OFFSET
+    return f"{shifted:013d}" if isinstance(shifted, int) else f"{shifted:020.6f}"
 
 
 def file_id_for(bucket: str, key: str, etag: str) -> str:
