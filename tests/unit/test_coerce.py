@@ -283,3 +283,48 @@ def test_equals_mask() -> None:
     assert equals_mask(numbers, True).tolist() == [True, False, False, False]
     # And NaN equals nothing
     assert not equals_mask(floats, math.nan).any()
+
+
+def _dictionary_forms(values: list[str | None]) -> list[object]:
+    """The same text as dictionary arrays: encoded, sliced, chunked with different dictionaries, null entries."""
+    plain = pa.array(values, type=pa.string())
+    encoded = plain.dictionary_encode()
+    padded = pa.array(["pad", *values, "pad"], type=pa.string()).dictionary_encode().slice(1, len(values))
+    half = len(values) // 2
+    chunked = pa.chunked_array([plain.slice(0, half).dictionary_encode(), plain.slice(half).dictionary_encode()])
+    # a dictionary holding a null entry and unused values, with large_string values
+    dictionary = pa.array(["unused", None, *dict.fromkeys(v for v in values if v is not None)], type=pa.large_string())
+    position = {v: i for i, v in enumerate(dictionary.to_pylist())}
+    with_null_entry = pa.DictionaryArray.from_arrays(
+        pa.array([position[v] if v is not None else (1 if i % 2 else None) for i, v in enumerate(values)], pa.int8()),
+        dictionary,
+    )
+    return [encoded, padded, chunked, with_null_entry]
+
+
+def test_dictionary_arrays_code_like_their_decoded_text() -> None:
+    # Given text with nulls, empty strings, numbers, booleans and padding, as plain and as dictionary arrays
+    values = ["b", "a", None, "", "z", " 1 ", "1.0", "TRUE", "x", "a", None, "abc", "b", "NA"]
+    plain = pa.array(values, type=pa.string())
+    categories = ["a", "b", "1.0", "TRUE"]
+    for form in _dictionary_forms(values):
+        # Then every element-wise function gives the same result as on the decoded text
+        assert to_category(form).to_pylist() == to_category(plain).to_pylist()
+        assert to_category(form).type == pa.string()
+        assert category_codes(form, categories).tolist() == category_codes(plain, categories).tolist()
+        assert category_codes(form, categories).dtype == np.int32
+        numbers, expected = to_numeric(form), to_numeric(plain)
+        assert np.array_equal(numbers.values, expected.values, equal_nan=True)
+        assert _flags(numbers) == _flags(expected)
+        for value in ("a", "", 1, 1.0, True, False, "true", "x", math.nan):
+            assert equals_mask(form, value).tolist() == equals_mask(plain, value).tolist()
+
+
+def test_dictionary_with_empty_dictionary_or_all_null_indices() -> None:
+    # Given dictionary arrays without values
+    empty = pa.DictionaryArray.from_arrays(pa.array([None, None], pa.int32()), pa.array([], pa.string()))
+    # Then every row is missing
+    assert category_codes(empty, ["a"]).tolist() == [-2, -2]
+    assert to_category(empty).to_pylist() == [None, None]
+    assert to_numeric(empty).missing.tolist() == [True, True]
+    assert equals_mask(empty, "a").tolist() == [False, False]

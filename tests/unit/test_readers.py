@@ -559,3 +559,38 @@ def test_memory_stays_flat_on_a_large_gzip_json_lines_file(tmp_path: Path) -> No
     assert math.isfinite(total)
     assert peak_arrow < 256 << 20, f"Arrow memory grew by {peak_arrow / 2**20:.0f} MiB"
     assert peak_rss < 256 << 20, f"RSS grew by {peak_rss / 2**20:.0f} MiB"
+
+
+def test_parquet_categorical_string_columns_are_read_as_dictionaries(tmp_path: Path) -> None:
+    # Given a Parquet file of several row groups: a column of few distinct strings, stored dictionary-encoded,
+    # and a column of unique ids whose dictionary outgrows the writer's limit (plain pages after it)
+    n = 6_000
+    cities = [None if i % 7 == 0 else ("" if i % 11 == 0 else f"city-{i % 5}") for i in range(n)]
+    ids = [f"id-{i:08d}" for i in range(n)]
+    table = pa.table({"city": pa.array(cities, pa.string()), "id": ids, "n": np.arange(n)})
+    path = tmp_path / "cats.parquet"
+    pq.write_table(table, path, row_group_size=2_000, dictionary_pagesize_limit=4_096)
+    # When read with both as string columns, from a path and from a non-seekable stream
+    for source in (path, ReadOnlyStream(path.read_bytes())):
+        batches = read_all(source, "cats.parquet", string_columns=["city", "id"], batch_rows=1_500)
+        # Then the categorical column comes out as dictionary<string>, the ids as plain strings
+        assert {str(b.schema.field("city").type) for b in batches} == {str(pa.dictionary(pa.int32(), pa.string()))}
+        assert {b.schema.field("id").type for b in batches} == {pa.string()}
+        # And the values are those written (the empty string too), and normalise as text does
+        assert column(batches, "city").to_pylist() == cities
+        assert column(batches, "id").to_pylist() == ids
+        assert to_category(column(batches, "city")).to_pylist() == to_category(pa.array(cities)).to_pylist()
+    # And a column not listed in string_columns keeps its plain type
+    assert {b.schema.field("city").type for b in read_all(path, "cats.parquet")} == {pa.string()}
+
+
+def test_parquet_dictionary_column_with_invalid_utf8_is_an_input_error(tmp_path: Path) -> None:
+    # Given a dictionary-encoded Parquet string column holding bytes that are not UTF-8
+    raw = pa.array([b"ok", b"\xff\xfe", b"ok"] * 10_000, pa.binary()).view(pa.string())
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"c": raw}), path)
+    # When read as a string column, then the file is refused, naming the column
+    with pytest.raises(InputError) as info:
+        read_all(path, "bad.parquet", string_columns=["c"])
+    assert "'c'" in info.value.reason
+    assert "UTF-8" in info.value.reason

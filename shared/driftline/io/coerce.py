@@ -13,6 +13,9 @@ Conventions shared by all functions:
 - *type error*: present but not of the expected kind: ``"abc"`` in a numerical column, a nested value
   (struct, list, map), an unparseable timestamp.
 - Categories are strings: 1, 1.0 and "1" are the same class, True is "true".
+- Dictionary arrays (Parquet string columns are read as ``dictionary<string>``): the element-wise functions
+  (:func:`to_numeric`, :func:`to_category`, :func:`category_codes`, :func:`equals_mask`) work on the small
+  dictionary and gather the result by the indices; a null index is missing.
 """
 
 from __future__ import annotations
@@ -98,6 +101,29 @@ def _flatten(arr: ArrayLike) -> Any:
     elif pa.types.is_binary_view(arr.type):
         arr = arr.cast(pa.large_binary())
     return arr
+
+
+def _as_dictionary(arr: ArrayLike) -> Any:
+    """``arr`` as one non-empty ``pa.DictionaryArray``, or None when it is not a dictionary array."""
+    if isinstance(arr, pa.ChunkedArray):
+        if not pa.types.is_dictionary(arr.type):
+            return None
+        try:
+            arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    if isinstance(arr, pa.DictionaryArray) and len(arr.dictionary) > 0:
+        return arr
+    return None
+
+
+def _positions(d: Any) -> tuple[npt.NDArray[np.intp], BoolArray]:
+    """(per row, the position in the dictionary with 0 for a null index; per row, whether the index is valid)."""
+    indices = d.indices
+    valid = _valid(indices)
+    filled = pc.fill_null(indices, 0) if indices.null_count else indices
+    positions: npt.NDArray[np.intp] = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.intp)
+    return positions, valid
 
 
 def _is_text(t: Any) -> bool:
@@ -210,6 +236,13 @@ def to_numeric(arr: ArrayLike) -> NumericColumn:
     null markers are missing; anything else (``"abc"``, ``"1,5"``) is a type error. Temporal and nested
     values are type errors.
     """
+    d = _as_dictionary(arr)
+    if d is not None:
+        on_values = to_numeric(d.dictionary)
+        positions, valid = _positions(d)
+        values = on_values.values[positions]
+        values[~valid] = np.nan
+        return NumericColumn(values, on_values.missing[positions] | ~valid, on_values.type_error[positions] & valid)
     a = _flatten(arr)
     t = a.type
     if pa.types.is_null(t):
@@ -384,8 +417,11 @@ def to_category(arr: ArrayLike) -> Any:
     Strings are unchanged, except the empty string, which is null. Booleans are ``"true"``/``"false"``,
     integers ``"3"``, integral floats ``"3"`` (so 1 and 1.0 are the same class), other floats their
     shortest round-trip text (``"0.5"``), NaN null. Timestamps and dates are their ISO text, nested values
-    :data:`NESTED_PLACEHOLDER`.
+    :data:`NESTED_PLACEHOLDER`. A dictionary array is decoded (its dictionary normalised first).
     """
+    d = _as_dictionary(arr)
+    if d is not None:
+        return to_category(d.dictionary).take(d.indices)
     a = _flatten(arr)
     t = a.type
     if pa.types.is_null(t):
@@ -416,8 +452,16 @@ def category_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray
     """Per row: the index of the value in ``categories``, -1 for a present value not among them, -2 for missing.
 
     ``arr_str`` is normally the output of :func:`to_category`; any other array is passed through it first
-    (so the empty string is missing too). ``categories`` should hold distinct strings.
+    (so the empty string is missing too). ``categories`` should hold distinct strings. A dictionary array
+    is coded through its dictionary (pass it as it is, not through :func:`to_category`, to keep that fast).
     """
+    d = _as_dictionary(arr_str)
+    if d is not None:
+        on_values = category_codes(d.dictionary, categories)
+        positions, valid = _positions(d)
+        dict_codes: npt.NDArray[np.int32] = on_values[positions]
+        dict_codes[~valid] = -2
+        return dict_codes
     text = to_category(arr_str)
     index = pc.index_in(text, value_set=pa.array(list(categories), type=pa.string()))
     codes: npt.NDArray[np.int32] = pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.int32)
@@ -434,6 +478,11 @@ def equals_mask(arr: ArrayLike, value: str | int | float | bool) -> BoolArray:
     - a string: equality of the :func:`to_category` text; a string that reads as a number or a boolean
       also matches as that number or boolean ("1" matches 1.0, "true" matches True).
     """
+    d = _as_dictionary(arr)
+    if d is not None:
+        positions, valid = _positions(d)
+        gathered: BoolArray = equals_mask(d.dictionary, value)[positions] & valid
+        return gathered
     if isinstance(value, bool):
         text = to_category(arr)
         by_text = _bools(pc.equal(pc.utf8_lower(text), "true" if value else "false"))

@@ -104,15 +104,13 @@ class BatchPreparer:
             arr = _column(batch, col)
             if arr is not None:
                 categorical[col] = CategoryInput(
-                    category_codes(to_category(arr), self.spec.categorical[col].categories).astype(np.int64)
+                    category_codes(arr, self.spec.categorical[col].categories).astype(np.int64)
                 )
         segments: dict[str, np.ndarray] = {}
         for col, values in self.spec.segments.items():
             arr = _column(batch, col)
             codes = (
-                np.full(batch.num_rows, -1, np.int64)
-                if arr is None
-                else category_codes(to_category(arr), values).astype(np.int64)
+                np.full(batch.num_rows, -1, np.int64) if arr is None else category_codes(arr, values).astype(np.int64)
             )
             segments[col] = np.where(codes >= 0, codes, len(values))
         business: dict[str, tuple[np.ndarray, np.ndarray]] = {}

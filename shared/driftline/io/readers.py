@@ -23,9 +23,13 @@ Typing, and what pyarrow does (checked with pyarrow 26):
   column is thus never a file-level failure. pyarrow also turns ISO-looking strings into ``timestamp[s]``;
   for string columns the block is parsed again with the column declared as a string, to keep the text.
   JSON does not validate UTF-8: wanted text columns are validated here.
-- Parquet: native types are kept.
+- Parquet: native types are kept. A string column listed in ``string_columns`` whose values are stored
+  dictionary-encoded (a dictionary page that is a small share of every column chunk: no fallback to plain
+  pages) is read as ``dictionary<string>`` (``read_dictionary``), which spares decoding every row to a
+  string; the coercion functions code the small dictionary and gather by the indices.
 
-Columns listed in ``string_columns`` always come out as ``pa.string()``; other columns keep the type
+Columns listed in ``string_columns`` always come out as ``pa.string()`` or, from Parquet,
+``dictionary<string>`` (decode with ``dictionary_decode()`` when plain text is needed); other columns keep the type
 the file gives them, which in JSON Lines may differ from one batch to the next (int64 in one, float64 or
 string in another): the coercion functions accept any type. A wanted column absent from the file is absent
 from the batches; in JSON Lines a key that no line of a block holds is absent from that block's batches,
@@ -86,6 +90,9 @@ _JSON_CHUNK_BYTES: Final = 1 << 20
 #: A CSV header line longer than this is not a header.
 _MAX_HEADER_BYTES: Final = 16 << 20
 _SPOOL_CHUNK_BYTES: Final = 1 << 20
+#: A Parquet string column is read as a dictionary when its dictionary page is at most this share of the
+#: bytes of each of its column chunks (see :func:`_dictionary_columns`).
+_DICTIONARY_SHARE: Final = 0.1
 
 
 def detect_format(name: str) -> tuple[FileFormat, bool]:
@@ -117,7 +124,8 @@ def iter_batches(
     ``StreamingBody``). ``name`` is the file name or S3 key: it tells the format (:func:`detect_format`)
     and names the file in errors. ``columns`` are the columns wanted (all when None): absent ones are simply
     absent from the batches, extra ones are not parsed where the format allows. ``string_columns`` come out
-    as ``pa.string()`` whatever they look like. An empty file yields nothing.
+    as ``pa.string()`` (or, from Parquet, ``dictionary<string>``) whatever they look like. An empty file yields
+    nothing.
 
     Raises :class:`InputError` (eagerly for the extension, otherwise while iterating) when the file cannot
     be processed at all. Errors raised by the stream itself (a network failure) propagate unchanged.
@@ -313,8 +321,11 @@ def _slices(batch: pa.RecordBatch, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(offset, batch_rows)
 
 
-def _as_string(arr: Any) -> Any:
-    """A column as ``pa.string()``: text unchanged (the empty string too), other values as category text."""
+def _as_string(arr: Any, *, keep_dictionary: bool = False) -> Any:
+    """A column as ``pa.string()``: text unchanged (the empty string too), other values as category text.
+
+    With ``keep_dictionary``, a dictionary of text stays a dictionary (as ``dictionary<string>``).
+    """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     t = arr.type
@@ -323,6 +334,8 @@ def _as_string(arr: Any) -> Any:
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return arr.cast(pa.string())
     if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+        if keep_dictionary:
+            return arr if pa.types.is_string(t.value_type) else arr.cast(pa.dictionary(t.index_type, pa.string()))
         return arr.dictionary_decode().cast(pa.string())
     return to_category(arr)
 
@@ -330,6 +343,8 @@ def _as_string(arr: Any) -> Any:
 def _check_utf8(name: str, arr: Any) -> None:
     """Raise if a text column holds bytes that are not UTF-8 (pyarrow's JSON and Parquet readers do not check)."""
     t = arr.type
+    if pa.types.is_dictionary(t):
+        t = t.value_type  # full validation covers the dictionary (and the indices' bounds)
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         return
     try:
@@ -344,12 +359,14 @@ class _Utf8Error(Exception):
         self.column = column
 
 
-def _finish(plan: _Plan, names: list[str], arrays: list[Any], num_rows: int, *, validate: bool) -> pa.RecordBatch:
-    """A batch with ``string_columns`` as strings and text validated."""
+def _finish(
+    plan: _Plan, names: list[str], arrays: list[Any], num_rows: int, *, validate: bool, keep_dictionary: bool = False
+) -> pa.RecordBatch:
+    """A batch with ``string_columns`` as strings (or dictionaries of strings) and text validated."""
     out = []
     for column_name, arr in zip(names, arrays, strict=True):
         if column_name in plan.strings:
-            arr = _as_string(arr)
+            arr = _as_string(arr, keep_dictionary=keep_dictionary)
         if validate:
             _check_utf8(column_name, arr)
         out.append(arr)
@@ -376,7 +393,7 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
     if plan.native is not None and not plan.gzipped:
         if raw.size() == 0:
             return
-        parquet = pq.ParquetFile(raw)
+        opened: Any = raw
     elif seekable_stream:
         stream: Any = plan.source
         start = stream.tell()
@@ -384,7 +401,7 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
         stream.seek(start)
         if end == start:
             return
-        parquet = pq.ParquetFile(stream)
+        opened = stream
     else:
         # Parquet needs random access: copy the (decompressed) stream to a temporary file on disk, in
         # chunks, and read that. The file is deleted when it is closed, at the end of the iteration.
@@ -400,15 +417,52 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
             return
         spool.flush()
         spool.seek(0)
-        parquet = pq.ParquetFile(spool)
+        opened = spool
+    parquet = pq.ParquetFile(opened)
     stack.callback(parquet.close)
     names = list(parquet.schema_arrow.names)
     present = [c for c in plan.wanted if c in names] if plan.wanted is not None else names
+    dictionaries = _dictionary_columns(parquet, [c for c in present if c in plan.strings])
+    if dictionaries:
+        # Open again (the footer is not read twice) with those columns read as dictionaries.
+        parquet = pq.ParquetFile(opened, metadata=parquet.metadata, read_dictionary=dictionaries)
+        stack.callback(parquet.close)
     for batch in parquet.iter_batches(batch_size=plan.batch_rows, columns=present, use_threads=True):
         try:
-            yield _finish(plan, present, batch.columns, batch.num_rows, validate=True)
+            yield _finish(plan, present, batch.columns, batch.num_rows, validate=True, keep_dictionary=True)
         except _Utf8Error as err:
             raise InputError(f"column {err.column!r} holds text that is not valid UTF-8", key=plan.name) from err
+
+
+def _dictionary_columns(parquet: Any, candidates: list[str]) -> list[str]:
+    """The flat string columns among ``candidates`` stored dictionary-encoded in every row group.
+
+    pyarrow does not expose the encodings of the data pages, and a column whose dictionary outgrew the
+    writer's limit (an id column) falls back to plain pages after a dictionary page: read as a dictionary,
+    such a column is slower (pyarrow builds a dictionary of every value). A dictionary page that is a small
+    share of its column chunk (:data:`_DICTIONARY_SHARE`) tells a column of few distinct values.
+    """
+    schema = parquet.schema_arrow
+    metadata = parquet.metadata
+    if not candidates or metadata.num_row_groups == 0:
+        return []
+    leaf = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+    out = []
+    for column_name in candidates:
+        t = schema.field(column_name).type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t)) or column_name not in leaf:
+            continue
+        i = leaf[column_name]
+        if all(_small_dictionary(metadata.row_group(g).column(i)) for g in range(metadata.num_row_groups)):
+            out.append(column_name)
+    return out
+
+
+def _small_dictionary(chunk: Any) -> bool:
+    if not chunk.has_dictionary_page or chunk.dictionary_page_offset is None:
+        return False
+    dictionary_bytes = chunk.data_page_offset - chunk.dictionary_page_offset
+    return bool(0 < dictionary_bytes <= _DICTIONARY_SHARE * chunk.total_compressed_size)
 
 
 # --------------------------------------------------------------------------------------------- CSV
