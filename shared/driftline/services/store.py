@@ -7,7 +7,7 @@
     MODEL#<model>                    STATE                                first window seen, last window closed
     FILE#<file id>                   FILE                                 one input file: status, key, rows
     PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
-    PROF#<model>#<window start>      R#HEAD / R#<version>#p<part>         the window's rolled-up profiles
+    PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
     DIRTY#<model>                    <window start>                       windows with new files or labels
     MET#<model>#<metric>#<col>#<seg> <window start>                       one metric point (gsi1: MET#<model>)
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
@@ -89,8 +89,10 @@ class WindowProfiles:
     window_start: int
     profiles: dict[str | None, Profile]
     file_ids: frozenset[str]  # file items merged in (not yet rolled up)
-    consumed: frozenset[str]  # file ids the current rollup already includes
+    consumed: frozenset[str]  # file ids the current rollup includes whose items were still there
     version: int  # the rollup's version (0: none yet)
+    file_sks: tuple[str, ...] = ()  # the sort keys of the merged file items
+    rollup_sks: tuple[str, ...] = ()  # the sort keys of the rollup parts read
 
 
 class Store:
@@ -242,14 +244,17 @@ class Store:
         version = int(head["version"]) if head else 0
         rolled: dict[str | None, Profile] = {}
         consumed: frozenset[str] = frozenset()
-        if version:
-            doc = _unpack(_join(i for i in items if i["sk"].startswith(f"R#{version:08d}#")))
+        if head is not None:
+            live = f"R#{version:08d}#{head['token']}#"
+            doc = _unpack(_join(i for i in items if i["sk"].startswith(live)))
             rolled = doc_to_profiles(doc["profiles"])
             consumed = frozenset(doc["consumed"])
         files: dict[str, list[Item]] = {}
         for i in items:
             if i["sk"].startswith("F#"):
                 files.setdefault(str(i["file_id"]), []).append(i)
+        # ids whose items are gone need no remembering: a file is never ingested twice (FILE# markers)
+        consumed &= frozenset(files)
         merged = dict(rolled)
         used: set[str] = set()
         for fid in sorted(files):
@@ -259,7 +264,9 @@ class Store:
             for seg, prof in doc_to_profiles(_unpack(_join(parts))).items():
                 merged[seg] = merged[seg].merge(prof) if seg in merged else prof
             used.add(fid)
-        return WindowProfiles(window_start, merged, frozenset(used), consumed, version)
+        file_sks = tuple(str(i["sk"]) for fid in sorted(used) for i in files[fid])
+        rollup_sks = tuple(str(i["sk"]) for i in items if i["sk"].startswith("R#") and i["sk"] != "R#HEAD")
+        return WindowProfiles(window_start, merged, frozenset(used), consumed, version, file_sks, rollup_sks)
 
     def roll_up(self, model_id: str, wp: WindowProfiles) -> bool:
         """Store ``wp.profiles`` as the window's new rollup and drop the file items it includes.
@@ -270,29 +277,24 @@ class Store:
             return False
         pk = f"PROF#{model_id}#{ws_key(wp.window_start)}"
         version = wp.version + 1
+        token = uuid.uuid4().hex[:12]  # this writer's parts: a concurrent writer of the same version has others
         doc = {"profiles": profiles_to_doc(wp.profiles), "consumed": sorted(wp.file_ids | wp.consumed)}
         parts = _parts(_pack(doc))
+        sks = [f"R#{version:08d}#{token}#p{i:03d}" for i in range(len(parts))]
         self.table.batch_put(
-            [{"pk": pk, "sk": f"R#{version:08d}#p{i:03d}", "data": p, "parts": len(parts)} for i, p in enumerate(parts)]
+            [{"pk": pk, "sk": sk, "data": p, "parts": len(parts)} for sk, p in zip(sks, parts, strict=True)]
         )
         cond = Condition(absent=True) if wp.version == 0 else Condition(attr="version", equals=wp.version)
         try:
-            self.table.put({"pk": pk, "sk": "R#HEAD", "version": version}, condition=cond)
-        except ConditionFailed:
-            for i in range(len(parts)):
-                self.table.delete(pk, f"R#{version:08d}#p{i:03d}")
+            self.table.put({"pk": pk, "sk": "R#HEAD", "version": version, "token": token}, condition=cond)
+        except ConditionFailed:  # another evaluator rolled this window up first: drop our parts only
+            for sk in sks:
+                self.table.delete(pk, sk)
             return False
-        # The rollup is in force: drop the old rollup's parts and the file items it now includes.
-        stale = [
-            i
-            for i in self.table.query(pk, sk_prefix="R#")
-            if i["sk"] != "R#HEAD" and not i["sk"].startswith(f"R#{version:08d}#")
-        ]
-        for old in stale:
-            self.table.delete(pk, old["sk"])
-        for item in self.table.query(pk, sk_prefix="F#"):
-            if item["file_id"] in wp.file_ids:
-                self.table.delete(pk, item["sk"])
+        # The rollup is in force: drop the parts of the rollups read and the file items it now includes (keys
+        # known from the read: no second query; a file that arrived since is not among them).
+        for sk in (*wp.rollup_sks, *wp.file_sks):
+            self.table.delete(pk, sk)
         return True
 
     # -- metrics -----------------------------------------------------------------------------------------------
