@@ -65,3 +65,12 @@ def test_measurement_in_a_fresh_process_reports_times_and_peak_memory(data_dir: 
     assert all(t > 0 for kind in ("floor", "driftline") for t in answer["times"][kind])
     assert 10 < answer["peak_rss_mib"] < 4096
     json.dumps(answer)
+
+
+def test_evaluator_bench_merges_and_computes() -> None:
+    from bench.evaluator import file_profiles, time_window
+
+    profiles, baseline = file_profiles(rows=2_000)
+    merge_s, metrics_s, count = time_window(3, profiles, baseline)
+    assert merge_s >= 0 and metrics_s >= 0
+    assert count > 100
