@@ -21,7 +21,7 @@ Conventions shared by all functions:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
@@ -228,6 +228,20 @@ def _parse_number_text(text: Any) -> NumericColumn:
 # --------------------------------------------------------------------------------------------- numbers
 
 
+def _parse_textual(a: Any, parse: Callable[[Any], NumericColumn]) -> NumericColumn:
+    """Text parsed by ``parse``; bytes decoded as UTF-8 first (undecodable bytes are type errors); any other
+    type (nested values) is a type error."""
+    t = a.type
+    if _is_bytes(t):
+        text = _text_of_bytes(a)
+        parsed = parse(text)
+        undecodable = _valid(a) & ~_valid(text)
+        return NumericColumn(parsed.values, parsed.missing & ~undecodable, parsed.type_error | undecodable)
+    if _is_text(t):
+        return parse(a)
+    return _all_type_errors(a)
+
+
 def to_numeric(arr: ArrayLike) -> NumericColumn:
     """The column as float64 numbers, with missing values and type errors flagged per row.
 
@@ -250,14 +264,7 @@ def to_numeric(arr: ArrayLike) -> NumericColumn:
     if _is_number(t) or pa.types.is_boolean(t):
         values = _floats(a.cast(pa.float64(), safe=False))
         return NumericColumn(values, np.isnan(values), np.zeros(len(values), dtype=np.bool_))
-    if _is_bytes(t):
-        text = _text_of_bytes(a)
-        parsed = _parse_number_text(text)
-        undecodable = _valid(a) & ~_valid(text)
-        return NumericColumn(parsed.values, parsed.missing & ~undecodable, parsed.type_error | undecodable)
-    if _is_text(t):
-        return _parse_number_text(a)
-    return _all_type_errors(a)
+    return _parse_textual(a, _parse_number_text)
 
 
 # --------------------------------------------------------------------------------------------- timestamps
@@ -387,14 +394,7 @@ def to_epoch_seconds(arr: ArrayLike) -> NumericColumn:
         values = _epoch_from_numbers(numbers)
         values[type_error] = np.nan
         return NumericColumn(values, missing, type_error)
-    if _is_bytes(t):
-        text = _text_of_bytes(a)
-        parsed = _parse_time_text(text)
-        undecodable = _valid(a) & ~_valid(text)
-        return NumericColumn(parsed.values, parsed.missing & ~undecodable, parsed.type_error | undecodable)
-    if _is_text(t):
-        return _parse_time_text(a)
-    return _all_type_errors(a)
+    return _parse_textual(a, _parse_time_text)
 
 
 # --------------------------------------------------------------------------------------------- categories
