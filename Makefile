@@ -13,7 +13,7 @@ help:
 	@echo "make demo        run the end-to-end demo on the embedded local cloud (installs what it needs)"
 	@echo "make test        run every test (installs what it needs)"
 	@echo "make lint        ruff + mypy"
-	@echo "make bench       benchmarks (profiling throughput vs a floor, peak memory, the evaluator's merge)"
+	@echo "make bench       benchmarks (profiling throughput vs a floor, peak memory, the evaluator's merge, handler import times)"
 	@echo "make build       sam build + the unzipped size of each function with its layers"
 	@echo "make lint-infra  cfn-lint, sam validate --lint and checkov on template.yaml"
 
@@ -39,6 +39,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.evaluator
+	$(BIN)/python -m bench.coldstart
 
 build:
 	bash infra/build.sh
