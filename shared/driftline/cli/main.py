@@ -62,13 +62,7 @@ def _container(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def cmd_model_validate(args: argparse.Namespace) -> int:
     from driftline.core.config import load_config_file
 
-    try:
-        config = load_config_file(args.config)
-    except ConfigError as err:
-        print(f"{args.config}: invalid configuration", file=sys.stderr)
-        for e in err.errors:
-            print(f"  - {e}", file=sys.stderr)
-        return EXIT_FAIL
+    config = load_config_file(args.config)  # a ConfigError prints every error and exits 1 (see main)
     print(f"OK {config.model_id} ({config.task}, {len(config.features)} features, window {config.window})")
     return EXIT_OK
 
@@ -76,12 +70,7 @@ def cmd_model_validate(args: argparse.Namespace) -> int:
 def cmd_model_put(args: argparse.Namespace) -> int:
     from driftline.core.config import load_config_file
 
-    try:
-        config = load_config_file(args.config)
-    except ConfigError as err:
-        for e in err.errors:
-            print(f"  - {e}", file=sys.stderr)
-        return EXIT_FAIL
+    config = load_config_file(args.config)  # validated before anything is uploaded
     c = _container(args)
     key = f"models/{config.model_id}/config.yaml"
     c.objects.put_bytes(key, Path(args.config).read_bytes(), content_type="application/yaml")

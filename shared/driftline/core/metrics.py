@@ -275,9 +275,20 @@ def window_points(
     window_start: int,
     segment: str | None,
 ) -> list[MetricPoint]:
-    """The metric points of one (window, segment) group."""
+    """The metric points of one (window, segment) group. ``rows`` is the window's rows, except for
+    ``performance.*``, which count the labelled rows (what ``min_rows`` judges them by)."""
     end = window_start + config.window_seconds
+    labeled = profile.performance.labeled
     return [
-        MetricPoint(config.model_id, m.metric, m.column, segment, window_start, end, m.value, profile.rows)
+        MetricPoint(
+            config.model_id,
+            m.metric,
+            m.column,
+            segment,
+            window_start,
+            end,
+            m.value,
+            labeled if m.metric.startswith("performance.") else profile.rows,
+        )
         for m in compute_metrics(profile, baseline, config, segment=segment)
     ]

@@ -103,7 +103,7 @@ class EvaluateService:
             if prof.baseline_id != baseline.baseline_id:
                 log.warning("segment profiled on another baseline skipped", extra={"window_start": ws})
                 continue
-            points += _with_perf_rows(window_points(prof, baseline, config, window_start=ws, segment=seg), prof)
+            points += window_points(prof, baseline, config, window_start=ws, segment=seg)
         self.store.put_points(points)
         report.windows.append(ws)
         report.points += len(points)
@@ -201,14 +201,3 @@ class EvaluateService:
                     values[(m.metric, m.column, seg)] = m.value
             self._baseline_metrics[key] = values
         return self._baseline_metrics[key]
-
-
-def _with_perf_rows(points: list[MetricPoint], profile: Profile) -> list[MetricPoint]:
-    """Performance points count the labelled rows (what ``min_rows`` should judge them by)."""
-    labeled = profile.performance.labeled
-    return [
-        MetricPoint(p.model_id, p.metric, p.column, p.segment, p.window_start, p.window_end, p.value, labeled)
-        if p.metric.startswith("performance.")
-        else p
-        for p in points
-    ]
