@@ -14,6 +14,8 @@ help:
 	@echo "make test        run every test (installs what it needs)"
 	@echo "make lint        ruff + mypy"
 	@echo "make bench       benchmarks (profiling throughput vs a floor, peak memory, the evaluator's merge, handler import times)"
+	@echo "make bench-peers the same drift job with Evidently, whylogs and NannyML (each in its own venv under bench/.peers/)"
+	@echo "make load        2,000 files / 10M rows through the local cloud: files/s, evaluator time, DynamoDB items and bytes"
 	@echo "make build       sam build + the unzipped size of each function with its layers"
 	@echo "make lint-infra  cfn-lint, sam validate --lint and checkov on template.yaml"
 
@@ -41,6 +43,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.evaluator
 	$(BIN)/python -m bench.coldstart
 
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench.peers
+
+load: $(STAMP)
+	$(BIN)/python -m bench.load
+
 build:
 	bash infra/build.sh
 
@@ -50,4 +58,4 @@ lint-infra: $(STAMP)
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache bench/data
 
-.PHONY: help install test lint demo bench build lint-infra clean
+.PHONY: help install test lint demo bench bench-peers load build lint-infra clean
