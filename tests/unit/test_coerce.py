@@ -328,3 +328,23 @@ def test_dictionary_with_empty_dictionary_or_all_null_indices() -> None:
     assert to_category(empty).to_pylist() == [None, None]
     assert to_numeric(empty).missing.tolist() == [True, True]
     assert equals_mask(empty, "a").tolist() == [False, False]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.integers(-300, 300)), min_size=1, max_size=60),
+    categories=st.lists(
+        st.one_of(st.integers(-300, 300).map(str), st.sampled_from(["07", "1.0", "+3", " 4", "x", "", "-0"])),
+        unique=True,
+        max_size=12,
+    ),
+    type_=st.sampled_from([pa.int16(), pa.int64(), pa.uint8(), pa.uint64()]),
+)
+def test_integer_category_codes_equal_the_text_path(
+    values: list[int | None], categories: list[str], type_: pa.DataType
+) -> None:
+    """Integer columns are coded without writing rows as text; the codes are those of their decimal text."""
+    info = np.iinfo(type_.to_pandas_dtype())
+    arr = pa.array([v if v is None or info.min <= v <= info.max else None for v in values], type=type_)
+    text = pa.array([None if v is None else str(v) for v in arr.to_pylist()], type=pa.string())
+    assert category_codes(arr, categories).tolist() == category_codes(text, categories).tolist()

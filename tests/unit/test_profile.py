@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftline.core.baseline import Baseline, BinSpec, ReferenceSampler, calibrate, categorical_columns, numeric_columns
+from driftline.core.bins import NumericBins
 from driftline.core.config import ModelConfig
 from driftline.core.metrics import compute_metrics
 from driftline.core.profile import Profile, merge_all
@@ -297,3 +298,27 @@ def test_missing_codes_count_as_missing(world) -> None:  # type: ignore[no-untyp
     m = {(x.metric, x.column): x.value for x in compute_metrics(total, baseline, config)}
     assert m[("quality.missing_rate", "plan")] == pytest.approx(0.10)
     assert m[("quality.unseen_category_rate", "plan")] == pytest.approx(5 / 90)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    reference=st.lists(
+        st.one_of(
+            st.floats(-1e6, 1e6, allow_nan=False),
+            st.sampled_from([0.0, 1.0, 1e-300, -1e-300, 5e-324]),
+            st.floats(1e15, 1e15 + 1, allow_nan=False),
+        ),
+        min_size=2,
+        max_size=300,
+    ),
+    probes=st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50),
+)
+def test_slot_lookup_equals_binary_search(reference: list[float], probes: list[float]) -> None:
+    """NumericBins.slots (a lookup table over equal cells) is searchsorted(edges, x, "right") for any x."""
+    edges = np.unique(np.asarray(reference))
+    if edges.size < 2:
+        edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
+    bins = NumericBins(edges, edges[[0, -1]], float(edges[0]), float(edges[-1]))
+    x = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), np.asarray(probes, float)])
+    finite = ~np.isnan(x)
+    assert np.array_equal(bins.slots(x)[finite], np.searchsorted(edges, x, side="right")[finite])

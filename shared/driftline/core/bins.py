@@ -18,7 +18,7 @@ categories of a truncated baseline) and ``unseen`` (values the baseline never sa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +26,55 @@ from numpy.typing import NDArray
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 Resolution = Literal["fine", "coarse"]
+
+
+class _SlotLookup:
+    """``searchsorted(edges, x, "right")`` for many x at once, without a binary search per value.
+
+    The range [edges[0], edges[-1]] is cut into equal cells; ``cell(x) = floor((x - edges[0]) * scale)``,
+    clipped, is non-decreasing in x in floating point too (subtracting a constant, multiplying by a positive
+    one and clipping are all monotone). So an edge whose own cell is below x's cell is <= x, one whose cell is
+    above is > x, and only the few edges sharing x's cell need comparing: ``start[cell]`` counts the edges of
+    lower cells, and each of ``passes`` rounds steps over one more edge of the cell when x >= it (an edge of
+    a higher cell never compares <= x, so no round overshoots). Rows whose cell holds more edges than
+    ``MAX_PASSES`` (edges bunched around a heavy value) fall back to the binary search.
+    """
+
+    MAX_PASSES: Final = 3
+
+    def __init__(self, edges: FloatArray) -> None:
+        self.edges = edges
+        self.n_cells = 4 * edges.size
+        span = float(edges[-1] - edges[0])
+        self.lo = float(edges[0])
+        self.scale = self.n_cells / span if span > 0 and np.isfinite(span) else 0.0
+        edge_cells = self._cells(edges)
+        per_cell = np.bincount(edge_cells, minlength=self.n_cells + 1)
+        self.start = np.searchsorted(edge_cells, np.arange(self.n_cells + 1), side="left").astype(np.intp)
+        self.passes = min(int(per_cell.max()), self.MAX_PASSES)
+        self.dense = per_cell > self.MAX_PASSES  # cells needing the binary search
+        self.any_dense = bool(self.dense.any())
+        self.padded = np.concatenate((edges, [np.nan]))  # past the last edge: x >= NaN is False, even for inf
+
+    def _cells(self, x: FloatArray) -> IntArray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            f = (x - self.lo) * self.scale
+        np.fmax(f, 0.0, out=f)  # NaN -> 0
+        np.fmin(f, float(self.n_cells), out=f)
+        return f.astype(np.intp)
+
+    def slots(self, x: FloatArray) -> IntArray:
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            cells = self._cells(x)
+            s = self.start[cells]
+            for _ in range(self.passes):
+                s += x >= self.padded[s]
+        if self.any_dense:
+            rows = np.flatnonzero(self.dense[cells])
+            if rows.size:
+                s[rows] = np.searchsorted(self.edges, x[rows], side="right")
+        return s.astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +88,7 @@ class NumericBins:
     # intervals whose reference values all sit on the left edge (discrete columns): their mass is a point there
     atoms: NDArray[np.bool_] | None = None
     _coarse_map: IntArray = field(init=False, repr=False)
+    _lookup: _SlotLookup = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         edges = np.asarray(self.edges, dtype=np.float64)
@@ -57,6 +107,7 @@ class NumericBins:
         starts = np.concatenate(([-np.inf], edges))
         cmap = np.searchsorted(coarse, starts, side="right").astype(np.int64)
         object.__setattr__(self, "_coarse_map", cmap)
+        object.__setattr__(self, "_lookup", _SlotLookup(edges))
 
     def n_slots(self, resolution: Resolution) -> int:
         return (self.edges.size if resolution == "fine" else self.coarse_edges.size) + 1
@@ -65,8 +116,9 @@ class NumericBins:
         return self.edges if resolution == "fine" else self.coarse_edges
 
     def slots(self, values: FloatArray) -> IntArray:
-        """Fine slot of each value (NaN gives slot len(edges); callers mask NaN out first)."""
-        return np.searchsorted(self.edges, values, side="right").astype(np.int64)
+        """Fine slot of each value: ``searchsorted(edges, values, "right")``, through a lookup table (NaN gives
+        a meaningless slot; callers mask NaN out)."""
+        return self._lookup.slots(values)
 
     def interval_atoms(self, resolution: Resolution) -> NDArray[np.bool_]:
         """Per interval at ``resolution``: True where all the reference mass sits on the left edge."""

@@ -10,7 +10,9 @@ module knows nothing of files, formats or AWS.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,19 +56,31 @@ class PreparedBatch:
     business: dict[str, tuple[FloatArray, BoolArray]] = field(default_factory=dict)  # values, qualifies
 
 
-class _Grouping:
-    """Rows mapped to dense groups of one kind (population, or one segment column)."""
+GroupingKind = Literal["population", "segment"]
 
-    def __init__(self, idx: IntArray, keys: list[GroupKey], resolution: Resolution) -> None:
+
+class _Grouping:
+    """Rows mapped to dense groups of one kind: the population (a group per window) or one segment column (a
+    group per window and segment value). Group ``j * v + s`` is window ``windows[j]`` and label ``labels[s]``."""
+
+    def __init__(
+        self, idx: IntArray, windows: IntArray, labels: tuple[str | None, ...], kind: GroupingKind, column: str | None
+    ) -> None:
         self.idx = idx
-        self.n = len(keys)
-        self.keys = keys
-        self.resolution: Resolution = resolution
+        self.windows = windows
+        self.labels = labels
+        self.v = len(labels)
+        self.n = windows.size * self.v
+        self.kind: GroupingKind = kind
+        self.column = column
+        self.resolution: Resolution = "fine" if kind == "population" else "coarse"
         self.rows = np.bincount(idx, minlength=self.n)
 
     def count(self, mask: BoolArray | None = None) -> IntArray:
         if mask is None:
             return self.rows
+        if not mask.any():  # the usual case for missing values and type errors: no pass over idx
+            return np.zeros(self.n, np.int64)
         return np.bincount(self.idx[mask], minlength=self.n)
 
     def total(self, values: FloatArray, mask: BoolArray) -> FloatArray:
@@ -88,126 +102,137 @@ class _Grouping:
 
 
 class ProfileBuilder:
-    """Accumulates the profiles of one file (or of any stream of batches)."""
+    """Accumulates the profiles of one file (or of any stream of batches).
+
+    Each batch adds its per-group arrays, in place, into one :class:`_Block` per (window, grouping): no
+    :class:`Profile` is built until :meth:`result`, so the cost per batch does not grow with the number of
+    groups times columns of Python objects."""
 
     def __init__(self, config: ModelConfig, spec: BinSpec, baseline_id: str) -> None:
         self.config = config
         self.spec = spec
         self.baseline_id = baseline_id
-        self.profiles: dict[GroupKey, Profile] = {}
+        self._blocks: dict[tuple[int, str | None], _Block] = {}
+        self._category_rows: dict[str, tuple[IntArray, BoolArray]] = {}  # per batch: slot per row, missing
         self._numeric = [c for c in numeric_columns(config) if c in spec.numeric]
         self._categorical = [c for c in categorical_columns(config) if c in spec.categorical]
 
     def add(self, batch: PreparedBatch) -> None:
         if batch.n == 0:
             return
-        windows, w_idx = np.unique(batch.window_start, return_inverse=True)
-        w_idx = w_idx.astype(np.int64)
-        groupings = [_Grouping(w_idx, [(int(w), None) for w in windows], "fine")]
+        windows, w_idx = _windows(batch.window_start)
+        groupings = [_Grouping(w_idx, windows, (None,), "population", None)]
         for col, codes in batch.segments.items():
             labels = self.spec.segment_labels(col)
-            v = len(labels)
-            keys: list[GroupKey] = [(int(w), s) for w in windows for s in labels]
-            groupings.append(_Grouping(w_idx * v + codes.astype(np.int64), keys, "coarse"))
-        numeric = {c: self._numeric_parts(c, batch) for c in self._numeric}
+            idx = w_idx * len(labels) + codes.astype(np.int64)
+            groupings.append(_Grouping(idx, windows, labels, "segment", col))
+        layout = _Layout(w_idx, windows.size)
+        numeric = {c: self._numeric_parts(c, batch, layout) for c in self._numeric}
+        self._category_rows = {}
         for g in groupings:
             self._add_grouping(g, batch, numeric)
 
     def result(self) -> dict[GroupKey, Profile]:
-        """The profiles so far, each counting one file."""
-        return {k: p.with_files(1) for k, p in self.profiles.items()}
+        """The profiles so far, one per (window, segment) that holds rows, each counting one file."""
+        out: dict[GroupKey, Profile] = {}
+        for (window, _), block in self._blocks.items():
+            for s in np.flatnonzero(block.rows):
+                out[(window, block.labels[s])] = block.profile(int(s), self.baseline_id)
+        return out
 
     # -- per batch ---------------------------------------------------------------------------------------------
 
-    def _numeric_parts(self, col: str, batch: PreparedBatch) -> _NumericParts | None:
+    def _numeric_parts(self, col: str, batch: PreparedBatch, layout: _Layout) -> _NumericParts | None:
         inp = batch.numeric.get(col)
         if inp is None:
             return None
-        return _NumericParts(self.spec.numeric[col], inp)
+        return _NumericParts(self.spec.numeric[col], inp, layout)
 
     def _add_grouping(self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]) -> None:
-        present = np.flatnonzero(g.rows)
-        num_parts: dict[str, list[NumericProfile]] = {}
-        cat_parts: dict[str, list[CategoricalProfile]] = {}
+        parts: dict[_Field, tuple[np.ndarray, _Combine]] = {}
         label = self.config.columns.label
         for col, num in numeric.items():
             if num is None and col == label:
                 continue  # labels usually arrive later, in their own files: absent is not missing
-            num_parts[col] = self._numeric_profiles(g, num, self.spec.numeric[col])
+            counts, ints, sums, vmin, vmax = self._numeric_arrays(g, num, self.spec.numeric[col])
+            parts[("num", col, "counts")] = (counts, np.add)
+            parts[("num", col, "ints")] = (ints, np.add)
+            parts[("num", col, "sums")] = (sums, np.add)
+            parts[("num", col, "min")] = (vmin, np.fmin)  # fmin / fmax: NaN (no value) loses
+            parts[("num", col, "max")] = (vmax, np.fmax)
         for col in self._categorical:
             if col == label and col not in batch.categorical:
                 continue
-            cat_parts[col] = self._categorical_profiles(g, batch.categorical.get(col), col)
+            counts, ints = self._categorical_arrays(g, batch.categorical.get(col), col)
+            parts[("cat", col, "counts")] = (counts, np.add)
+            parts[("cat", col, "ints")] = (ints, np.add)
         perf = self._performance(g, batch, numeric)
+        if perf is not None:
+            for name, arr in perf.items():
+                parts[("perf", None, name)] = (arr, np.add)
         est = self._estimation(g, batch, numeric)
-        business = {
-            name: (g.total(v, m & np.isfinite(v)), g.count(m & np.isfinite(v)))
-            for name, (v, m) in batch.business.items()
-        }
-        for i in present:
-            key = g.keys[i]
-            prof = Profile(
-                self.baseline_id,
-                rows=int(g.rows[i]),
-                numeric={c: p[i] for c, p in num_parts.items()},
-                categorical={c: p[i] for c, p in cat_parts.items()},
-                performance=perf[i] if perf is not None else PerformanceProfile(),
-                estimation=None if est is None else est[i],
-                business={n: np.array([s[i], c[i]], dtype=np.float64) for n, (s, c) in business.items()},
-            )
-            prev = self.profiles.get(key)
-            self.profiles[key] = prof if prev is None else prev.merge(prof)
+        if est is not None:
+            parts[("est", None, "counts")] = (est, np.add)
+        for name, (amounts, m) in batch.business.items():
+            ok = m & np.isfinite(amounts)
+            sums = np.stack([g.total(amounts, ok), g.count(ok).astype(np.float64)], axis=1)
+            parts[("bus", name, "sums")] = (sums, np.add)
+        v = g.v
+        for j, window in enumerate(g.windows):
+            rows = g.rows[j * v : (j + 1) * v]
+            present = rows > 0
+            if not present.any():
+                continue
+            key = (int(window), g.column)
+            block = self._blocks.get(key)
+            if block is None:
+                block = self._blocks[key] = _Block(g.labels, g.resolution)
+            block.rows += rows
+            for fld, (arr, combine) in parts.items():
+                block.add(fld, arr[j * v : (j + 1) * v], present, combine)
 
-    def _numeric_profiles(self, g: _Grouping, num: _NumericParts | None, bins: NumericBins) -> list[NumericProfile]:
+    def _numeric_arrays(
+        self, g: _Grouping, num: _NumericParts | None, bins: NumericBins
+    ) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
+        """Per group: slot counts, [missing, type errors], [total, total_sq, under, over], min and max."""
         n_slots = bins.n_slots(g.resolution)
+        nan = np.full(g.n, np.nan)
         if num is None:  # the column is not in the file: every row is missing
-            return [NumericProfile(g.resolution, np.zeros(n_slots, np.int64), missing=int(r)) for r in g.rows]
-        if g.resolution == "fine":
-            counts = num.fine_counts(g)  # sort-based: no per-row binary search
-            vmin, vmax = num.extremes(g)
-        else:  # segments: coarse slots (a few comparisons per row); no extremes (no metric reads them)
-            counts = g.hist_ext(num.coarse, n_slots)
-            vmin = vmax = np.full(g.n, np.nan)
-        missing = g.count(num.inp.missing)
-        type_errors = g.count(num.inp.type_error)
-        if g.resolution == "fine":
-            total = g.sum(num.x)  # x is 0 where not finite: no mask needed
-            total_sq = g.sum(num.x2)
-        else:  # moments are kept for the population only: no metric reads a segment's
-            total = total_sq = np.zeros(g.n)
+            ints = np.stack([g.rows, np.zeros(g.n, np.int64)], axis=1)
+            return np.zeros((g.n, n_slots), np.int64), ints, np.zeros((g.n, 4)), nan, nan
+        ints = np.stack([g.count(num.inp.missing), g.count(num.inp.type_error)], axis=1)
+        if g.kind == "population":  # fine counts, moments, tails and extremes, from each window's sorted values
+            w = num.window_stats()
+            return w.counts, ints, np.stack([w.total, w.total_sq, w.under, w.over], axis=1), w.vmin, w.vmax
+        # segments: coarse slots (a few comparisons per row); no moments or extremes (no metric reads them)
         under, over = num.tails(g)
-        return [
-            NumericProfile(
-                g.resolution,
-                counts[i],
-                int(missing[i]),
-                int(type_errors[i]),
-                float(total[i]),
-                float(total_sq[i]),
-                float(under[i]),
-                float(over[i]),
-                float(vmin[i]),
-                float(vmax[i]),
-            )
-            for i in range(g.n)
-        ]
+        zeros = np.zeros(g.n)
+        return g.hist_ext(num.coarse, n_slots), ints, np.stack([zeros, zeros, under, over], axis=1), nan, nan
 
-    def _categorical_profiles(self, g: _Grouping, inp: CategoryInput | None, col: str) -> list[CategoricalProfile]:
+    def _categorical_arrays(self, g: _Grouping, inp: CategoryInput | None, col: str) -> tuple[IntArray, IntArray]:
+        """Per group: slot counts and [missing, type errors]."""
         slots_def = self.spec.categorical[col]
         if inp is None:
-            return [CategoricalProfile(np.zeros(slots_def.n_slots, np.int64), missing=int(r)) for r in g.rows]
-        present = inp.codes != MISSING_CODE
-        if inp.type_error is not None:
-            present &= ~inp.type_error
-        slots = np.where(present, slots_def.slots(inp.codes), slots_def.n_slots)
+            return np.zeros((g.n, slots_def.n_slots), np.int64), np.stack([g.rows, np.zeros(g.n, np.int64)], axis=1)
+        rows = self._category_rows.get(col)
+        if rows is None:  # once per batch, shared by every grouping: slot per row (n_slots: not counted)
+            missing_rows = inp.codes == MISSING_CODE
+            slots = slots_def.slots(inp.codes)
+            slots[missing_rows] = slots_def.n_slots
+            if inp.type_error is not None:
+                slots[inp.type_error] = slots_def.n_slots
+            rows = self._category_rows[col] = (slots, missing_rows)
+        slots, missing_rows = rows
         counts = g.hist_ext(slots, slots_def.n_slots)
-        missing = g.count(inp.codes == MISSING_CODE)
+        missing = g.count(missing_rows)
         type_errors = g.count(inp.type_error) if inp.type_error is not None else np.zeros(g.n, np.int64)
-        return [CategoricalProfile(counts[i], int(missing[i]), int(type_errors[i])) for i in range(g.n)]
+        return counts, np.stack([missing, type_errors], axis=1)
 
     def _performance(
         self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]
-    ) -> list[PerformanceProfile] | None:
+    ) -> dict[str, np.ndarray] | None:
+        """Per group: the :class:`PerformanceProfile` fields, as arrays (``labeled``, and ``confusion`` and
+        ``score_hist``, or ``reg``)."""
         cfg, spec = self.config, self.spec
         label_col, pred_col = cfg.columns.label, cfg.columns.prediction
         if label_col is None:
@@ -234,7 +259,7 @@ class ProfileBuilder:
                 axis=1,
             )
             labeled = g.count(ok)
-            return [PerformanceProfile(int(labeled[i]), reg=reg[i]) for i in range(g.n)]
+            return {"labeled": labeled, "reg": reg}
         y_in, p_in = batch.categorical.get(label_col), batch.categorical.get(pred_col)
         if y_in is None or p_in is None or spec.classes is None:
             return None
@@ -253,10 +278,10 @@ class ProfileBuilder:
             n_s = spec.numeric[score_col].n_slots("fine")
             sok = ok & sc.finite
             score_hist = g.hist(pos * n_s + sc.fine, 2 * n_s, sok).reshape(g.n, 2, n_s)
-        return [
-            PerformanceProfile(int(labeled[i]), confusion[i], None if score_hist is None else score_hist[i])
-            for i in range(g.n)
-        ]
+        out: dict[str, np.ndarray] = {"labeled": labeled, "confusion": confusion}
+        if score_hist is not None:
+            out["score_hist"] = score_hist
+        return out
 
     def _estimation(
         self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]
@@ -274,27 +299,170 @@ class ProfileBuilder:
         return g.hist(pos * n_s + sc.fine, 2 * n_s, ok).reshape(g.n, 2, n_s)
 
 
+def _windows(window_start: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct windows of a batch, ascending, and each row's index among them (``np.unique`` with
+    ``return_inverse``, without its sort when the rows are in time order, as logs usually are)."""
+    ws = window_start
+    if ws.size > 1 and not np.all(ws[1:] >= ws[:-1]):
+        windows, inverse = np.unique(ws, return_inverse=True)
+        return windows, inverse.astype(np.int64)
+    change = np.flatnonzero(ws[1:] != ws[:-1]) + 1
+    idx = np.zeros(ws.size, np.int64)
+    idx[change] = 1
+    return ws[np.concatenate(([0], change))].astype(np.int64), np.cumsum(idx)
+
+
+_Field = tuple[str, str | None, str]  # (part, column or name, field)
+_Combine = Callable[..., np.ndarray]
+
+
+class _Block:
+    """The accumulated arrays of one (window, grouping): every field holds one row per group value (segment
+    value, or the one population group), plus where the field was seen — a group's profile carries a field
+    only if some batch with rows in that group had it, exactly as merging per-batch profiles would."""
+
+    def __init__(self, labels: tuple[str | None, ...], resolution: Resolution) -> None:
+        self.labels = labels
+        self.resolution: Resolution = resolution
+        self.rows = np.zeros(len(labels), np.int64)
+        self.fields: dict[_Field, tuple[np.ndarray, BoolArray]] = {}
+
+    def add(self, fld: _Field, part: np.ndarray, present: BoolArray, combine: _Combine) -> None:
+        have = self.fields.get(fld)
+        if have is None:
+            self.fields[fld] = (part.copy(), present.copy())
+            return
+        values, seen = have
+        combine(values, part, out=values)
+        seen |= present
+
+    def _get(self, fld: _Field, s: int) -> np.ndarray | None:
+        have = self.fields.get(fld)
+        if have is None or not have[1][s]:
+            return None
+        return np.asarray(have[0][s])
+
+    def profile(self, s: int, baseline_id: str) -> Profile:
+        numeric: dict[str, NumericProfile] = {}
+        categorical: dict[str, CategoricalProfile] = {}
+        business: dict[str, FloatArray] = {}
+        for (part, col, name), (values, seen) in self.fields.items():
+            if not seen[s] or col is None:
+                continue
+            if part == "num" and name == "counts":
+                ints, sums = self.fields[(part, col, "ints")][0][s], self.fields[(part, col, "sums")][0][s]
+                vmin, vmax = self.fields[(part, col, "min")][0][s], self.fields[(part, col, "max")][0][s]
+                numeric[col] = NumericProfile(
+                    self.resolution,
+                    values[s].copy(),
+                    int(ints[0]),
+                    int(ints[1]),
+                    float(sums[0]),
+                    float(sums[1]),
+                    float(sums[2]),
+                    float(sums[3]),
+                    float(vmin),
+                    float(vmax),
+                )
+            elif part == "cat" and name == "counts":
+                ints = self.fields[(part, col, "ints")][0][s]
+                categorical[col] = CategoricalProfile(values[s].copy(), int(ints[0]), int(ints[1]))
+            elif part == "bus":
+                business[col] = values[s].copy()
+        labeled = self._get(("perf", None, "labeled"), s)
+        performance = PerformanceProfile()
+        if labeled is not None:
+            confusion, score_hist, reg = (self._get(("perf", None, f), s) for f in ("confusion", "score_hist", "reg"))
+            performance = PerformanceProfile(
+                int(labeled),
+                None if confusion is None else confusion.copy(),
+                None if score_hist is None else score_hist.copy(),
+                None if reg is None else reg.copy(),
+            )
+        est = self._get(("est", None, "counts"), s)
+        return Profile(
+            baseline_id,
+            rows=int(self.rows[s]),
+            files=1,
+            numeric=numeric,
+            categorical=categorical,
+            performance=performance,
+            estimation=None if est is None else est.copy(),
+            business=business,
+        )
+
+
+class _Layout:
+    """Where each window's rows are in a batch: rows ``order[bounds[i]:bounds[i+1]]`` (``order`` None: the rows
+    are already grouped by window, in time order, as logs usually are). Computed once per batch, shared by
+    every numerical column."""
+
+    def __init__(self, w_idx: IntArray, n_windows: int) -> None:
+        if n_windows > 1 and not np.all(w_idx[1:] >= w_idx[:-1]):
+            self.order: IntArray | None = np.argsort(w_idx, kind="stable")
+            w_idx = w_idx[self.order]
+        else:
+            self.order = None
+        self.n = n_windows
+        self.bounds = np.searchsorted(w_idx, np.arange(n_windows + 1), side="left")
+
+
+@dataclass(frozen=True, eq=False)
+class _GroupStats:
+    """Per group: fine counts, sums, tails and extremes of the valid values."""
+
+    counts: IntArray
+    total: FloatArray
+    total_sq: FloatArray
+    under: FloatArray
+    over: FloatArray
+    vmin: FloatArray
+    vmax: FloatArray
+
+
 class _NumericParts:
     """A numerical column of one batch, decoded once and shared by every grouping."""
 
-    def __init__(self, bins: NumericBins, inp: NumericInput) -> None:
+    def __init__(self, bins: NumericBins, inp: NumericInput, layout: _Layout) -> None:
         self.bins = bins
         self.inp = inp
-        x = inp.values
-        self.valid = ~(inp.missing | inp.type_error | np.isnan(x))
-        self.finite = self.valid & np.isfinite(x)
-        self.x = np.where(self.finite, x, 0.0)
-        self.x2 = self.x * self.x
-        self._values = np.where(self.valid, x, np.nan)  # NaN exactly where not valid
+        self.layout = layout
+        x = inp.values  # NaN where missing or not a number (NumericInput); made sure of below
+        self.valid = ~np.isnan(x)
+        flagged = self.valid & (inp.missing | inp.type_error)
+        if flagged.any():
+            x = np.where(flagged, np.nan, x)
+            self.valid &= ~flagged
+        self._values = x
+        self._finite: BoolArray | None = None
+        self._x: FloatArray | None = None
         self._fine: IntArray | None = None
         self._coarse: IntArray | None = None
-        self._sorted: dict[int, FloatArray] = {}
+        self._stats: _GroupStats | None = None
+        self._tail_rows: tuple[IntArray, FloatArray, IntArray, FloatArray] | None = None
+
+    @property
+    def finite(self) -> BoolArray:
+        if self._finite is None:
+            self._finite = np.isfinite(self._values)
+        return self._finite
+
+    @property
+    def x(self) -> FloatArray:
+        """The values, 0 where not finite (sums need no mask)."""
+        if self._x is None:
+            self._x = np.where(self.finite, self._values, 0.0)
+        return self._x
+
+    @property
+    def x2(self) -> FloatArray:
+        return self.x * self.x
 
     @property
     def fine(self) -> IntArray:
         """Fine slot per row (valid rows; others meaningless), for the per-row score histograms."""
         if self._fine is None:
-            self._fine = self.bins.slots(np.where(self.valid, self.inp.values, 0.0))
+            self._fine = self.bins.slots(np.where(self.valid, self._values, 0.0))
         return self._fine
 
     @property
@@ -310,41 +478,47 @@ class _NumericParts:
             self._coarse = c
         return self._coarse
 
-    def _window_sorted(self, g: _Grouping, i: int) -> FloatArray:
-        """The valid values of group ``i`` of the population grouping, sorted (NaN-free)."""
-        if i not in self._sorted:
-            rows = self._values if g.n == 1 else self._values[g.idx == i]
-            xs = np.sort(rows)
-            self._sorted[i] = xs[: np.searchsorted(xs, np.nan)] if xs.size and np.isnan(xs[-1]) else xs
-        return self._sorted[i]
-
-    def fine_counts(self, g: _Grouping) -> IntArray:
-        """Fine-slot counts per group: slot k holds edges[k-1] <= x < edges[k], from the sorted values."""
-        edges = self.bins.edges
-        out = np.zeros((g.n, edges.size + 1), np.int64)
-        for i in range(g.n):
-            xs = self._window_sorted(g, i)
+    def window_stats(self) -> _GroupStats:
+        """One sort per window gives its fine counts (slot k holds edges[k-1] <= x < edges[k]), its sums and
+        sums of squares (finite values), its tails (sums of edges[0] - x below the range, x - edges[-1] at
+        or above it) and its extremes — no per-row binning and no weighted bincount."""
+        if self._stats is not None:
+            return self._stats
+        lay, edges = self.layout, self.bins.edges
+        lo, hi = edges[0], edges[-1]
+        n = lay.n
+        counts = np.zeros((n, edges.size + 1), np.int64)
+        total, total_sq, under, over = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        vmin, vmax = np.full(n, np.nan), np.full(n, np.nan)
+        values = self._values if lay.order is None else self._values[lay.order]
+        for i in range(n):
+            xs = np.sort(values[lay.bounds[i] : lay.bounds[i + 1]])
+            xs = xs[: np.searchsorted(xs, np.nan)] if np.isnan(xs[-1]) else xs  # NaN sorts last
             below = np.searchsorted(xs, edges, side="left")
-            out[i, 0] = below[0]
-            out[i, 1:-1] = np.diff(below)
-            out[i, -1] = xs.size - below[-1]
-        return out
-
-    def extremes(self, g: _Grouping) -> tuple[FloatArray, FloatArray]:
-        vmin, vmax = np.full(g.n, np.nan), np.full(g.n, np.nan)
-        for i in range(g.n):
-            xs = self._window_sorted(g, i)
-            fin = xs[np.isfinite(xs)]
+            counts[i, 0] = below[0]
+            counts[i, 1:-1] = np.diff(below)
+            counts[i, -1] = xs.size - below[-1]
+            fin = xs[np.searchsorted(xs, -np.inf, side="right") : np.searchsorted(xs, np.inf, side="left")]
             if fin.size:
+                total[i] = fin.sum()
+                total_sq[i] = np.dot(fin, fin)
                 vmin[i], vmax[i] = fin[0], fin[-1]
-        return vmin, vmax
+                k, j = np.searchsorted(fin, (lo, hi), side="left")
+                under[i] = (lo - fin[:k]).sum()
+                over[i] = (fin[j:] - hi).sum()
+        self._stats = _GroupStats(counts, total, total_sq, under, over, vmin, vmax)
+        return self._stats
 
     def tails(self, g: _Grouping) -> tuple[FloatArray, FloatArray]:
-        """Per group: the sums of (edges[0] - x) below the range and (x - edges[-1]) above it (finite x only)."""
-        lo, hi = self.bins.edges[0], self.bins.edges[-1]
-        x = self.x
-        under_rows = np.flatnonzero(self.finite & (x < lo))
-        over_rows = np.flatnonzero(self.finite & (x >= hi))
-        under = np.bincount(g.idx[under_rows], weights=lo - x[under_rows], minlength=g.n)
-        over = np.bincount(g.idx[over_rows], weights=x[over_rows] - hi, minlength=g.n)
+        """Per group: the sums of (edges[0] - x) below the range and (x - edges[-1]) at or above it (finite x)."""
+        if self._tail_rows is None:
+            lo, hi = self.bins.edges[0], self.bins.edges[-1]
+            x = self._values
+            with np.errstate(invalid="ignore"):
+                under_rows = np.flatnonzero((x < lo) & (x > -np.inf))
+                over_rows = np.flatnonzero((x >= hi) & (x < np.inf))
+            self._tail_rows = (under_rows, lo - x[under_rows], over_rows, x[over_rows] - hi)
+        under_rows, under_by, over_rows, over_by = self._tail_rows
+        under = np.bincount(g.idx[under_rows], weights=under_by, minlength=g.n)
+        over = np.bincount(g.idx[over_rows], weights=over_by, minlength=g.n)
         return under, over

@@ -462,10 +462,35 @@ def category_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray
         dict_codes: npt.NDArray[np.int32] = on_values[positions]
         dict_codes[~valid] = -2
         return dict_codes
+    flat = _flatten(arr_str)
+    if pa.types.is_integer(flat.type):
+        return _integer_codes(flat, categories)
     text = to_category(arr_str)
     index = pc.index_in(text, value_set=pa.array(list(categories), type=pa.string()))
     codes: npt.NDArray[np.int32] = pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.int32)
     codes[~_valid(text)] = -2
+    return codes
+
+
+def _integer_codes(a: Any, categories: Sequence[str]) -> npt.NDArray[np.int32]:
+    """:func:`category_codes` of an integer array without writing each row as text: an integer's category is
+    its decimal text, so only the categories that are canonical integer text (``"7"``, not ``"07"`` or
+    ``"7.0"``) and fit the array's type can match, and they are looked up as integers."""
+    info = np.iinfo(a.type.to_pandas_dtype())
+    keys: list[int] = []
+    where: list[int] = []
+    for i, c in enumerate(categories):
+        try:
+            v = int(c)
+        except ValueError:
+            continue
+        if str(v) == c and info.min <= v <= info.max:
+            keys.append(v)
+            where.append(i)
+    lookup = np.asarray([*where, -1], dtype=np.int32)  # position -1 (not found) -> code -1
+    index = pc.index_in(a, value_set=pa.array(keys, type=a.type))
+    codes: npt.NDArray[np.int32] = lookup[pc.fill_null(index, -1).to_numpy(zero_copy_only=False)]
+    codes[~_valid(a)] = -2
     return codes
 
 

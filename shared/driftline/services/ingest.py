@@ -232,7 +232,7 @@ class IngestService:
             builder = ProfileBuilder(config, baseline.spec, baseline_id)
             builder.add(preparer.prepare(batch))
             label = config.columns.label or ""
-            for key, p in builder.profiles.items():
+            for key, p in builder.result().items():
                 out[key] = Profile(
                     baseline_id,
                     performance=p.performance,
