@@ -322,3 +322,46 @@ def test_slot_lookup_equals_binary_search(reference: list[float], probes: list[f
     x = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), np.asarray(probes, float)])
     finite = ~np.isnan(x)
     assert np.array_equal(bins.slots(x)[finite], np.searchsorted(edges, x, side="right")[finite])
+
+
+def test_rows_in_time_order_or_shuffled_give_the_same_profiles(world) -> None:  # type: ignore[no-untyped-def]
+    # Given the same rows in time order (the grouped fast path) and shuffled (the argsort path)
+    config, baseline, cur = world
+    order = np.argsort(cur["ts"], kind="stable")
+    in_order = {k: v[order] for k, v in cur.items()}
+    shuffled = {k: v[np.random.default_rng(5).permutation(order.size)] for k, v in cur.items()}
+    results = []
+    for data in (in_order, shuffled):
+        b = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
+        b.add(prepare(config, baseline.spec, data))
+        results.append(b.result())
+    # Then every group's counts are identical and float sums agree to rounding
+    assert results[0].keys() == results[1].keys()
+    for key, p in results[0].items():
+        q = results[1][key]
+        assert p.rows == q.rows
+        for col, n in p.numeric.items():
+            assert np.array_equal(n.counts, q.numeric[col].counts), (key, col)
+            np.testing.assert_equal(
+                (n.missing, n.vmin, n.vmax), (q.numeric[col].missing, q.numeric[col].vmin, q.numeric[col].vmax)
+            )
+            assert n.total == pytest.approx(q.numeric[col].total, rel=1e-12)
+        for col, c in p.categorical.items():
+            assert np.array_equal(c.counts, q.categorical[col].counts), (key, col)
+        assert np.array_equal(p.performance.confusion, q.performance.confusion)  # type: ignore[arg-type]
+
+
+def test_merge_all_equals_merging_one_by_one(world) -> None:  # type: ignore[no-untyped-def]
+    # Given the profiles of many small files of one window and segment
+    config, baseline, cur = world
+    parts = profiles_of(config, baseline, cur, [slice(i, i + 250) for i in range(0, 5_000, 250)])
+    key = max(parts[0], key=lambda k: parts[0][k].rows)
+    profiles = [p[key] for p in parts if key in p]
+    # Then the vectorised merge equals the fold, field for field, and refuses a foreign baseline
+    folded = Profile.empty(baseline.baseline_id)
+    for p in profiles:
+        folded = folded.merge(p)
+    assert len(profiles) > 3
+    assert json.dumps(merge_all(profiles, baseline.baseline_id).to_dict()) == json.dumps(folded.to_dict())
+    with pytest.raises(ValueError, match="different baselines"):
+        merge_all([*profiles, Profile.empty("other")], baseline.baseline_id)

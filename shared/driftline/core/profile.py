@@ -12,7 +12,9 @@ Profiles serialise to compact JSON-ready dicts (sparse counts) for storage.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -298,8 +300,100 @@ def _merge_arrays(a: dict[str, FloatArray], b: dict[str, FloatArray]) -> dict[st
 
 
 def merge_all(profiles: list[Profile], baseline_id: str) -> Profile:
-    """The merge of any number of profiles (the zero for none)."""
-    total = Profile.empty(baseline_id)
+    """The merge of any number of profiles (the zero for none): the same as merging them one by one, with
+    every count array accumulated in place instead of a new Profile per step (a window of thousands of files).
+    """
     for p in profiles:
-        total = total.merge(p)
-    return total
+        if p.baseline_id != baseline_id:
+            raise ValueError(f"cannot merge profiles of different baselines: {baseline_id!r} and {p.baseline_id!r}")
+    if len(profiles) <= 2:
+        total = Profile.empty(baseline_id)
+        for p in profiles:
+            total = total.merge(p)
+        return total
+    numeric: dict[str, list[NumericProfile]] = {}
+    categorical: dict[str, list[CategoricalProfile]] = {}
+    business: dict[str, list[FloatArray]] = {}
+    for p in profiles:
+        for k, n in p.numeric.items():
+            numeric.setdefault(k, []).append(n)
+        for k, c in p.categorical.items():
+            categorical.setdefault(k, []).append(c)
+        for k, b in p.business.items():
+            business.setdefault(k, []).append(b)
+    perf = [p.performance for p in profiles]
+    return Profile(
+        baseline_id,
+        sum(p.rows for p in profiles),
+        sum(p.files for p in profiles),
+        {k: _merge_numeric(v) for k, v in numeric.items()},
+        {k: _merge_categorical(v) for k, v in categorical.items()},
+        PerformanceProfile(
+            sum(q.labeled for q in perf),
+            _sum_counts([q.confusion for q in perf], "confusion counts"),
+            _sum_counts([q.score_hist for q in perf], "score histograms"),
+            _sum_floats([q.reg for q in perf]),
+        ),
+        _sum_counts([p.estimation for p in profiles], "estimation counts"),
+        {k: functools.reduce(np.add, v) for k, v in business.items()},  # in order, as one-by-one merging
+    )
+
+
+def _sum_counts(arrays: Sequence[IntArray | None], what: str) -> IntArray | None:
+    """The sum of the arrays present (None when none is), in place in one copy."""
+    out: IntArray | None = None
+    for a in arrays:
+        if a is None:
+            continue
+        if out is None:
+            out = a.copy()
+        elif a.shape != out.shape:
+            _add_counts(out, a, what)  # raises, naming the shapes
+        else:
+            out += a
+    return out
+
+
+def _sum_floats(arrays: Sequence[FloatArray | None]) -> FloatArray | None:
+    """The sum of the arrays present, added in order (the same rounding as merging one by one)."""
+    out: FloatArray | None = None
+    for a in arrays:
+        if a is not None:
+            out = a.copy() if out is None else np.add(out, a, out=out)
+    return out
+
+
+def _merge_numeric(parts: list[NumericProfile]) -> NumericProfile:
+    first = parts[0]
+    if any(p.resolution != first.resolution for p in parts):
+        raise ValueError("cannot merge numeric profiles of different resolutions")
+    counts = _sum_counts([p.counts for p in parts], "numeric counts")
+    assert counts is not None
+    mins = [p.vmin for p in parts if p.vmin == p.vmin]
+    maxs = [p.vmax for p in parts if p.vmax == p.vmax]
+    return NumericProfile(
+        first.resolution,
+        counts,
+        sum(p.missing for p in parts),
+        sum(p.type_errors for p in parts),
+        _fsum_in_order(p.total for p in parts),
+        _fsum_in_order(p.total_sq for p in parts),
+        _fsum_in_order(p.under for p in parts),
+        _fsum_in_order(p.over for p in parts),
+        min(mins) if mins else math.nan,
+        max(maxs) if maxs else math.nan,
+    )
+
+
+def _merge_categorical(parts: list[CategoricalProfile]) -> CategoricalProfile:
+    counts = _sum_counts([p.counts for p in parts], "category counts")
+    assert counts is not None
+    return CategoricalProfile(counts, sum(p.missing for p in parts), sum(p.type_errors for p in parts))
+
+
+def _fsum_in_order(values: Any) -> float:
+    """Left-to-right float sum (as merging one by one adds), not math.fsum's exactly rounded one."""
+    total = 0.0
+    for i, v in enumerate(values):
+        total = v if i == 0 else total + v
+    return float(total)
