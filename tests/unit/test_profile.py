@@ -365,3 +365,18 @@ def test_merge_all_equals_merging_one_by_one(world) -> None:  # type: ignore[no-
     assert json.dumps(merge_all(profiles, baseline.baseline_id).to_dict()) == json.dumps(folded.to_dict())
     with pytest.raises(ValueError, match="different baselines"):
         merge_all([*profiles, Profile.empty("other")], baseline.baseline_id)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sample=st.lists(
+        st.one_of(st.floats(-1e9, 1e9, allow_nan=False), st.sampled_from([0.0, 1.0, 2.5])), min_size=1, max_size=400
+    )
+)
+def test_baseline_quantiles_from_one_sort_equal_numpy(sample: list[float]) -> None:
+    """The edges come from one sort of the sample, with np.quantile's own interpolation and rounding."""
+    from driftline.core.bins import _sorted_quantiles
+
+    x = np.asarray(sample)
+    probs = np.concatenate((np.linspace(0, 1, 41), 0.0125 * 0.5 ** np.arange(1, 11)))
+    assert np.array_equal(_sorted_quantiles(np.sort(x), probs), np.quantile(x, probs))
