@@ -13,6 +13,7 @@ from driftline.core.errors import InputError
 from driftline.core.profile import Profile, merge_all
 from driftline.core.profiler import GroupKey, PreparedBatch, ProfileBuilder
 from driftline.io.prepare import BatchPreparer, PrepareStats, sample_reference, string_columns, wanted_columns
+from driftline.io.readahead import read_ahead
 from driftline.io.readers import iter_batches
 
 Source = str | os.PathLike[str] | BinaryIO
@@ -54,12 +55,15 @@ def profile_file(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
     on_batch: Callable[[BatchPreparer, PreparedBatch], None] | None = None,
+    read_ahead_batches: int = 2,
 ) -> FileProfile:
     """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all.
-    ``on_batch`` sees each prepared batch (``preparer.last_batch`` holds its Arrow rows)."""
+    ``on_batch`` sees each prepared batch (``preparer.last_batch`` holds its Arrow rows). The next
+    ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread)."""
     preparer = BatchPreparer(config, baseline.spec)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
-    for i, batch in enumerate(_batches(source, name, config, batch_rows, ids=on_batch is not None)):
+    batches = _batches(source, name, config, batch_rows, ids=on_batch is not None)
+    for i, batch in enumerate(read_ahead(batches, read_ahead_batches)):
         prepared = preparer.prepare(batch)
         if i == 0:
             _check_required(preparer.stats, config, name, reference=False)
