@@ -5,9 +5,11 @@ For every function in .aws-sam/build/template.yaml, a fresh interpreter gets sys
 each layer's python/ dir, in the template's order] ahead of its own site-packages, which stand in for the
 runtime's boto3/botocore. It imports the handler module, checks the handler is callable, imports what
 the layer promises (pyarrow's readers where pyarrow ships), and checks that numpy, pyarrow, yaml,
-Powertools, the X-Ray SDK and driftline came from the layers, boto3/botocore from the runtime, and that
-scipy, pandas and moto (not shipped) were not needed. Run it on a Python 3.12 (the runtime's ABI): the
-SAM CLI's own venv is one.
+Powertools, the X-Ray SDK and driftline came from the layers, boto3/botocore from the runtime, that
+scipy, pandas and moto (not shipped) were not needed, and that every module imported from a layer had its
+bytecode there (infra/prune_layers.py compiles it: Lambda's /opt is read-only, so a module without it is
+compiled again on every cold start). Run it on a Python 3.12 (the runtime's ABI): the SAM CLI's own venv is
+one.
 
     check_imports.py [--build-dir .aws-sam/build]
 """
@@ -50,6 +52,13 @@ for name in spec["watch"]:
     mod = sys.modules.get(name)
     if mod is not None:
         result["origins"][name] = getattr(mod, "__file__", None) or str(getattr(mod, "__path__", ""))
+import importlib.util, os
+result["no_bytecode"] = sorted(
+    name for name, mod in list(sys.modules.items())
+    if (getattr(mod, "__file__", None) or "").endswith(".py")
+    and any(mod.__file__.startswith(p + os.sep) for p in spec["layers"])
+    and not os.path.isfile(importlib.util.cache_from_source(mod.__file__))
+)
 print(json.dumps(result))
 """
 
@@ -76,6 +85,7 @@ def probe(fn: Function, build: Build, python: str) -> list[str]:
     ships_pyarrow = any((layer.path / "python" / "pyarrow").is_dir() for layer in fn.layers)
     spec = {
         "paths": paths,
+        "layers": paths[1:],
         "module": module,
         "attr": attr,
         "extra": ["aws_xray_sdk.core", *(PYARROW_READERS if ships_pyarrow else ())],
@@ -119,6 +129,13 @@ def probe(fn: Function, build: Build, python: str) -> list[str]:
             problems.append(f"{name} is packaged ({origin}); the runtime provides it")
         if name in NOT_SHIPPED:
             problems.append(f"{name} was imported ({origin}), but it is not shipped to Lambda")
+    no_bytecode: list[str] = result.get("no_bytecode") or []
+    if no_bytecode:
+        shown = ", ".join(no_bytecode[:8]) + (", ..." if len(no_bytecode) > 8 else "")
+        problems.append(
+            f"{len(no_bytecode)} modules were imported from a layer without bytecode (compiled again on every cold "
+            f"start; run infra/prune_layers.py without --no-compile): {shown}"
+        )
     return problems
 
 

@@ -75,7 +75,7 @@ def print_report(build: Build, sizes: dict[str, dict[str, int]], before: dict | 
         row += f" {mb(total):>8} {100 * total / limit:>8.0f}%{flag}"
         print(row)
 
-    print("\nLayers" + (" (before -> after pruning)" if before else ""))
+    print("\nLayers" + (" (before -> after prune_layers.py: pruned, byte-compiled)" if before else ""))
     for lid, size in sizes["layers"].items():
         prior = (before or {}).get("layers", {}).get(lid)
         change = f"{mb(prior)} -> " if prior is not None and prior != size else ""

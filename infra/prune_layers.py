@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prune the built layers (.aws-sam/build/<Layer>/python) of what Driftline never loads at run time.
+"""Prune the built layers (.aws-sam/build/<Layer>/python) of what Driftline never loads, then byte-compile them.
 
 `sam build` (BuildMethod python3.12) pip-installs each layer's requirements.txt as is. That leaves:
 - packages the Lambda python3.12 runtime already has: boto3 and what only it needs (botocore, s3transfer,
@@ -11,17 +11,27 @@
   libX.so, libX.so.N and libX.so.N.M.P as three files; only the SONAME libX.so.N is loaded).
 
 Before deleting anything it checks, by reading the ELF dynamic sections, that every shared library the
-remaining files need and that the layer bundled is still there. infra/check_imports.py then imports each
-function's handler with exactly its layers.
+remaining files need and that the layer bundled is still there.
 
-    prune_layers.py [--build-dir .aws-sam/build] [--dry-run]
+Then it byte-compiles what is left (``__pycache__/*.cpython-312.pyc``, unchecked-hash): `sam build` ships
+sources only, and Lambda's /opt is read-only, so without bytecode every cold start compiles every module it
+imports (numpy, Powertools, driftline...) and throws the result away: about 0.8 s of CPU per cold start, for
+~8 MB per layer. Unchecked-hash .pyc files are used without looking at the source's mtime, which the deployment
+zip does not keep exactly; they are rewritten on every run (the layer is never edited after this step). Only
+on the runtime's Python (the layers' CompatibleRuntimes): bytecode of another version would be ignored.
+infra/check_imports.py then imports each function's handler with exactly its layers.
+
+    prune_layers.py [--build-dir .aws-sam/build] [--dry-run] [--no-compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import dataclasses
+import importlib.util
 import mmap
+import py_compile
 import re
 import shutil
 import struct
@@ -235,10 +245,33 @@ def _size(files: Iterable[Path]) -> int:
     return sum(p.stat().st_size for p in files if p.is_file() and not p.is_symlink())
 
 
+def runtime_python(compatible: Iterable[str]) -> str | None:
+    """This interpreter as a Lambda runtime name (``python3.12``) when it is one of ``compatible``, else None."""
+    mine = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return mine if mine in set(compatible) else None
+
+
+def byte_compile(site: Path) -> tuple[int, int, int]:
+    """Compile every .py under site for this interpreter, unchecked-hash, overwriting any bytecode there.
+    Returns (modules, failures, bytes of bytecode)."""
+    sources = [p for p in site.rglob("*.py") if p.is_file()]
+    ok = compileall.compile_dir(
+        site,
+        quiet=2,
+        force=True,
+        workers=0,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    pycs = [p for p in site.rglob(f"__pycache__/*.{sys.implementation.cache_tag}.pyc") if p.is_file()]
+    failures = 0 if ok else sum(1 for src in sources if not Path(importlib.util.cache_from_source(str(src))).is_file())
+    return len(sources), failures, _size(pycs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
-    parser.add_argument("--dry-run", action="store_true", help="print what would go, delete nothing")
+    parser.add_argument("--dry-run", action="store_true", help="print what would go, delete or compile nothing")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="do not byte-compile the layers")
     args = parser.parse_args(argv)
 
     build = read_build(args.build_dir)
@@ -263,6 +296,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {mb(_size(files)):>7} MB  {len(files):>5} files  {reason}")
         if not args.dry_run:
             _delete(site.resolve(), removed)
+        if args.compile and not args.dry_run:
+            props = build.template["Resources"][layer.logical_id].get("Properties") or {}
+            compatible = props.get("CompatibleRuntimes") or []
+            if runtime_python(compatible) is None:
+                print(
+                    f"  WARNING: not byte-compiled: this is Python {sys.version.split()[0]}, the layer is for "
+                    f"{', '.join(compatible) or 'an unnamed runtime'} (every cold start will compile its modules)",
+                    file=sys.stderr,
+                )
+                continue
+            modules, failures, size = byte_compile(site)
+            note = f", {failures} could not be compiled (imported from source)" if failures else ""
+            print(f"  {mb(size):>7} MB  {modules:>5} files  added: their bytecode (unchecked-hash .pyc){note}")
     return 1 if failed else 0
 
 
