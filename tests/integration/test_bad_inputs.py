@@ -3,22 +3,32 @@
 Each bad file gets what fits it: an error record and an ``ingest.error`` alert when nothing of it can be used,
 else its usable rows are counted and its faults show as data-quality metrics. A good file for the same window is
 dropped after it: the window counts the good rows (plus the bad file's usable ones), nothing crashes, nothing is
-counted twice.
+counted twice. Two full-size cases are generated at test time: a categorical column with a million distinct values
+(the profile stays a few kilobytes) and a JSON Lines log with one 50 MB line (profiled, in bounded memory).
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import math
+import os
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
-from driftline.cli.demo import MODEL_ID, encode
+from driftline.adapters.dynamodb import encode_item, item_size
+from driftline.cli.demo import COUNTRIES, MODEL_ID, PLANS, encode
+from driftline.services.store import ws_key
 
 from .conftest import Pipeline
 from .test_handlers import (
@@ -350,3 +360,150 @@ def test_a_label_file_with_unknown_and_duplicate_ids_counts_known_ones_once(
     (alert,) = [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "ingest.error"]
     assert_ingest_error(alert, f"labels/{MODEL_ID}/nolabel.csv")
     _assert_window(pipeline, GOOD_ROWS, 1)
+
+
+# -- full-size bad inputs ---------------------------------------------------------------------------------------------
+
+
+def _profile_item_sizes(pipeline: Pipeline) -> list[int]:
+    """DynamoDB's size of each profile item of window 0 (the files' profiles not rolled up yet, and the rollup)."""
+    table = pipeline.container.store.table
+    return [item_size(encode_item(i, "t")) for i in table.query(f"PROF#{MODEL_ID}#{ws_key(T0)}")]
+
+
+class PeakMemory:
+    """The peak resident memory of this process while the block runs, above what it was on entry (sampled)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self) -> PeakMemory:
+        self._base = self._rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, self._rss() - self._base)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss() - self._base)
+
+
+MILLION = 1_000_000
+
+
+def _million_rows(payment_method: pa.Array) -> pa.Table:
+    """A million prediction rows of window 0 (no ids, no labels), built vectorised (``generate`` is per row)."""
+    rng = np.random.default_rng(4)
+
+    def category(values: np.ndarray) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, len(values), MILLION, dtype=np.int32)),
+                                              pa.array(values))  # fmt: skip
+
+    score = rng.random(MILLION).round(4)
+    return pa.table(
+        {
+            "event_time": pa.array(((T0 + rng.random(MILLION) * (HOUR - 1)) * 1000).astype(np.int64)),
+            "tenure_months": rng.gamma(2.0, 12.0, MILLION).round(1),
+            "monthly_spend": rng.normal(55.0, 15.0, MILLION).round(2),
+            "support_tickets": rng.poisson(1.0, MILLION),
+            "plan": category(PLANS),
+            "country": category(COUNTRIES),
+            "payment_method": payment_method,
+            "churn_probability": score,
+            "will_churn": (score >= 0.5).astype(np.int64),
+        }
+    )
+
+
+@pytest.mark.slow
+def test_a_categorical_column_with_a_million_distinct_values_keeps_the_profile_small(
+    pipeline: Pipeline, read_alerts: Reader, tmp_path: Path
+) -> None:
+    set_up_model(pipeline)
+    # Given a log of a million rows whose payment_method is a different value on every row
+    distinct = pc.binary_join_element_wise("pm-", pc.cast(pa.array(np.arange(MILLION)), pa.string()), "")
+    path = tmp_path / "million.parquet"
+    pq.write_table(_million_rows(distinct), path, compression="zstd")
+    key = f"predictions/{MODEL_ID}/2026/01/01/million.parquet"
+
+    # When it lands, then a good file for the same window, and the window is evaluated
+    pipeline.drop(key, path.read_bytes())
+    pipeline.drop(GOOD_KEY, encode(good_rows(), "csv"))
+    sizes = _profile_item_sizes(pipeline)
+    evaluate_after(pipeline, 1)
+
+    # Then the file is processed whole, and its profile stays small: one item of a few kilobytes per file, far
+    # from DynamoDB's 400 KB (the categories kept are the baseline's: the rest count as unseen)
+    assert file_record(pipeline, key)["status"] == "done"
+    assert file_record(pipeline, key)["rows"] == MILLION
+    assert len(sizes) == 2 and max(sizes) < 20_000, sizes
+    assert max(_profile_item_sizes(pipeline)) < 20_000  # and so is the window's rollup
+    # and the window's metrics are there: every row counted, every value of the column unseen in the baseline
+    _assert_window(pipeline, MILLION + GOOD_ROWS, 2)
+    unseen = metric(pipeline, "quality.unseen_category_rate", "payment_method")[T0].value
+    assert math.isclose(unseen, MILLION / (MILLION + GOOD_ROWS), rel_tol=1e-9)
+    assert metric(pipeline, "drift.jensen_shannon", "payment_method")[T0].value > 0.9
+    assert pipeline.container.store.errors(MODEL_ID) == []
+    assert [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "ingest.error"] == []
+
+
+LINE_BYTES = 50 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_a_json_lines_log_with_a_50_mb_line_is_profiled_in_bounded_memory_between_good_logs(
+    pipeline: Pipeline, read_alerts: Reader, tmp_path: Path
+) -> None:
+    set_up_model(pipeline)
+    # Given a JSON Lines log of 50 rows whose 26th line is 50 MB long (its plan is 50 MB of text) ...
+    lines = encode(bad_rows(), "jsonl").splitlines(keepends=True)
+    row = json.loads(lines[25])
+    row["plan"] = "\0"
+    head, tail = json.dumps(row).encode().split(b"\\u0000")
+    path = tmp_path / "long-line.jsonl"
+    with path.open("wb") as out:
+        out.writelines(lines[:25])
+        out.write(head)
+        for _ in range(LINE_BYTES >> 20):
+            out.write(b"x" * (1 << 20))
+        out.write(tail + b"\n")
+        out.writelines(lines[26:])
+    assert path.stat().st_size > LINE_BYTES
+    key = f"predictions/{MODEL_ID}/2026/01/01/long-line.jsonl"
+    # ... in one SQS batch between two good logs of the same window
+    after_key = f"predictions/{MODEL_ID}/2026/01/01/good-after.csv"
+    pipeline.put(GOOD_KEY, encode(good_rows(), "csv"))
+    pipeline.put(key, path.read_bytes())
+    pipeline.put(after_key, encode(without_labels(window_rows(GOOD_ROWS, seed=3, prefix="h")), "csv"))
+    messages = pipeline.receive("ingest")
+    assert len(messages) == 3
+
+    # When the batch is handled
+    with PeakMemory() as memory:
+        response = pipeline.invoke("ingest", messages)
+
+    # Then all three are processed; the long value is a data-quality fact (a plan never seen), not an error
+    assert response == {"batchItemFailures": []}
+    for k in (GOOD_KEY, key, after_key):
+        assert file_record(pipeline, k)["status"] == "done", k
+    assert file_record(pipeline, key)["rows"] == BAD_ROWS
+    evaluate_after(pipeline, 1)
+    _assert_window(pipeline, 2 * GOOD_ROWS + BAD_ROWS, 3)
+    unseen = metric(pipeline, "quality.unseen_category_rate", "plan")[T0].value
+    assert math.isclose(unseen, 1 / (2 * GOOD_ROWS + BAD_ROWS), rel_tol=1e-9)
+    assert pipeline.container.store.errors(MODEL_ID) == []
+    assert [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "ingest.error"] == []
+    assert max(_profile_item_sizes(pipeline)) < 20_000  # the long value is not stored
+    # and memory stays within a few times the line (about 5 here: moto holds the object and copies its body too)
+    assert memory.peak < 8 * LINE_BYTES, f"peak +{memory.peak >> 20} MiB"

@@ -1,6 +1,8 @@
 """``ObjectStore`` over one S3 bucket, with the boto3 client; and a seekable reader over ranged GETs.
 
-``open()`` returns the streaming body of ``get_object`` (read it in pieces; never whole). Formats that need
+``open()`` returns the streaming body of ``get_object`` (read it in pieces; never whole); a connection that fails while
+it is read (reset, timed out, or a body cut short) raises a retryable ``StorageError`` naming the object, as every
+other failure of the adapter does. Formats that need
 random access (Parquet reads its footer first) use ``open_seekable()``: a buffered reader over ``RangedReader``,
 which fetches ``bytes=a-b`` ranges with a read-ahead buffer, pinned to the object's ETag so a concurrent
 overwrite is detected instead of mixing two versions. pyarrow's own S3 filesystem is not used: it bypasses
@@ -13,6 +15,7 @@ import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+import urllib3.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
 
 from driftline.adapters._errors import translate
@@ -44,6 +47,48 @@ def _translate(err: Exception, bucket: str, key: str) -> StorageError:
         )
     )
     return translate(err, where, retryable=_RETRYABLE, special=special)
+
+
+_READ_ERRORS = (ClientError, BotoCoreError, urllib3.exceptions.HTTPError)  # what reading a body can raise
+
+
+class StreamedBody(io.RawIOBase):
+    """The streaming body of one ``get_object``, not seekable: read in pieces, its failures translated."""
+
+    def __init__(self, body: Any, bucket: str, key: str) -> None:
+        super().__init__()
+        self._body = body
+        self.bucket = bucket
+        self.key = key
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError(f"{self.name}: I/O operation on a closed body")
+        try:
+            return bytes(self._body.read(None if size is None or size < 0 else size))
+        except _READ_ERRORS as err:
+            raise _translate(err, self.bucket, self.key) from err
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        out = memoryview(buffer).cast("B")
+        data = self.read(len(out))
+        out[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
 
 
 class RangedReader(io.RawIOBase):
@@ -137,7 +182,7 @@ class RangedReader(io.RawIOBase):
         try:
             resp = self._client.get_object(**kwargs)
             data = resp["Body"].read()
-        except (ClientError, BotoCoreError) as err:
+        except _READ_ERRORS as err:
             raise _translate(err, self.bucket, self.key) from err
         self.requests += 1
         if len(data) != end - start + 1:
@@ -162,12 +207,13 @@ class S3ObjectStore:
         self._read_ahead = read_ahead
 
     def open(self, key: str) -> BinaryIO:
-        """The object's streaming body (not seekable; read it in pieces). Raises NotFound."""
+        """The object's streaming body (not seekable; read it in pieces). Raises NotFound; reads raise a retryable
+        StorageError when the connection fails."""
         try:
             resp = self._client.get_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
-        return cast(BinaryIO, resp["Body"])
+        return cast(BinaryIO, StreamedBody(resp["Body"], self.bucket, key))
 
     def open_seekable(self, key: str) -> io.BufferedReader:
         """A seekable, buffered reader of the object through ranged GETs (for Parquet). Raises NotFound."""
@@ -189,8 +235,6 @@ class S3ObjectStore:
         body = self.open(key)
         try:
             return body.read()
-        except (ClientError, BotoCoreError) as err:
-            raise _translate(err, self.bucket, key) from err
         finally:
             body.close()
 

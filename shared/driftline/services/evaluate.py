@@ -80,8 +80,9 @@ class EvaluateService:
             done = int(state.get("last_closed", int(first) - width))
             start = max(done + width, last_closed - (MAX_NO_DATA_WINDOWS - 1) * width, int(first))
             windows.update(range(start, last_closed + 1, width))
-        for ws in sorted(windows):
-            self._evaluate_window(config, current, ws, dirty.get(ws), report, now)
+        ordered = sorted(windows)
+        for i, ws in enumerate(ordered):
+            self._evaluate_window(config, current, ws, dirty.get(ws), report, now, later=frozenset(ordered[i + 1 :]))
         if first is not None and windows:
             self.store.update_state(model_id, last_closed=max(last_closed, int(state.get("last_closed", 0))))
         return report
@@ -89,7 +90,15 @@ class EvaluateService:
     # -- one window ------------------------------------------------------------------------------------------------
 
     def _evaluate_window(
-        self, config: ModelConfig, current: Baseline, ws: int, token: str | None, report: EvaluationReport, now: float
+        self,
+        config: ModelConfig,
+        current: Baseline,
+        ws: int,
+        token: str | None,
+        report: EvaluationReport,
+        now: float,
+        *,
+        later: frozenset[int] = frozenset(),
     ) -> None:
         model_id = config.model_id
         wp = self.store.window_profiles(model_id, ws)
@@ -107,14 +116,22 @@ class EvaluateService:
         self.store.put_points(points)
         report.windows.append(ws)
         report.points += len(points)
-        report.alerts += self._judge(config, baseline, ws, points, now)
+        report.alerts += self._judge(config, baseline, ws, points, now, later)
         self.store.roll_up(model_id, wp)
         if token is not None:
             self.store.clear_dirty(model_id, ws, token)
 
     def _judge(
-        self, config: ModelConfig, baseline: Baseline, ws: int, points: list[MetricPoint], now: float
+        self,
+        config: ModelConfig,
+        baseline: Baseline,
+        ws: int,
+        points: list[MetricPoint],
+        now: float,
+        later: frozenset[int] = frozenset(),
     ) -> list[Alert]:
+        """Judge the window's points; publish the transitions from this window on, except those of the ``later``
+        windows this run judges next (each publishes its own, with its values)."""
         model_id, width = config.model_id, config.window_seconds
         base = self._baseline_values(config, baseline)
         rules = [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(
@@ -149,8 +166,8 @@ class EvaluateService:
                 },
             )
             for w, new_state in changes:
-                if w < ws:
-                    continue  # transitions of earlier windows were published when those were judged
+                if w < ws or w in later:
+                    continue  # earlier windows' transitions were published when those were judged; later ones will be
                 # the verdict of window w: this window's when w == ws; a later window re-judged otherwise
                 v = verdict if w == ws else R.Verdict(target, w, history[w], None, None, verdict.baseline_value)
                 alert = self._alert(config, target.rule, target, v, new_state, now, flat)

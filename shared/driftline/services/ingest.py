@@ -75,16 +75,20 @@ class IngestService:
                 outcome = self._labels(ref, file_id)
         except (InputError, ConfigError, BaselineError) as err:
             reason = _reason(err)
+            # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
+            # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
+            started = (self.store.get_file(file_id) or {}).get("started_at")
+            self.report_failure(ref.model_id, ref.key, file_id, reason, at=None if started is None else float(started))
             self.store.finish_file(file_id, status="failed", reason=reason)
-            self.report_failure(ref.model_id, ref.key, file_id, reason)
             return Outcome(ref.key, ref.model_id, "failed", reason=reason)
         self.store.finish_file(file_id, status="done", rows=outcome.rows)
         return outcome
 
-    def report_failure(self, model_id: str, key: str, file_id: str, reason: str) -> None:
-        """An error record and an ``ingest.error`` alert (SPEC §4)."""
-        self.store.record_error(model_id, key=key, file_id=file_id, reason=reason)
-        now = self.clock()
+    def report_failure(self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None) -> None:
+        """An error record and an ``ingest.error`` alert (SPEC §4), dated ``at`` (default: now). Idempotent for a
+        given ``at``: the same error record, and the alert recorded (and published) once."""
+        now = self.clock() if at is None else at
+        self.store.record_error(model_id, key=key, file_id=file_id, reason=reason, at=now)
         self.alerts.publish(
             Alert(
                 model_id,

@@ -253,8 +253,11 @@ class Store:
         for i in items:
             if i["sk"].startswith("F#"):
                 files.setdefault(str(i["file_id"]), []).append(i)
-        # ids whose items are gone need no remembering: a file is never ingested twice (FILE# markers)
-        consumed &= frozenset(files)
+        # An id whose items are gone is forgotten once its file is finished: a finished file is never ingested again
+        # (FILE# markers), but an unfinished one (its attempt failed after writing) is redelivered and writes the
+        # same items again, which must not count twice.
+        gone = consumed - frozenset(files)
+        consumed = (consumed - gone) | self._unfinished(gone)
         merged = dict(rolled)
         used: set[str] = set()
         for fid in sorted(files):
@@ -267,6 +270,13 @@ class Store:
         file_sks = tuple(str(i["sk"]) for fid in sorted(used) for i in files[fid])
         rollup_sks = tuple(str(i["sk"]) for i in items if i["sk"].startswith("R#") and i["sk"] != "R#HEAD")
         return WindowProfiles(window_start, merged, frozenset(used), consumed, version, file_sks, rollup_sks)
+
+    def _unfinished(self, file_ids: frozenset[str]) -> frozenset[str]:
+        """Those of ``file_ids`` whose file is still being processed (or will be again)."""
+        if not file_ids:
+            return frozenset()
+        items = self.table.batch_get([(f"FILE#{fid}", "FILE") for fid in sorted(file_ids)])
+        return frozenset(str(i["pk"]).removeprefix("FILE#") for i in items if i.get("status") not in ("done", "failed"))
 
     def roll_up(self, model_id: str, wp: WindowProfiles) -> bool:
         """Store ``wp.profiles`` as the window's new rollup and drop the file items it includes.
@@ -412,8 +422,9 @@ class Store:
     def alert_history(self, model_id: str, *, start: int, end: int) -> list[Item]:
         return list(self.table.query(f"ALERT#{model_id}", sk_from=f"H#{ws_key(start)}", sk_to=f"H#{ws_key(end)}~"))
 
-    def record_error(self, model_id: str, *, key: str, file_id: str, reason: str) -> None:
-        now = self.clock()
+    def record_error(self, model_id: str, *, key: str, file_id: str, reason: str, at: float | None = None) -> None:
+        """A file that could not be processed, dated ``at`` (default: now): one item per file and date."""
+        now = self.clock() if at is None else at
         self.table.put(
             {
                 "pk": f"ERR#{model_id}",
