@@ -36,11 +36,14 @@ import pyarrow.parquet as pq
 
 from driftline.core.baseline import Baseline, categorical_columns, numeric_columns
 from driftline.core.config import ModelConfig, load_config_file
-from driftline.services.profiling import DEFAULT_BATCH_ROWS, profile_file
+from driftline.services.profiling import profile_file
 
 BLOCK_BYTES: Final = 8 << 20  # as driftline.io.readers
 JSON_CHUNK_BYTES: Final = 1 << 20
 KINDS: Final = ("floor", "driftline")
+# The floor's own fastest batch on this machine (32k: 1.12 s, 64k: 1.06 s, 128k: 1.21 s, 256k: 1.15 s of CPU
+# for the Parquet floor), not Driftline's default of 131,072 rows, which would slow the floor down.
+FLOOR_BATCH_ROWS: Final = 65_536
 
 
 def single_thread() -> None:
@@ -109,7 +112,7 @@ def _jsonl_gz_batches(path: Path, columns: list[str], batch_rows: int) -> Iterat
 _READERS: Final = {"parquet": _parquet_batches, "csv": _csv_batches, "jsonl.gz": _jsonl_gz_batches}
 
 
-def floor_pass(path: Path, fmt: str, plan: FloorPlan, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> int:
+def floor_pass(path: Path, fmt: str, plan: FloorPlan, *, batch_rows: int = FLOOR_BATCH_ROWS) -> int:
     """The floor: read the columns, histogram the numerical ones, count the categorical ones. Returns the rows."""
     hist = {c: np.zeros(e.size - 1, np.int64) for c, e in plan.numeric.items()}
     counts: list[Any] = []

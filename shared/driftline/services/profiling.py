@@ -20,7 +20,7 @@ Source = str | os.PathLike[str] | BinaryIO
 Opener = Callable[[], Source]
 Progress = Callable[[str, int], None]  # (file name, rows read so far in it)
 
-DEFAULT_BATCH_ROWS = 65_536
+DEFAULT_BATCH_ROWS = 131_072
 
 
 @dataclass

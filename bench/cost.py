@@ -1,0 +1,185 @@
+"""The monthly AWS cost of monitoring one model, from measured durations, item sizes and request counts.
+
+Every input is a flag whose default is a figure measured by this repository's benchmarks (the source is named
+next to it) or a stated assumption; prices are AWS's public on-demand prices in us-east-1 (free tiers left
+out). It prints, for 1M, 10M and 100M predictions a day, the cost of each service and the total, beside two
+alternatives: SageMaker Model Monitor's hourly data-quality job and a scheduled Evidently job in Lambda.
+
+    python -m bench.cost [--files-per-day 288] [--delayed-labels]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+
+DAYS = 30
+# Public prices, us-east-1 (checked 2026-11).
+LAMBDA_GB_S = 0.0000166667  # x86
+LAMBDA_REQUEST = 0.20 / 1e6
+SQS_REQUEST = 0.40 / 1e6
+DDB_WRU = 0.625 / 1e6  # on-demand, after the November 2024 price cut
+DDB_RRU = 0.125 / 1e6
+S3_GET = 0.0004 / 1000
+SNS_PUBLISH = 0.50 / 1e6
+KMS_KEY_MONTH = 1.00  # the operations topic's customer-managed key
+ALARM_MONTH = 0.10  # CloudWatch standard alarm
+SAGEMAKER_ML_M5_XLARGE_HOUR = 0.23  # processing instance, Model Monitor's default type
+LAMBDA_FULL_VCPU_MB = 1769  # Lambda gives a function one full vCPU at 1,769 MB, a share of one below
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one model costs per unit of work. Defaults: see ``parse_args``."""
+
+    files_per_day: int
+    window_hours: float
+    rows_per_s_one_core: float
+    ingest_memory_mb: int
+    ingest_overhead_s: float
+    profile_kb_per_file_window: float
+    points_per_window: int
+    evaluate_s_per_run: float
+    evaluate_memory_mb: int
+    queues: int
+    alarms: int
+    delayed_labels: bool
+    evidently_s_per_million: float
+    evidently_gb_per_million: float
+    evidently_fixed_s: float
+    model_monitor_minutes: float
+
+
+def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
+    """Dollars a month per service for one model."""
+    i = inputs
+    files = i.files_per_day * DAYS
+    rows_per_file = predictions_per_day / i.files_per_day
+    share = min(1.0, i.ingest_memory_mb / LAMBDA_FULL_VCPU_MB)
+    ingest_s = i.ingest_overhead_s + rows_per_file / (i.rows_per_s_one_core * share)
+    windows = DAYS * 24 / i.window_hours
+    # the evaluator runs each minute and evaluates a window once it has ended (again only if late files come)
+    runs = windows
+    lambda_cost = (
+        files * ingest_s * i.ingest_memory_mb / 1024 + (DAYS * 1440) * 0.05 * i.evaluate_memory_mb / 1024
+    ) * LAMBDA_GB_S + runs * i.evaluate_s_per_run * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
+    lambda_cost += (files + DAYS * 1440) * LAMBDA_REQUEST
+    sqs = 3 * files * SQS_REQUEST  # the notification, the receive and the delete of each file
+    profile_wru = math.ceil(i.profile_kb_per_file_window)
+    # per file: its profile item(s) written and, once rolled up, deleted (both cost by size), claim, done, dirty
+    file_wru = files * (2 * profile_wru + 3)
+    # per evaluation: every point (table + its GSI entry), the window's rollup (new parts + head), the state
+    eval_wru = runs * (2 * i.points_per_window + profile_wru + 3)
+    # per evaluation: the window's items read back (strongly consistent: 1 RRU per 4 KB)
+    eval_rru = runs * math.ceil((profile_wru * 2) / 4) + DAYS * 1440 * 2
+    id_wru = id_rru = 0.0
+    if i.delayed_labels:  # one id item per prediction; per label: its lookup and its claim
+        id_wru = predictions_per_day * DAYS * 2
+        id_rru = predictions_per_day * DAYS
+    dynamodb = (file_wru + eval_wru + id_wru) * DDB_WRU + (eval_rru + id_rru) * DDB_RRU
+    s3 = files * 3 * S3_GET  # the reader's GETs (ranged for Parquet: footer + row groups)
+    return {"Lambda": lambda_cost, "SQS": sqs, "DynamoDB": dynamodb, "S3 requests": s3, "SNS": 100 * SNS_PUBLISH}
+
+
+def per_stack(inputs: Inputs) -> float:
+    """What a deployment costs whatever its models: the Lambda pollers' long polls on the idle queues (5 pollers
+    per queue, one 20 s poll each), the operations topic's KMS key, the CloudWatch alarms."""
+    idle_polls = inputs.queues * 5 * 3 * 60 * 24 * DAYS
+    return idle_polls * SQS_REQUEST + KMS_KEY_MONTH + inputs.alarms * ALARM_MONTH
+
+
+def model_monitor(inputs: Inputs, predictions_per_day: float) -> float:
+    """SageMaker Model Monitor: one hourly data-quality job on an ml.m5.xlarge, billed for its run time (an
+    assumed constant: start-up dominates at these volumes), plus one model-quality job when labels come later."""
+    jobs = 2 if inputs.delayed_labels else 1
+    return jobs * 24 * DAYS * inputs.model_monitor_minutes / 60 * SAGEMAKER_ML_M5_XLARGE_HOUR
+
+
+def evidently_lambda(inputs: Inputs, predictions_per_day: float) -> tuple[float, float, float]:
+    """An hourly Lambda running Evidently's DataDriftPreset on the hour's rows: (dollars, seconds, GB)."""
+    millions = predictions_per_day / 24 / 1e6
+    seconds = inputs.evidently_fixed_s + inputs.evidently_s_per_million * millions
+    gb = max(1.0, inputs.evidently_gb_per_million * millions + 0.5)
+    return 24 * DAYS * seconds * gb * LAMBDA_GB_S, seconds, gb
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--files-per-day", type=int, default=288, help="log files a day (assumption: one per 5 min)")
+    p.add_argument("--window-hours", type=float, default=1.0)
+    p.add_argument("--rows-per-s", type=float, default=480_000, help="make bench: Parquet, one core")
+    p.add_argument("--ingest-memory-mb", type=int, default=1024, help="template.yaml FunctionMemory")
+    p.add_argument(
+        "--ingest-overhead-s", type=float, default=0.25, help="per file beyond profiling (assumption: S3 + DynamoDB)"
+    )
+    p.add_argument("--profile-kb", type=float, default=30.0, help="make load: profile KB per file and window")
+    p.add_argument("--points", type=int, default=1140, help="bench.evaluator: metric points per window")
+    p.add_argument("--evaluate-s", type=float, default=0.6, help="per evaluation of a window (make load)")
+    p.add_argument("--evaluate-memory-mb", type=int, default=1024)
+    p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the id index is written")
+    p.add_argument("--evidently-s-per-million", type=float, default=65.2, help="make bench-peers: compute s / 1M")
+    p.add_argument("--evidently-gb-per-million", type=float, default=1.6, help="make bench-peers: peak GB / 1M")
+    p.add_argument("--evidently-fixed-s", type=float, default=9.0, help="make bench-peers: start + import s")
+    p.add_argument(
+        "--model-monitor-minutes", type=float, default=10.0, help="assumption: billed minutes of one hourly job"
+    )
+    return p.parse_args(argv)
+
+
+def inputs_of(args: argparse.Namespace) -> Inputs:
+    return Inputs(
+        files_per_day=args.files_per_day,
+        window_hours=args.window_hours,
+        rows_per_s_one_core=args.rows_per_s,
+        ingest_memory_mb=args.ingest_memory_mb,
+        ingest_overhead_s=args.ingest_overhead_s,
+        profile_kb_per_file_window=args.profile_kb,
+        points_per_window=args.points,
+        evaluate_s_per_run=args.evaluate_s,
+        evaluate_memory_mb=args.evaluate_memory_mb,
+        queues=4,
+        alarms=6,
+        delayed_labels=args.delayed_labels,
+        evidently_s_per_million=args.evidently_s_per_million,
+        evidently_gb_per_million=args.evidently_gb_per_million,
+        evidently_fixed_s=args.evidently_fixed_s,
+        model_monitor_minutes=args.model_monitor_minutes,
+    )
+
+
+def table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6)) -> list[str]:
+    costs = [monthly(inputs, v) for v in volumes]
+    head = "| $ / month, one model | " + " | ".join(f"{v / 1e6:,.0f}M predictions/day" for v in volumes) + " |"
+    lines = [head, "|---" * (len(volumes) + 1) + "|"]
+    for service in costs[0]:
+        lines.append(f"| {service} | " + " | ".join(f"{c[service]:,.2f}" for c in costs) + " |")
+    lines.append("| **Driftline, per model** | " + " | ".join(f"**{sum(c.values()):,.2f}**" for c in costs) + " |")
+    stack = per_stack(inputs)
+    lines.append(
+        "| Driftline, per stack (shared by its models: idle SQS polls, KMS key, alarms) | "
+        + " | ".join(f"{stack:,.2f}" for _ in volumes)
+        + " |"
+    )
+    lines.append(
+        "| SageMaker Model Monitor (hourly data-quality job) | "
+        + " | ".join(f"{model_monitor(inputs, v):,.2f}" for v in volumes)
+        + " |"
+    )
+    cells = []
+    for v in volumes:
+        dollars, seconds, gb = evidently_lambda(inputs, v)
+        note = " (over Lambda's 15 min)" if seconds > 900 else ""
+        cells.append(f"{dollars:,.2f} ({seconds:,.0f} s at {gb:,.1f} GB{note})")
+    lines.append("| Evidently in Lambda, hourly | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print("\n".join(table(inputs_of(args))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
