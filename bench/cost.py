@@ -40,6 +40,7 @@ class Inputs:
     ingest_overhead_s: float
     profile_kb_per_file_window: float
     points_per_window: int
+    other_window_wru: float
     evaluate_s_per_run: float
     evaluate_memory_mb: int
     queues: int
@@ -69,8 +70,8 @@ def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     profile_wru = math.ceil(i.profile_kb_per_file_window)
     # per file: its profile item(s) written and, once rolled up, deleted (both cost by size), claim, done, dirty
     file_wru = files * (2 * profile_wru + 3)
-    # per evaluation: every point (table + its GSI entry), the window's rollup (new parts + head), the state
-    eval_wru = runs * (2 * i.points_per_window + profile_wru + 3)
+    # per evaluation: every point (table + its GSI entry), the rollup, the alert states, dirty mark and state
+    eval_wru = runs * (2 * i.points_per_window + i.other_window_wru)
     # per evaluation: the window's items read back (strongly consistent: 1 RRU per 4 KB)
     eval_rru = runs * math.ceil((profile_wru * 2) / 4) + DAYS * 1440 * 2
     id_wru = id_rru = 0.0
@@ -113,9 +114,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--ingest-overhead-s", type=float, default=0.25, help="per file beyond profiling (assumption: S3 + DynamoDB)"
     )
-    p.add_argument("--profile-kb", type=float, default=30.0, help="make load: profile KB per file and window")
-    p.add_argument("--points", type=int, default=1140, help="bench.evaluator: metric points per window")
-    p.add_argument("--evaluate-s", type=float, default=0.6, help="per evaluation of a window (make load)")
+    p.add_argument("--profile-kb", type=float, default=16.7, help="make load: profile KB per file and window")
+    p.add_argument("--points", type=int, default=1140, help="make load: metric points per window")
+    p.add_argument(
+        "--other-window-wru", type=float, default=142, help="make load: rollup, alert states, marks per window"
+    )
+    p.add_argument("--evaluate-s", type=float, default=1.83, help="make load: evaluator s per window (on moto)")
     p.add_argument("--evaluate-memory-mb", type=int, default=1024)
     p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the id index is written")
     p.add_argument("--evidently-s-per-million", type=float, default=65.2, help="make bench-peers: compute s / 1M")
@@ -136,6 +140,7 @@ def inputs_of(args: argparse.Namespace) -> Inputs:
         ingest_overhead_s=args.ingest_overhead_s,
         profile_kb_per_file_window=args.profile_kb,
         points_per_window=args.points,
+        other_window_wru=args.other_window_wru,
         evaluate_s_per_run=args.evaluate_s,
         evaluate_memory_mb=args.evaluate_memory_mb,
         queues=4,
