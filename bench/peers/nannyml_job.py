@@ -10,13 +10,13 @@ current data as one chunk (``chunk_number=1``), then reads the results as a Data
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import sys
 import time
 import warnings
 from typing import Any
+
+from _job import answer, read_frames
+from _job import main as run_main
 
 METHOD = "jensen_shannon"
 
@@ -27,16 +27,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     warnings.simplefilter("ignore")  # one chunk: NannyML warns that its thresholds need more, once per column
     start = time.perf_counter()
     import nannyml as nml
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
 
     imported = time.perf_counter()
-    numerical, categorical = list(job["numerical"]), list(job["categorical"])
+    numerical, categorical, current, reference, read = read_frames(job)
     columns = numerical + categorical
-    current = pd.read_parquet(job["current"], columns=columns)
-    reference = pd.read_parquet(job["reference"], columns=columns)
-    read = time.perf_counter()
     calculator = nml.UnivariateDriftCalculator(
         column_names=columns,
         treat_as_numerical=numerical,
@@ -50,26 +44,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     results = calculator.calculate(current).filter(period="analysis").to_df()
     done = time.perf_counter()
     drift = {c: {METHOD: float(results[(c, METHOD, "value")].iloc[0])} for c in columns}
-    return {
-        "tool": "nannyml",
-        "version": nml.__version__,
-        "python": platform.python_version(),
-        "libs": {"pandas": pd.__version__, "numpy": np.__version__, "pyarrow": pa.__version__},
-        "rows": {"current": len(current), "reference": len(reference)},
-        "methods": {"numerical": METHOD, "categorical": METHOD},
-        "drift_columns": len(drift),
-        "drift": {c: drift[c] for c in job["report"] if c in drift},
-        "phases": {"import": imported - start, "read": read - imported, "fit": fitted - read, "compute": done - fitted},
-    }
+    phases = {"import": imported - start, "read": read - imported, "fit": fitted - read, "compute": done - fitted}
+    methods = {"numerical": METHOD, "categorical": METHOD}
+    return answer("nannyml", nml.__version__, job, (current, reference), methods, drift, phases)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: nannyml_job.py '<job as JSON>'", file=sys.stderr)
-        return 2
-    print(json.dumps(run_job(json.loads(args[0]))))
-    return 0
+    return run_main("nannyml_job.py", run_job, argv)
 
 
 if __name__ == "__main__":

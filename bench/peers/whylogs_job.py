@@ -10,30 +10,24 @@ categorical ones. Prints one JSON line (see ``bench/peers/__main__.py``).
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import sys
 import time
 from typing import Any
+
+from _job import answer, read_frames
+from _job import main as run_main
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run the job; the answer holds the rows, the drift of the reported features and the time of each phase."""
     os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
     start = time.perf_counter()
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
     import whylogs as why
     from whylogs.viz.drift.column_drift_algorithms import calculate_drift_scores
 
     imported = time.perf_counter()
-    numerical, categorical = list(job["numerical"]), list(job["categorical"])
+    numerical, categorical, current, reference, read = read_frames(job)
     columns = numerical + categorical
-    current = pd.read_parquet(job["current"], columns=columns)
-    reference = pd.read_parquet(job["reference"], columns=columns)
-    read = time.perf_counter()
     target_view = why.log(pandas=current).view()
     reference_view = why.log(pandas=reference).view()
     profiled = time.perf_counter()
@@ -44,31 +38,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         kind: ", ".join(sorted({scores[c]["algorithm"] for c in cols if scores.get(c)}))  # type: ignore[index]
         for kind, cols in (("numerical", numerical), ("categorical", categorical))
     }
-    return {
-        "tool": "whylogs",
-        "version": why.__version__,
-        "python": platform.python_version(),
-        "libs": {"pandas": pd.__version__, "numpy": np.__version__, "pyarrow": pa.__version__},
-        "rows": {"current": len(current), "reference": len(reference)},
-        "methods": methods,
-        "drift_columns": len(drift),
-        "drift": {c: drift[c] for c in job["report"] if c in drift},
-        "phases": {
-            "import": imported - start,
-            "read": read - imported,
-            "profile": profiled - read,
-            "compute": done - profiled,
-        },
+    phases = {
+        "import": imported - start,
+        "read": read - imported,
+        "profile": profiled - read,
+        "compute": done - profiled,
     }
+    return answer("whylogs", why.__version__, job, (current, reference), methods, drift, phases)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: whylogs_job.py '<job as JSON>'", file=sys.stderr)
-        return 2
-    print(json.dumps(run_job(json.loads(args[0]))))
-    return 0
+    return run_main("whylogs_job.py", run_job, argv)
 
 
 if __name__ == "__main__":
