@@ -66,6 +66,17 @@ def rate_seconds(expression: str) -> float:
     return float(n * {"minute": 60, "hour": 3600, "day": 86400}[unit])
 
 
+def clear_metrics() -> None:
+    """Forget the Powertools metrics of the invocation that just ended. With POWERTOOLS_METRICS_DISABLED (set here:
+    there is no CloudWatch) ``log_metrics`` publishes nothing and clears nothing, so the values pile up across
+    invocations, and Powertools prints them to stdout anyway each time one metric reaches 100 values (every 100
+    files): stray EMF lines after ``local up``'s ready line. Lambda starts each execution environment with its
+    own, flushed at the end of each invocation."""
+    from driftline.runtime.lambda_runtime import metrics
+
+    metrics.clear_metrics()
+
+
 @dataclass
 class FunctionWiring:
     logical: str
@@ -380,6 +391,8 @@ class LocalCloud:
         except Exception:
             log.exception("function %s failed on a batch of %d", fn.name, len(messages))
             failed = {m["MessageId"] for m in messages}
+        finally:
+            clear_metrics()
         self.invocations[fn.logical] = self.invocations.get(fn.logical, 0) + 1
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
@@ -433,6 +446,8 @@ class LocalCloud:
             except Exception:
                 log.exception("scheduled function %s failed", fn.name)
                 return None
+            finally:
+                clear_metrics()
 
     def queue_depths(self) -> dict[str, int]:
         sqs = self.client("sqs")
