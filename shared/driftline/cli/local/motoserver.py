@@ -1,4 +1,4 @@
-"""The local cloud's AWS endpoint: moto's server, with one speed-up and one fidelity fix.
+"""The local cloud's AWS endpoint: moto's server, with speed-ups (same answers) and one fidelity fix.
 
 moto answers a DynamoDB Query by sorting every item of the table and filtering on the partition key, so each
 Query costs O(table size log table size) and the local cloud slows down as its table grows. Here a Query on the
