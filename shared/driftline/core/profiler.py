@@ -86,10 +86,6 @@ class _Grouping:
     def total(self, values: FloatArray, mask: BoolArray) -> FloatArray:
         return np.bincount(self.idx[mask], weights=values[mask], minlength=self.n)
 
-    def sum(self, values: FloatArray) -> FloatArray:
-        """Per-group sums of values that are already 0 where they should not count."""
-        return np.bincount(self.idx, weights=values, minlength=self.n)
-
     def hist_ext(self, slots: IntArray, n_slots: int) -> IntArray:
         """Per-group counts of ``slots`` where slot ``n_slots`` (one past the last) marks rows not to count."""
         width = n_slots + 1
@@ -120,13 +116,13 @@ class ProfileBuilder:
     def add(self, batch: PreparedBatch) -> None:
         if batch.n == 0:
             return
-        windows, w_idx = _windows(batch.window_start)
+        layout = _Layout(batch.window_start)
+        windows, w_idx = layout.windows, layout.w_idx
         groupings = [_Grouping(w_idx, windows, (None,), "population", None)]
         for col, codes in batch.segments.items():
             labels = self.spec.segment_labels(col)
             idx = w_idx * len(labels) + codes.astype(np.int64)
             groupings.append(_Grouping(idx, windows, labels, "segment", col))
-        layout = _Layout(w_idx, windows.size)
         numeric = {c: self._numeric_parts(c, batch, layout) for c in self._numeric}
         self._category_rows = {}
         for g in groupings:
@@ -299,19 +295,6 @@ class ProfileBuilder:
         return g.hist(pos * n_s + sc.fine, 2 * n_s, ok).reshape(g.n, 2, n_s)
 
 
-def _windows(window_start: IntArray) -> tuple[IntArray, IntArray]:
-    """The distinct windows of a batch, ascending, and each row's index among them (``np.unique`` with
-    ``return_inverse``, without its sort when the rows are in time order, as logs usually are)."""
-    ws = window_start
-    if ws.size > 1 and not np.all(ws[1:] >= ws[:-1]):
-        windows, inverse = np.unique(ws, return_inverse=True)
-        return windows, inverse.astype(np.int64)
-    change = np.flatnonzero(ws[1:] != ws[:-1]) + 1
-    idx = np.zeros(ws.size, np.int64)
-    idx[change] = 1
-    return ws[np.concatenate(([0], change))].astype(np.int64), np.cumsum(idx)
-
-
 _Field = tuple[str, str | None, str]  # (part, column or name, field)
 _Combine = Callable[..., np.ndarray]
 
@@ -393,18 +376,27 @@ class _Block:
 
 
 class _Layout:
-    """Where each window's rows are in a batch: rows ``order[bounds[i]:bounds[i+1]]`` (``order`` None: the rows
-    are already grouped by window, in time order, as logs usually are). Computed once per batch, shared by
-    every numerical column."""
+    """The distinct windows of a batch (ascending), each row's index among them, and where each window's rows
+    are: rows ``order[bounds[i]:bounds[i+1]]``. Rows in time order, as logs usually are, need neither
+    ``np.unique``'s sort nor an ``order`` (None). Computed once per batch, shared by every column."""
 
-    def __init__(self, w_idx: IntArray, n_windows: int) -> None:
-        if n_windows > 1 and not np.all(w_idx[1:] >= w_idx[:-1]):
-            self.order: IntArray | None = np.argsort(w_idx, kind="stable")
-            w_idx = w_idx[self.order]
+    def __init__(self, window_start: IntArray) -> None:
+        ws = window_start
+        if ws.size > 1 and not np.all(ws[1:] >= ws[:-1]):
+            windows, inverse = np.unique(ws, return_inverse=True)
+            self.w_idx: IntArray = inverse.astype(np.int64)
+            self.order: IntArray | None = np.argsort(self.w_idx, kind="stable")
+            self.bounds = np.searchsorted(self.w_idx[self.order], np.arange(windows.size + 1), side="left")
         else:
+            change = np.flatnonzero(ws[1:] != ws[:-1]) + 1
+            step = np.zeros(ws.size, np.int64)
+            step[change] = 1
+            self.w_idx = np.cumsum(step)
             self.order = None
-        self.n = n_windows
-        self.bounds = np.searchsorted(w_idx, np.arange(n_windows + 1), side="left")
+            windows = ws[np.concatenate(([0], change))]
+            self.bounds = np.concatenate(([0], change, [ws.size]))
+        self.windows: IntArray = windows.astype(np.int64)
+        self.n = self.windows.size
 
 
 @dataclass(frozen=True, eq=False)
