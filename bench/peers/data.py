@@ -3,7 +3,8 @@
 Run as ``python -m bench.peers.data --rows N --reference-rows M --seed S`` in the project's environment (the
 command runs it in a subprocess, so that its own process stays small; see ``bench/peers/__main__.py``); it
 prints one JSON object: ``current``, ``reference``, ``baseline`` (paths), ``config`` (``bench/config.yaml``),
-``numerical`` and ``categorical`` (the feature columns of that configuration).
+``drift_config`` (``bench/peers/drift.yaml``: the same features, drift only), ``numerical`` and ``categorical``
+(the feature columns of those configurations).
 
 The current file is the one ``bench.run`` profiles (seed ``S``); the reference file is the one it builds its
 baseline from (seed ``S + 1``, ``stem="reference"``); both are cached in ``bench/data/`` by ``bench.generate``.
@@ -21,6 +22,8 @@ from bench import generate as gen
 from driftline.core.config import load_config_file
 from driftline.services.profiling import build_baseline
 
+#: Driftline's configuration for the peers' computation: the same features, drift only (see the file).
+DRIFT_CONFIG = Path(__file__).resolve().parent / "drift.yaml"
 CREATED_AT = "2026-01-01T00:00:00Z"  # as bench.run: the same reference gives the same baseline bytes
 
 
@@ -42,11 +45,14 @@ def prepare(rows: int, reference_rows: int, seed: int, data_dir: Path = gen.DATA
     current = gen.ensure(rows, seed, "parquet", data_dir=data_dir)
     reference = gen.ensure(reference_rows, seed + 1, "parquet", data_dir=data_dir, stem="reference")
     features = load_config_file(gen.CONFIG_PATH).columns.features
+    if load_config_file(DRIFT_CONFIG).columns.features != features:
+        raise RuntimeError(f"{DRIFT_CONFIG} must monitor the features of {gen.CONFIG_PATH}")
     return {
         "current": str(current),
         "reference": str(reference),
         "baseline": str(ensure_baseline(reference, reference_rows, seed + 1, data_dir)),
         "config": str(gen.CONFIG_PATH),
+        "drift_config": str(DRIFT_CONFIG),
         "numerical": list(features.numerical),
         "categorical": list(features.categorical),
     }

@@ -15,7 +15,6 @@ import json
 import platform
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import pyarrow as pa
 
+    import driftline
     from driftline.core.baseline import Baseline
     from driftline.core.config import load_config_file
     from driftline.core.metrics import compute_metrics
@@ -55,7 +55,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             drift.setdefault(m.column, {})[m.metric.removeprefix("drift.")] = m.value
     return {
         "tool": "driftline",
-        "version": version("driftline"),
+        "version": driftline.__version__,
         "python": platform.python_version(),
         "libs": {"numpy": np.__version__, "pyarrow": pa.__version__},
         "rows": {"current": result.stats.rows, "reference": baseline.reference_for(None).rows},

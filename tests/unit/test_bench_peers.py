@@ -27,19 +27,22 @@ def test_driftline_job_reads_both_files_and_drifts_every_feature(files: dict[str
     # Given the tiny current and reference files of the 20 features
     features = len(files["numerical"]) + len(files["categorical"])  # type: ignore[arg-type]
 
-    # When the Driftline job builds its baseline, then loads the prebuilt one instead
+    # When the Driftline job builds its baseline (drift only, then the full monitoring configuration), then loads
+    # the prebuilt one instead
+    drift = driftline_job.run_job(_job(files, config=files["drift_config"]))
     built = driftline_job.run_job(_job(files))
     prebuilt = driftline_job.run_job(_job(files, baseline=files["baseline"]))
 
-    # Then both read every row, drift every feature, print the asked features and agree with each other
-    for answer in (built, prebuilt):
+    # Then each reads every row, drifts every feature, prints the asked features, and they agree with each other
+    for answer in (drift, built, prebuilt):
         assert answer["rows"] == {"current": ROWS, "reference": REFERENCE_ROWS}
         assert answer["drift_columns"] == features == 20
         assert set(answer["drift"]) == {"num_00", "product"}
         assert set(answer["drift"]["num_00"]) == {"jensen_shannon", "kolmogorov_smirnov"}
         assert 0 <= answer["drift"]["product"]["jensen_shannon"] <= 1
         assert set(answer["phases"]) == {"import", "baseline", "profile", "metrics"}
-    assert built["drift"] == prebuilt["drift"]
+    assert built["drift"] == prebuilt["drift"] == drift["drift"]
+    assert (drift["groups"], built["groups"]) == (1, 24 * 6)  # one daily window; 24 hourly windows x (all + 5 regions)
 
 
 def test_arguments_default_to_the_goal_sizes_and_always_include_driftline() -> None:
@@ -88,6 +91,7 @@ def test_report_gives_the_ratios_and_a_verdict_per_goal(tmp_path: Path) -> None:
     # Given Driftline and two peers: Evidently 40× slower with more memory, NannyML 2× slower with less
     results = [
         _measured("driftline", "driftline", 1.0, 300, {"num_00": {"jensen_shannon": 0.01}}),
+        _measured(peers.FULL, "driftline", 1.6, 310, {"num_00": {"jensen_shannon": 0.01}}),
         _measured(peers.PREBUILT, "driftline", 0.8, 290, {"num_00": {"jensen_shannon": 0.01}}),
         _measured("evidently", "evidently", 40.0, 900, {"num_00": {"wasserstein": 0.02}}),
         _measured("nannyml", "nannyml", 2.0, 250, {}),
@@ -100,9 +104,12 @@ def test_report_gives_the_ratios_and_a_verdict_per_goal(tmp_path: Path) -> None:
 
     # Then each job has its row and ratios, and each goal its verdict
     assert "| Evidently | 1.0 | 40.00 | 40.00 | 900 | 40.0× | 40.0× | 3.00× |" in text
-    assert "| Driftline, baseline prebuilt | 1.0 | 0.80 |" in text
-    assert "vs Evidently: 40.0× faster, goal ≥ 30×: PASS;" in text
+    assert "| Driftline, drift job | 1.0 | 1.00 |" in text
+    assert "| Driftline, full monitoring | 1.0 | 1.60 | 1.60 | 310 | 1.60× |" in text
+    assert "| Driftline, full monitoring, baseline prebuilt | 1.0 | 0.80 |" in text
+    assert "vs Evidently: 40.0× faster (full monitoring: 25.0× faster), goal ≥ 30×: PASS;" in text
     assert "(3.00×), goal lower: PASS" in text
-    assert "vs NannyML: 2.0× faster, goal ≥ 5×: MISS (Driftline would need to be 2.5× faster)" in text
+    nannyml = "vs NannyML: 2.0× faster (full monitoring: 1.2× faster), goal ≥ 5×: MISS"
+    assert f"{nannyml} (Driftline would need to be 2.5× faster)" in text
     assert "(0.83×), goal lower: MISS" in text
     assert "| num_00 | 0.0100 (jensen_shannon) | 0.0200 (wasserstein) | - |" in text

@@ -380,3 +380,69 @@ def test_baseline_quantiles_from_one_sort_equal_numpy(sample: list[float]) -> No
     x = np.asarray(sample)
     probs = np.concatenate((np.linspace(0, 1, 41), 0.0125 * 0.5 ** np.arange(1, 11)))
     assert np.array_equal(_sorted_quantiles(np.sort(x), probs), np.quantile(x, probs))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.floats(-1e9, 1e9, allow_nan=False), st.sampled_from([0.0, -0.0, 1.0])), max_size=60)
+)
+def test_distinct_equals_numpy_unique(values: list[float]) -> None:
+    from driftline.core.bins import _distinct
+
+    x = np.asarray(values, dtype=np.float64)
+    assert np.array_equal(_distinct(x), np.unique(x))
+
+
+def test_reference_batches_held_or_read_again_give_the_same_baseline(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The second baseline pass reads the batches the first pass kept, or (past the byte budget) the files
+    again: the baseline is the same, and the files are opened once or twice."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from driftline.services.profiling import build_baseline
+
+    config = world[0]
+    paths = []
+    for i, seed in enumerate((1, 3)):
+        data = raw_data(3_000, seed)
+        data["event_time"] = pa.array(data.pop("ts") * 1000, pa.timestamp("ms", tz="UTC"))
+        path = tmp_path / f"ref-{i}.parquet"
+        pq.write_table(pa.table(data), path, row_group_size=1_000)
+        paths.append(path)
+    opened: list[str] = []
+
+    def opener(path):  # type: ignore[no-untyped-def]
+        def open_it():  # type: ignore[no-untyped-def]
+            opened.append(path.name)
+            return path
+
+        return open_it
+
+    sources = [(p.name, opener(p)) for p in paths]
+    held = build_baseline(config, sources, created_at="2025-11-22T00:00:00Z", batch_rows=1_000)
+    assert opened == ["ref-0.parquet", "ref-1.parquet"]
+    opened.clear()
+    read_again = build_baseline(config, sources, created_at="2025-11-22T00:00:00Z", batch_rows=1_000, cache_bytes=0)
+    assert opened == ["ref-0.parquet", "ref-1.parquet"] * 2
+    assert held.population.rows == 6_000
+    assert held.to_json() == read_again.to_json()
+
+
+@pytest.mark.parametrize(
+    "coarse",
+    [
+        [0.0, 1.5, 3.0],
+        [0.0, 3.0, 2.0],
+        [0.0, 2.0, 1.0, 3.0],
+        [1.0, 3.0],
+        [0.0, 2.0],
+        [0.0, np.nan, 3.0],
+        [0.0],
+        [[0.0, 3.0]],
+    ],
+)
+def test_coarse_edges_must_be_a_subset_of_the_edges_with_the_same_ends(coarse) -> None:  # type: ignore[no-untyped-def]
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    assert NumericBins(edges, np.array([0.0, 2.0, 3.0]), 0.0, 3.0).coarse_edges.tolist() == [0.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="coarse_edges"):
+        NumericBins(edges, np.array(coarse), 0.0, 3.0)

@@ -71,7 +71,8 @@ class ReferenceSampler:
         settings = settings or BinSettings()
         self.config = config
         self.settings = settings
-        self._rng = np.random.default_rng(seed)
+        self._seed = seed
+        self._rng: np.random.Generator | None = None  # made when a reservoir first overflows (numpy.random: 25 ms)
         self._samples: dict[str, FloatArray] = {c: np.empty(0) for c in numeric_columns(config)}
         self._seen: dict[str, int] = dict.fromkeys(self._samples, 0)
         self._counts: dict[str, dict[str, int]] = {c: {} for c in categorical_columns(config)}
@@ -97,6 +98,8 @@ class ReferenceSampler:
             x = x[room:]
         if x.size:
             # Algorithm R, vectorised: item j (0-based over all seen) replaces a random slot with prob cap/(j+1).
+            if self._rng is None:
+                self._rng = np.random.default_rng(self._seed)
             j = seen + np.arange(x.size, dtype=np.float64)
             accept = self._rng.random(x.size) < cap / (j + 1.0)
             slots = self._rng.integers(0, cap, size=int(accept.sum()))

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import pyarrow as pa
+
 from driftline.core.baseline import Baseline, BinSettings, ReferenceSampler, baseline_id_for, calibrate
 from driftline.core.config import ModelConfig
 from driftline.core.errors import InputError
@@ -21,6 +23,9 @@ Opener = Callable[[], Source]
 Progress = Callable[[str, int], None]  # (file name, rows read so far in it)
 
 DEFAULT_BATCH_ROWS = 131_072
+#: Reference batches up to this many bytes (Arrow) are kept from the sampling pass for the profiling pass, so a
+#: reference file of up to about a million rows is read and decoded once; a larger one is read twice, streamed.
+REFERENCE_CACHE_BYTES = 256 << 20
 
 
 @dataclass
@@ -31,12 +36,26 @@ class FileProfile:
     stats: PrepareStats
 
 
-def _batches(source: Source, name: str, config: ModelConfig, batch_rows: int, *, ids: bool = False) -> Iterable:  # type: ignore[type-arg]
-    """The file's batches with the columns Driftline reads (the id column only when the caller needs ids)."""
-    columns = [c for c in wanted_columns(config) if ids or c != config.columns.id]
+def _batches(
+    source: Source, name: str, config: ModelConfig, batch_rows: int, *, ids: bool = False, reference: bool = False
+) -> Iterable[pa.RecordBatch]:
+    """The file's batches with the columns Driftline reads: the id column only when the caller needs ids, the
+    event time only in prediction logs (reference rows all count, whatever their time)."""
+    skip = {config.columns.id} if not ids else set()
+    if reference:
+        skip.add(config.columns.timestamp)
+    columns = [c for c in wanted_columns(config) if c not in skip or c in _read_for_values(config)]
     return iter_batches(
         source, name=name, columns=columns, string_columns=string_columns(config), batch_rows=batch_rows
     )
+
+
+def _read_for_values(config: ModelConfig) -> set[str]:
+    """Columns whose values are profiled (features, prediction, label, score, segments, business columns)."""
+    cols = set(config.monitored_columns)
+    for bm in config.business_metrics:
+        cols.update(c for c in (bm.column, bm.where.column if bm.where else None) if c)
+    return cols
 
 
 def _check_required(stats: PrepareStats, config: ModelConfig, name: str, *, reference: bool) -> None:
@@ -85,28 +104,43 @@ def build_baseline(
     settings: BinSettings | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
+    cache_bytes: int = REFERENCE_CACHE_BYTES,
 ) -> Baseline:
-    """Two streamed passes over the reference files: sample and freeze the bins, then profile on them."""
+    """Two streamed passes over the reference files: sample and freeze the bins, then profile on them. The
+    first pass keeps its batches while they hold at most ``cache_bytes`` in all; the second pass reads those
+    instead of the files (a larger reference is read again, so memory stays bounded)."""
     if not sources:
         raise InputError("no reference file given")
     sampler = ReferenceSampler(config, settings or BinSettings())
+    kept: list[list[pa.RecordBatch]] | None = []
+    held = 0
     for name, opener in sources:
         stats = PrepareStats()
-        for batch in _batches(opener(), name, config, batch_rows):
+        batches: list[pa.RecordBatch] = []
+        for batch in _batches(opener(), name, config, batch_rows, reference=True):
             stats.rows += batch.num_rows
             if stats.rows == batch.num_rows and batch.schema.get_field_index(config.columns.prediction) < 0:
                 stats.missing_columns.add(config.columns.prediction)
                 _check_required(stats, config, name, reference=True)
             sample_reference(sampler, batch)
+            if kept is not None:
+                held += batch.nbytes
+                if held <= cache_bytes:
+                    batches.append(batch)
+                else:
+                    kept, batches = None, []  # too large to hold: the second pass reads the files again
             if progress:
                 progress(name, stats.rows)
+        if kept is not None:
+            kept.append(batches)
     spec = sampler.freeze()
     names = [n for n, _ in sources]
     bid = baseline_id_for(config.model_id, names, spec)
     builder = ProfileBuilder(config, spec, bid)
-    for name, opener in sources:
+    for i, (name, opener) in enumerate(sources):
         preparer = BatchPreparer(config, spec, reference=True)
-        for batch in _batches(opener(), name, config, batch_rows):
+        again = kept[i] if kept is not None else _batches(opener(), name, config, batch_rows, reference=True)
+        for batch in again:
             builder.add(preparer.prepare(batch))
     by_segment: dict[str | None, list[Profile]] = {}
     for (_, segment), prof in builder.result().items():
