@@ -26,7 +26,7 @@ EVENTS = ROOT / "infra" / "events"
 
 FUNCTIONS = {
     # logical id: (code dir, dependency layer, SQS queue or None for the scheduled one)
-    "ConfigFunction": ("functions/config/", "ArrowDepsLayer", "ConfigQueue"),
+    "ConfigFunction": ("functions/config/", "LightDepsLayer", "ConfigQueue"),
     "BaselineFunction": ("functions/baseline/", "ArrowDepsLayer", "BaselineQueue"),
     "IngestFunction": ("functions/ingest/", "ArrowDepsLayer", "IngestQueue"),
     "LabelsFunction": ("functions/labels/", "ArrowDepsLayer", "LabelsQueue"),

@@ -12,22 +12,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from driftline.core.config import ModelConfig
 from driftline.core.errors import BaselineError, ConfigError, InputError
 from driftline.core.profile import Profile
-from driftline.core.profiler import PreparedBatch, ProfileBuilder
-from driftline.io.coerce import to_category, to_numeric
-from driftline.io.prepare import BatchPreparer
-from driftline.io.readers import iter_batches
 from driftline.services.alerts import Alert, AlertPublisher
 from driftline.services.models import ModelRegistry, ObjectRef
-from driftline.services.profiling import profile_file
 from driftline.services.store import Store, file_id_for
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# The data paths (predictions, labels) import pyarrow where they run: a configuration drop needs only numpy and
+# YAML, so the config function ships without the 100 MB Arrow layer (a faster cold start).
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +123,12 @@ class IngestService:
         )
 
     def _predictions(self, ref: ObjectRef, file_id: str) -> Outcome:
+        from driftline.services.idindex import IdIndex
+        from driftline.services.profiling import profile_file
+
         config = self.registry.config(ref.model_id)
         baseline = self.registry.current_baseline(ref.model_id)
-        index = _IdIndex(config, baseline.baseline_id) if config.columns.label else None
+        index = IdIndex(config, baseline.baseline_id) if config.columns.label else None
         result = profile_file(
             self.registry.open_data(ref.key),
             name=ref.key,
@@ -164,6 +165,13 @@ class IngestService:
             self.store.update_state(model_id, first_window=windows[0])
 
     def _labels(self, ref: ObjectRef, file_id: str) -> Outcome:
+        import numpy as np
+        import pyarrow as pa
+
+        from driftline.io.coerce import to_category
+        from driftline.io.readers import iter_batches
+        from driftline.services.idindex import joined_batch
+
         config = self.registry.config(ref.model_id)
         if not config.columns.label:
             raise InputError("the model's configuration has no label column", key=ref.key)
@@ -204,7 +212,7 @@ class IngestService:
             if not use:
                 continue
             matched += len(use)
-            joined = _joined_batch(config, [found[ids_kept[j]] for j in use], labels.take(pa.array(idx[use])))
+            joined = joined_batch(config, [found[ids_kept[j]] for j in use], labels.take(pa.array(idx[use])))
             for key, prof in self._label_profiles(ref.model_id, config, joined).items():
                 profiles[key] = profiles[key].merge(prof) if key in profiles else prof
         if rows == 0:
@@ -229,6 +237,9 @@ class IngestService:
         self, model_id: str, config: ModelConfig, joined: dict[str, pa.RecordBatch]
     ) -> dict[tuple[int, str | None], Profile]:
         """Performance (and label distribution) profiles of joined rows, by the baseline each prediction had."""
+        from driftline.core.profiler import ProfileBuilder
+        from driftline.io.prepare import BatchPreparer
+
         out: dict[tuple[int, str | None], Profile] = {}
         for baseline_id, batch in joined.items():
             baseline = self.registry.baseline(model_id, baseline_id)
@@ -244,70 +255,6 @@ class IngestService:
                     categorical={k: v for k, v in p.categorical.items() if k == label},
                 )
         return out
-
-
-class _IdIndex:
-    """Collects, per prediction row, what a later label needs: window, segment values, prediction, score."""
-
-    def __init__(self, config: ModelConfig, baseline_id: str) -> None:
-        self.config = config
-        self.baseline_id = baseline_id
-        self.rows: list[dict[str, Any]] = []
-
-    def add(self, preparer: BatchPreparer, prepared: PreparedBatch) -> None:
-        batch = preparer.last_batch
-        if batch is None:
-            return
-        cfg = self.config
-        id_idx = batch.schema.get_field_index(cfg.columns.id)
-        if id_idx < 0:
-            return
-        ids = to_category(batch.column(id_idx)).to_pylist()
-        cols: dict[str, list[Any]] = {"ws": prepared.window_start.tolist()}
-        pred_idx = batch.schema.get_field_index(cfg.columns.prediction)
-        if pred_idx >= 0:
-            arr = batch.column(pred_idx)
-            cols["pred"] = to_numeric(arr).values.tolist() if cfg.task == "regression" else to_category(arr).to_pylist()
-        if cfg.columns.score and batch.schema.get_field_index(cfg.columns.score) >= 0:
-            cols["score"] = to_numeric(batch.column(cfg.columns.score)).values.tolist()
-        for seg in cfg.columns.segments:
-            if batch.schema.get_field_index(seg) >= 0:
-                cols[f"seg:{seg}"] = to_category(batch.column(seg)).to_pylist()
-        names = list(cols)
-        for i, row_id in enumerate(ids):
-            if row_id is None:
-                continue
-            item: dict[str, Any] = {"id": row_id, "b": self.baseline_id}
-            for n in names:
-                v = cols[n][i]
-                if v is not None and not (isinstance(v, float) and v != v):
-                    item[n] = v
-            self.rows.append(item)
-
-
-def _joined_batch(config: ModelConfig, items: list[dict[str, Any]], labels: pa.Array) -> dict[str, pa.RecordBatch]:
-    """Rows rebuilt from the id index plus their labels, one Arrow batch per baseline id."""
-    cols = config.columns
-    by_baseline: dict[str, list[int]] = {}
-    for j, it in enumerate(items):
-        by_baseline.setdefault(str(it.get("b")), []).append(j)
-    out = {}
-    for bid, idx in by_baseline.items():
-        sel = [items[j] for j in idx]
-        data: dict[str, pa.Array] = {
-            cols.timestamp: pa.array([float(it["ws"]) for it in sel], pa.float64()),
-            cols.label or "label": labels.take(pa.array(idx)),
-        }
-        if config.task == "regression":
-            data[cols.prediction] = pa.array([it.get("pred") for it in sel], pa.float64())
-        else:
-            data[cols.prediction] = pa.array([it.get("pred") for it in sel], pa.string())
-        if cols.score:
-            data[cols.score] = pa.array([it.get("score") for it in sel], pa.float64())
-        for seg in cols.segments:
-            data[seg] = pa.array([it.get(f"seg:{seg}") for it in sel], pa.string())
-        out[bid] = pa.RecordBatch.from_pydict(data)
-    return out
 
 
 def _reason(err: Exception) -> str:
