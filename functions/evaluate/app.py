@@ -9,4 +9,4 @@ from driftline.runtime.lambda_runtime import evaluate, logger, metrics, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return evaluate(event)
+    return evaluate(event, time_left_ms=context.get_remaining_time_in_millis())

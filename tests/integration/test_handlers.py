@@ -541,3 +541,62 @@ def test_the_evaluator_stores_spec_metrics_and_publishes_a_drift_alarm_once_then
     assert ok["value"] <= 0.2
     assert evaluate_after(pipeline, 3)["alerts"] == 0
     assert sns_alerts(pipeline, read_alerts) == []
+
+
+# -- 10. the evaluator's time limit ------------------------------------------------------------------------------------
+
+
+def test_the_evaluator_leaves_what_it_has_no_time_for_to_the_next_tick(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import FakeLambdaContext, load_handler
+
+    class ShortContext(FakeLambdaContext):
+        def __init__(self, remaining_ms: int) -> None:
+            super().__init__("evaluate")
+            self.remaining_ms = remaining_ms
+
+        def get_remaining_time_in_millis(self) -> int:
+            return self.remaining_ms
+
+    def invoke(remaining_ms: int) -> dict[str, Any]:
+        event = {"detail-type": "Scheduled Event", "source": "aws.scheduler", "detail": {}, "at": T0 + 3 * HOUR + 60}
+        return load_handler("evaluate")(event, ShortContext(remaining_ms))  # type: ignore[no-any-return]
+
+    set_up_model(pipeline)
+    for w in range(3):
+        rows = window_rows(200, window=w, seed=20 + w)
+        pipeline.drop(f"predictions/{MODEL_ID}/w{w}.parquet", encode(rows, "parquet"))
+    store = pipeline.container.store
+    due = [T0 + w * HOUR for w in range(3)]
+    assert [ws for ws, _ in store.dirty_windows(MODEL_ID)] == due
+
+    # When Lambda gives the invocation less time than the evaluator's margin
+    result = invoke(1_000)
+    # Then no window is started: all three are reported as left, and stay due
+    assert result == {"models": 1, "windows": 0, "alerts": 0, "windows_left": 3}
+    assert [ws for ws, _ in store.dirty_windows(MODEL_ID)] == due
+    assert metric(pipeline, "volume.rows") == {}
+
+    # When it has 45 s and each window takes 10 s (a window starts while 30 s are left)
+    timer = [0.0]
+    read = store.window_profiles
+
+    def slow_read(model_id: str, window_start: int) -> Any:
+        timer[0] += 10.0
+        return read(model_id, window_start)
+
+    monkeypatch.setattr(pipeline.container.evaluate, "timer", lambda: timer[0])
+    monkeypatch.setattr(store, "window_profiles", slow_read)
+    result = invoke(45_000)
+    # Then the two oldest are evaluated and the third is left for the next tick
+    assert (result["windows"], result["windows_left"]) == (2, 1)
+    assert [ws for ws, _ in store.dirty_windows(MODEL_ID)] == due[2:]
+    assert sorted(metric(pipeline, "volume.rows")) == due[:2]
+
+    # When the next tick has its full time
+    result = invoke(300_000)
+    # Then it evaluates the last one, and nothing is left
+    assert result["windows"] == 1 and "windows_left" not in result
+    assert store.dirty_windows(MODEL_ID) == []
+    assert {ws: p.value for ws, p in metric(pipeline, "volume.rows").items()} == dict.fromkeys(due, 200)

@@ -626,3 +626,21 @@ def test_sample_test_event_and_schedule_event() -> None:
     payload = re.sub(r"\$\{[^}]+\}|<aws\.scheduler\.[a-z-]+>", "x", str(tick["Input"]["Fn::Sub"]))
     assert set(json.loads(payload)) == set(event)
     assert event["detail-type"] == "Scheduled Event"
+
+
+def test_the_local_cloud_gives_each_function_its_templates_timeout() -> None:
+    """The local cloud's Lambda context counts down from the function's own Timeout (Globals merged), so the
+    evaluator stops starting windows where it would in AWS (300 s), not at an arbitrary 900 s."""
+    from pathlib import Path
+
+    from driftline.cli.local.cloud import FunctionWiring, LambdaContext
+    from driftline.cli.local.template import Stack, load_template
+
+    stack = Stack(load_template(Path(__file__).resolve().parents[2] / "template.yaml"), name="s", region="us-east-1")
+    timeouts = {f: float(stack.properties(f)["Timeout"]) for f in ("EvaluateFunction", "IngestFunction")}
+    assert timeouts == {"EvaluateFunction": 300.0, "IngestFunction": 900.0}
+    evaluate = FunctionWiring(
+        "EvaluateFunction", "fn", Path("."), "app.handler", {}, timeout_s=timeouts["EvaluateFunction"]
+    )
+    left = LambdaContext(evaluate, "us-east-1").get_remaining_time_in_millis()
+    assert 299_000 < left <= 300_000

@@ -82,12 +82,20 @@ def sqs_handler(prefix: str) -> Any:
     return handler
 
 
-def evaluate(event: dict[str, Any]) -> dict[str, Any]:
-    """The scheduled evaluator: every model, every window due. ``event["at"]`` (epoch seconds) overrides now."""
+def evaluate(event: dict[str, Any], *, time_left_ms: int | None = None) -> dict[str, Any]:
+    """The scheduled evaluator: every model, every window due. ``event["at"]`` (epoch seconds) overrides now.
+
+    ``time_left_ms``: the invocation's remaining time (Lambda's ``context.get_remaining_time_in_millis()``); the
+    run starts no window it may not finish, and leaves the rest (``windows_left``) to the next tick."""
     at = event.get("at") if isinstance(event, dict) else None
-    reports = container().evaluate.evaluate_all(at=float(at) if at is not None else None)
+    reports = container().evaluate.evaluate_all(
+        at=float(at) if at is not None else None, time_left=None if time_left_ms is None else time_left_ms / 1000
+    )
     alerts = sum(len(r.alerts) for r in reports)
-    metrics.add_metric(name="WindowsEvaluated", unit=MetricUnit.Count, value=sum(len(r.windows) for r in reports))
+    windows = sum(len(r.windows) for r in reports)
+    left = sum(r.windows_left for r in reports)
+    metrics.add_metric(name="WindowsEvaluated", unit=MetricUnit.Count, value=windows)
+    metrics.add_metric(name="WindowsLeft", unit=MetricUnit.Count, value=left)
     metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=alerts)
     for r in reports:
         logger.info(
@@ -95,12 +103,18 @@ def evaluate(event: dict[str, Any]) -> dict[str, Any]:
             extra={
                 "model_id": r.model_id,
                 "windows": len(r.windows),
+                "windows_left": r.windows_left,
                 "points": r.points,
                 "alerts": len(r.alerts),
                 "errors": r.errors,
             },
         )
-    return {"models": len(reports), "windows": sum(len(r.windows) for r in reports), "alerts": alerts}
+    response: dict[str, Any] = {"models": len(reports), "windows": windows, "alerts": alerts}
+    if left:
+        # out of time: the next tick goes on from the oldest window left
+        logger.warning("evaluation deferred", extra={"windows": windows, "windows_left": left})
+        response["windows_left"] = left
+    return response
 
 
 __all__ = ["evaluate", "handle_record", "logger", "metrics", "sqs_handler", "tracer"]

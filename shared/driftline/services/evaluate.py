@@ -4,15 +4,26 @@ For each model: every closed window with new files or labels (the dirty marks), 
 no data since the model started sending (a ``volume.rows`` of 0, so a silent model is noticed). For each such
 window: merge its rollup with its new file profiles, compute every metric per segment, store the points, judge
 the rules, publish the transitions once, roll the window up, clear the mark.
+
+A run may be given the time it has (``time_left``: the Lambda's remaining time). It then starts no window once
+the time left is under ``max(margin, 2 × the slowest window so far)``; what it did not start stays due (dirty
+marks stay, ``last_closed`` does not pass a window not evaluated), and the next run goes on from the oldest.
+Windows are evaluated oldest first, so a run split over several runs judges the same windows in the same order,
+and publishes the same alerts, as one run without a limit. Each model of a run gets a fair share of the time
+left when its turn comes (that time divided by the models still to visit, so what a model does not use passes to
+the next ones); the first window of every model is started whenever the run's own limit allows it, so a model
+with a long backlog cannot starve the others.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from driftline.core import rules as R
 from driftline.core.baseline import Baseline
@@ -27,6 +38,10 @@ from driftline.services.store import Store
 log = logging.getLogger(__name__)
 
 MAX_NO_DATA_WINDOWS = 48  # a long-silent model gets at most this many empty windows filled per run
+# Time kept in hand at the end of a limited run: room for one window not yet measured (a run's first; ~1-2 s on
+# the benchmark model, ~15x that still fits), then visiting the remaining models (a few reads each) and the
+# handler's log and metrics. 10% of the evaluator's 300 s Lambda timeout.
+DEFAULT_MARGIN = 30.0
 
 
 @dataclass
@@ -36,29 +51,84 @@ class EvaluationReport:
     points: int = 0
     alerts: list[Alert] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    windows_left: int = 0  # windows due but not started for lack of time: the next run evaluates them
+
+
+class Budget:
+    """The time a limited run has: when it must be over, and the slowest window measured so far.
+
+    ``timer`` is monotonic seconds. A window may start while the time left is at least
+    ``max(margin, 2 × slowest)``; within a model that shares the run with others still to visit, another window
+    only if the slowest one would still end within the model's share (:meth:`share`)."""
+
+    def __init__(self, seconds: float, *, margin: float, timer: Callable[[], float]) -> None:
+        self.timer = timer
+        self.margin = margin
+        self.end = timer() + seconds
+        self.slowest = 0.0
+        self.share_end = math.inf
+
+    def share(self, models_left: int) -> None:
+        """The next model's turn: an equal part of the usable time left (the margin kept) among the
+        ``models_left`` still to visit, this one included. The last one may use all that is left."""
+        now = self.timer()
+        usable = max(self.end - self.margin - now, 0.0)
+        self.share_end = math.inf if models_left <= 1 else now + usable / models_left
+
+    def may_start(self, *, first: bool) -> bool:
+        """Whether to start a window now; ``first``: the model's first window in this run, started whenever the
+        run's limit allows it (its share is not checked), so that every model moves on in every run."""
+        now = self.timer()
+        if self.end - now < max(self.margin, 2 * self.slowest):
+            return False
+        return first or now + self.slowest <= self.share_end
+
+    def record(self, seconds: float) -> None:
+        self.slowest = max(self.slowest, seconds)
 
 
 class EvaluateService:
     def __init__(
-        self, store: Store, registry: ModelRegistry, alerts: AlertPublisher, *, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        registry: ModelRegistry,
+        alerts: AlertPublisher,
+        *,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
+        margin: float = DEFAULT_MARGIN,
     ) -> None:
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0 seconds, got {margin}")
         self.store = store
         self.registry = registry
         self.alerts = alerts
-        self.clock = clock
+        self.clock = clock  # the evaluation time (which windows are closed), overridden by ``at``
+        self.timer = timer  # elapsed time, for the run's time limit
+        self.margin = margin
         self._baseline_metrics: dict[tuple[str, str], dict[tuple[str, str | None, str | None], float]] = {}
 
-    def evaluate_all(self, *, at: float | None = None) -> list[EvaluationReport]:
+    def evaluate_all(self, *, at: float | None = None, time_left: float | None = None) -> list[EvaluationReport]:
+        """Every model. ``time_left``: seconds this run has (None: no limit); see the module docstring."""
+        budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
+        models = self.store.list_models()
         reports = []
-        for model_id in self.store.list_models():
+        for i, model_id in enumerate(models):
+            if budget is not None:
+                budget.share(len(models) - i)
             try:
-                reports.append(self.evaluate(model_id, at=at))
+                reports.append(self._evaluate(model_id, at, budget))
             except DriftlineError as err:  # one model's problem does not stop the others
                 log.warning("model not evaluated", extra={"model_id": model_id, "reason": str(err)})
                 reports.append(EvaluationReport(model_id, errors=[str(err)]))
         return reports
 
-    def evaluate(self, model_id: str, *, at: float | None = None) -> EvaluationReport:
+    def evaluate(self, model_id: str, *, at: float | None = None, time_left: float | None = None) -> EvaluationReport:
+        """One model. ``time_left``: seconds this run has (None: no limit)."""
+        budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
+        return self._evaluate(model_id, at, budget)
+
+    def _evaluate(self, model_id: str, at: float | None, budget: Budget | None) -> EvaluationReport:
         now = self.clock() if at is None else at
         report = EvaluationReport(model_id)
         self.alerts.retry_unpublished(model_id)
@@ -81,10 +151,23 @@ class EvaluateService:
             start = max(done + width, last_closed - (MAX_NO_DATA_WINDOWS - 1) * width, int(first))
             windows.update(range(start, last_closed + 1, width))
         ordered = sorted(windows)
+        evaluated = 0
         for i, ws in enumerate(ordered):
+            if budget is not None and not budget.may_start(first=i == 0):
+                break
+            started = self.timer()
+            # ``later``: every window due, those left for the next run included: each publishes its own
+            # transitions when it is judged, in this run or the next (the same alerts as one run with no limit)
             self._evaluate_window(config, current, ws, dirty.get(ws), report, now, later=frozenset(ordered[i + 1 :]))
-        if first is not None and windows:
-            self.store.update_state(model_id, last_closed=max(last_closed, int(state.get("last_closed", 0))))
+            if budget is not None:
+                budget.record(self.timer() - started)
+            evaluated += 1
+        report.windows_left = len(ordered) - evaluated
+        if first is not None and evaluated:
+            # not past a window left for later: the no-data windows after it stay due (oldest first: every window
+            # up to the last one evaluated was evaluated)
+            reached = last_closed if evaluated == len(ordered) else ordered[evaluated - 1]
+            self.store.update_state(model_id, last_closed=max(reached, int(state.get("last_closed", 0))))
         return report
 
     # -- one window ------------------------------------------------------------------------------------------------
@@ -141,7 +224,8 @@ class EvaluateService:
         flat = [(p.metric, p.column, p.segment, p.value) for p in points]
         segments = {p.segment for p in points}
         states = self.store.get_alert_states(model_id)
-        published: list[Alert] = []
+        new_states: dict[str, dict[str, Any]] = {}
+        due: list[Alert] = []
         for target in R.targets(rules, segments):
             verdict = R.judge(target, ws, metrics, base)
             prev = states.get(target.key, {})
@@ -153,27 +237,24 @@ class EvaluateService:
             changes = R.transitions(history, width=width, for_windows=target.rule.for_windows)
             series = R.state_series(history, width=width, for_windows=target.rule.for_windows)
             latest = series[max(series)]
-            self.store.put_alert_state(
-                model_id,
-                target.key,
-                {
-                    "verdicts": json.dumps({str(k): v for k, v in history.items()}),
-                    "state": latest,
-                    "rule": target.rule.name,
-                    "column": target.column,
-                    "segment": target.segment,
-                    "updated_at": now,
-                },
-            )
+            new_states[target.key] = {
+                "verdicts": json.dumps({str(k): v for k, v in history.items()}),
+                "state": latest,
+                "rule": target.rule.name,
+                "column": target.column,
+                "segment": target.segment,
+                "updated_at": now,
+            }
             for w, new_state in changes:
                 if w < ws or w in later:
                     continue  # earlier windows' transitions were published when those were judged; later ones will be
                 # the verdict of window w: this window's when w == ws; a later window re-judged otherwise
                 v = verdict if w == ws else R.Verdict(target, w, history[w], None, None, verdict.baseline_value)
-                alert = self._alert(config, target.rule, target, v, new_state, now, flat)
-                if self.alerts.publish(alert):
-                    published.append(alert)
-        return published
+                due.append(self._alert(config, target.rule, target, v, new_state, now, flat))
+        # The states first (one batched write, unchanged ones skipped), then the transitions: a crash in between
+        # leaves the window dirty, and its next judgement finds the same transitions, each published once.
+        self.store.put_alert_states(model_id, new_states, previous=states)
+        return [alert for alert in due if self.alerts.publish(alert)]
 
     def _alert(
         self,

@@ -90,6 +90,7 @@ class FunctionWiring:
     partial_failures: bool = False
     schedule: str | None = None
     module: ModuleType | None = None
+    timeout_s: float = 900.0  # the template's Timeout: what the context's remaining time counts down from
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         module_name, func = self.handler.rsplit(".", 1)
@@ -116,7 +117,7 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{fn.name}"
         self.log_stream_name = "local"
-        self._deadline = time.time() + 900
+        self._deadline = time.time() + fn.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
         return max(int((self._deadline - time.time()) * 1000), 0)
@@ -333,6 +334,7 @@ class LocalCloud:
             self.root / str(p.get("CodeUri", ".")),
             str(p.get("Handler", "app.handler")),
             env,
+            timeout_s=float(p.get("Timeout", 900)),
         )
         for ev in (p.get("Events") or {}).values():
             props = ev.get("Properties") or {}
