@@ -384,7 +384,7 @@ def _one_put_per_state(store: Store) -> Callable[..., int]:
 
     def put_each(model_id: str, states: dict[str, Item], *, previous: Any = None) -> int:
         for key, values in states.items():
-            store.put_alert_state(model_id, key, values)
+            store.table.put({**values, "pk": f"ALERT#{model_id}", "sk": key})
         return len(states)
 
     return put_each

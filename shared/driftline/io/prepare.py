@@ -17,15 +17,21 @@ from driftline.core.profiler import CategoryInput, NumericInput, PreparedBatch
 from driftline.io.coerce import category_codes, equals_mask, to_category, to_epoch_seconds, to_numeric
 
 
-def wanted_columns(config: ModelConfig) -> list[str]:
-    """Every column Driftline reads from a prediction log or reference file, each once."""
-    cols: list[str] = [config.columns.id, config.columns.timestamp, *config.monitored_columns]
+def value_columns(config: ModelConfig) -> list[str]:
+    """The columns whose values are profiled — features, prediction, label, score, segments, business-metric
+    columns — each once."""
+    cols: list[str] = list(config.monitored_columns)
     for bm in config.business_metrics:
         if bm.column:
             cols.append(bm.column)
         if bm.where:
             cols.append(bm.where.column)
     return list(dict.fromkeys(cols))
+
+
+def wanted_columns(config: ModelConfig) -> list[str]:
+    """Every column Driftline reads from a prediction log or reference file, each once."""
+    return list(dict.fromkeys([config.columns.id, config.columns.timestamp, *value_columns(config)]))
 
 
 def string_columns(config: ModelConfig) -> list[str]:

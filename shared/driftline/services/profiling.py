@@ -14,7 +14,14 @@ from driftline.core.config import ModelConfig
 from driftline.core.errors import InputError
 from driftline.core.profile import Profile, merge_all
 from driftline.core.profiler import GroupKey, PreparedBatch, ProfileBuilder
-from driftline.io.prepare import BatchPreparer, PrepareStats, sample_reference, string_columns, wanted_columns
+from driftline.io.prepare import (
+    BatchPreparer,
+    PrepareStats,
+    sample_reference,
+    string_columns,
+    value_columns,
+    wanted_columns,
+)
 from driftline.io.readahead import read_ahead
 from driftline.io.readers import iter_batches
 
@@ -44,18 +51,11 @@ def _batches(
     skip = {config.columns.id} if not ids else set()
     if reference:
         skip.add(config.columns.timestamp)
-    columns = [c for c in wanted_columns(config) if c not in skip or c in _read_for_values(config)]
+    skip.difference_update(value_columns(config))  # a column also profiled is read whatever its other role
+    columns = [c for c in wanted_columns(config) if c not in skip]
     return iter_batches(
         source, name=name, columns=columns, string_columns=string_columns(config), batch_rows=batch_rows
     )
-
-
-def _read_for_values(config: ModelConfig) -> set[str]:
-    """Columns whose values are profiled (features, prediction, label, score, segments, business columns)."""
-    cols = set(config.monitored_columns)
-    for bm in config.business_metrics:
-        cols.update(c for c in (bm.column, bm.where.column if bm.where else None) if c)
-    return cols
 
 
 def _check_required(stats: PrepareStats, config: ModelConfig, name: str, *, reference: bool) -> None:

@@ -372,9 +372,6 @@ class Store:
     def get_alert_states(self, model_id: str) -> dict[str, Item]:
         return {str(i["sk"]): i for i in self.table.query(f"ALERT#{model_id}", sk_prefix="S#")}
 
-    def put_alert_state(self, model_id: str, state_key: str, values: Item) -> None:
-        self.table.put({**values, "pk": f"ALERT#{model_id}", "sk": state_key})
-
     def put_alert_states(
         self, model_id: str, states: Mapping[str, Item], *, previous: Mapping[str, Item] | None = None
     ) -> int:
