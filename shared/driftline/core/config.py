@@ -22,6 +22,7 @@ from typing import Any, Final
 import yaml
 
 from driftline.core.errors import ConfigError
+from driftline.core.eventtime import MAX_WINDOWS_PER_FILE_LIMIT, EventTimeSettings, parse_earliest
 
 __all__ = [
     "ALL_FEATURES",
@@ -80,7 +81,7 @@ COLUMN_METRICS: Final = (
     "drift.wasserstein",
     "drift.chi2_pvalue",
 )
-MODEL_METRICS: Final = ("volume.rows", "volume.files")
+MODEL_METRICS: Final = ("volume.rows", "volume.files", "quality.time_error_rate")
 PERFORMANCE_METRICS: Final[Mapping[str, tuple[str, ...]]] = {
     "binary_classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
     "multiclass_classification": ("accuracy", "macro_f1"),
@@ -112,6 +113,7 @@ _UNBOUNDED = (-_INF, _INF)
 _METRIC_RANGES: Final[Mapping[str, tuple[float, float]]] = {
     "volume.rows": _NON_NEGATIVE,
     "volume.files": _NON_NEGATIVE,
+    "quality.time_error_rate": _UNIT,
     "quality.missing_rate": _UNIT,
     "quality.out_of_range_rate": _UNIT,
     "quality.unseen_category_rate": _UNIT,
@@ -144,7 +146,9 @@ _TOP_KEYS: Final = (
     "business_metrics",
     "alerts",
     "positive_class",
+    "event_time",
 )
+_EVENT_TIME_KEYS: Final = ("earliest", "latest_ahead", "max_windows_per_file")
 _COLUMN_KEYS: Final = ("id", "timestamp", "prediction", "score", "label", "features", "segments")
 _FEATURE_KEYS: Final = ("numerical", "categorical")
 _BUSINESS_KEYS: Final = ("name", "type", "values", "column", "where")
@@ -262,6 +266,7 @@ class ModelConfig:
     business_metrics: tuple[BusinessMetric, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     positive_class: str | None = None
+    event_time: EventTimeSettings = EventTimeSettings()
 
     @property
     def numerical_features(self) -> tuple[str, ...]:
@@ -311,6 +316,8 @@ class ModelConfig:
             out["alerts"] = [_rule_to_dict(rule) for rule in self.alerts]
         if self.positive_class is not None:
             out["positive_class"] = self.positive_class
+        if self.event_time != EventTimeSettings():
+            out["event_time"] = self.event_time.to_dict()
         return out
 
 
@@ -645,6 +652,10 @@ class _Parser:
         if root.get("positive_class") is not None:
             positive_class = self.positive_class(root["positive_class"], task)
 
+        event_time: EventTimeSettings | None = EventTimeSettings()
+        if root.get("event_time") is not None:
+            event_time = self.event_time(root["event_time"])
+
         business: tuple[BusinessMetric, ...] | None = ()
         if root.get("business_metrics") is not None:
             business = self.business_metrics(root["business_metrics"], declared)
@@ -656,7 +667,7 @@ class _Parser:
 
         if self.errors or model_id is None or task is None or columns is None or window is None:
             return None
-        if window_seconds is None or business is None or alerts is None:
+        if window_seconds is None or business is None or alerts is None or event_time is None:
             return None
         return ModelConfig(
             model_id=model_id,
@@ -667,6 +678,7 @@ class _Parser:
             business_metrics=business,
             alerts=alerts,
             positive_class=positive_class,
+            event_time=event_time,
         )
 
     def model_id(self, value: object, expected: str | None) -> str | None:
@@ -698,6 +710,45 @@ class _Parser:
             self.error("window", f"{_short_repr(value)} is out of range; expected from 5m to 7d")
             return None, None
         return value, seconds
+
+    def event_time(self, value: object) -> EventTimeSettings | None:
+        """``event_time``: the plausible range of event times and the cap on windows per file."""
+        section = self.mapping(value, "event_time", _EVENT_TIME_KEYS)
+        if section is None:
+            return None
+        out = EventTimeSettings()
+        ok = True
+        if section.get("earliest") is not None:
+            earliest = parse_earliest(section["earliest"])
+            if earliest is None:
+                self.error(
+                    "event_time.earliest", f"expected a date such as 2000-01-01, got {_describe(section['earliest'])}"
+                )
+                ok = False
+            else:
+                out = EventTimeSettings(earliest, out.latest_ahead, out.max_windows_per_file)
+        if section.get("latest_ahead") is not None:
+            raw = section["latest_ahead"]
+            try:
+                ahead = parse_duration(raw) if isinstance(raw, str) else None
+            except ValueError as err:
+                self.error("event_time.latest_ahead", str(err))
+                ahead, ok = None, False
+            if ahead is None:
+                if ok:
+                    self.error("event_time.latest_ahead", f"expected a duration such as '7d', got {_describe(raw)}")
+                ok = False
+            else:
+                out = EventTimeSettings(out.earliest, ahead, out.max_windows_per_file)
+        if section.get("max_windows_per_file") is not None:
+            cap = self.integer(
+                section["max_windows_per_file"], "event_time.max_windows_per_file", 1, MAX_WINDOWS_PER_FILE_LIMIT
+            )
+            if cap is None:
+                ok = False
+            else:
+                out = EventTimeSettings(out.earliest, out.latest_ahead, cap)
+        return out if ok else None
 
     def positive_class(self, value: object, task: str | None) -> str | None:
         if task is not None and task != "binary_classification":

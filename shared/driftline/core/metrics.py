@@ -46,6 +46,8 @@ def compute_metrics(
         MetricValue("volume.rows", None, float(profile.rows)),
         MetricValue("volume.files", None, float(profile.files)),
     ]
+    if profile.rows_read > 0:  # files arrived in this window (SPEC §3: time errors count where their file arrived)
+        out.append(MetricValue("quality.time_error_rate", None, profile.time_errors / profile.rows_read))
     spec = baseline.spec
     for col in config.monitored_columns:
         if col in spec.numeric and col in profile.numeric:
@@ -264,7 +266,10 @@ def iso_utc(epoch_seconds: float) -> str:
     """ISO-8601 UTC with a Z suffix, second precision: 2026-11-23T04:00:00Z."""
     import datetime as _dt
 
-    return _dt.datetime.fromtimestamp(epoch_seconds, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return _dt.datetime.fromtimestamp(epoch_seconds, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # never raise on a stored value (year beyond 9999, NaN)
+        return "invalid-time"
 
 
 def window_points(
@@ -288,7 +293,11 @@ def window_points(
             window_start,
             end,
             m.value,
-            labeled if m.metric.startswith("performance.") else profile.rows,
+            labeled
+            if m.metric.startswith("performance.")
+            else profile.rows_read
+            if m.metric == "quality.time_error_rate"
+            else profile.rows,
         )
         for m in compute_metrics(profile, baseline, config, segment=segment)
     ]

@@ -43,6 +43,8 @@ __all__ = [
 ArrayLike: TypeAlias = Any  # pa.Array | pa.ChunkedArray (pyarrow ships no type information)
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
+#: Epoch numbers (finite) -> epoch seconds; the default decides per value by magnitude (:data:`EPOCH_MS_THRESHOLD`).
+EpochConverter: TypeAlias = Callable[[FloatArray], FloatArray]
 
 #: The category text of a nested value (struct, list, map): present, but never a number nor a timestamp.
 NESTED_PLACEHOLDER: Final = "<nested>"
@@ -340,7 +342,30 @@ def _fast_time_target(text: Any, valid: BoolArray) -> Any:
     return None
 
 
-def _parse_time_text(text: Any) -> NumericColumn:
+def _normalise_iso(trimmed: Any) -> tuple[Any, BoolArray]:
+    """ISO-8601 variants in the extended form Arrow casts, and the rows written at ``24:00`` (the end of their
+    day: parsed as 00:00 of that date, one day added by the caller). Lowercase ``t``/``z``, a decimal comma
+    (``10:15:00,5``), the basic format (``20261201T101500Z``, ``20261201T1015+0100``, ``20261201``)."""
+    text = pc.utf8_upper(trimmed)
+    text = pc.replace_substring_regex(
+        text,
+        r"^([0-9]{4})([0-9]{2})([0-9]{2})(?:T([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})([.,][0-9]+)?)?)?)?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$",
+        r"\1-\2-\3T\4:\5:\6\7\8",
+    )
+    # the basic form's absent parts leave "T::", "T10::" or "T1015:" behind: fill them with zeros
+    text = pc.replace_substring_regex(text, r"^([0-9-]{10})T::(Z|[+-].*)?$", r"\1\2")
+    text = pc.replace_substring_regex(text, r"T([0-9]{2})::", r"T\1:00:00")
+    text = pc.replace_substring_regex(text, r"T([0-9]{2}):([0-9]{2}):($|[.Z+-])", r"T\1:\2:00\3")
+    text = pc.replace_substring_regex(text, r"(:[0-9]{2}),([0-9])", r"\1.\2")
+    end_of_day = _bools(
+        pc.match_substring_regex(text, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]24(?::00(?::00(?:\.0+)?)?)?(?:Z|[+-]|$)")
+    )
+    if end_of_day.any():
+        text = pc.replace_substring_regex(text, r"^([0-9-]{10}[T ])24", r"\100")
+    return text, end_of_day
+
+
+def _parse_time_text(text: Any, epoch: EpochConverter | None = None) -> NumericColumn:
     valid = _valid(text)
     target = _fast_time_target(text, valid)
     if target is not None:
@@ -353,19 +378,21 @@ def _parse_time_text(text: Any) -> NumericColumn:
     numbers = _parse_number_text(trimmed)
     with np.errstate(invalid="ignore"):
         is_number = ~numbers.missing & ~numbers.type_error & np.isfinite(numbers.values)
-    tz_ok, tz_seconds = _parse_iso(trimmed, _ISO_TZ_RE, _TS_UTC)
-    naive_ok, naive_seconds = _parse_iso(trimmed, _ISO_NAIVE_RE, _TS_NAIVE)
+    iso_text, end_of_day = _normalise_iso(pc.if_else(pa.array(is_number), None, trimmed))
+    tz_ok, tz_seconds = _parse_iso(iso_text, _ISO_TZ_RE, _TS_UTC)
+    naive_ok, naive_seconds = _parse_iso(iso_text, _ISO_NAIVE_RE, _TS_NAIVE)
     values = np.full(len(text), np.nan)
-    values[is_number] = _epoch_from_numbers(numbers.values[is_number])
+    values[is_number] = (epoch or _epoch_from_numbers)(numbers.values[is_number])
     values[tz_ok] = tz_seconds[tz_ok]
     values[naive_ok] = naive_seconds[naive_ok]
+    values[end_of_day] += 86400.0
     missing = ~valid | numbers.missing
     type_error = valid & ~missing & ~(is_number | tz_ok | naive_ok)
     values[missing | type_error] = np.nan
     return NumericColumn(values, missing, type_error)
 
 
-def to_epoch_seconds(arr: ArrayLike) -> NumericColumn:
+def to_epoch_seconds(arr: ArrayLike, *, epoch: EpochConverter | None = None) -> NumericColumn:
     """Event times as float64 seconds since 1970-01-01 UTC.
 
     Accepts native timestamps of any unit (naive read as UTC, zone-aware converted), dates, ISO-8601 text
@@ -391,10 +418,11 @@ def to_epoch_seconds(arr: ArrayLike) -> NumericColumn:
         numbers = _floats(a.cast(pa.float64(), safe=False))
         missing = np.isnan(numbers)
         type_error = np.isinf(numbers)
-        values = _epoch_from_numbers(numbers)
-        values[type_error] = np.nan
+        values = np.full(n, np.nan)
+        finite = ~missing & ~type_error
+        values[finite] = (epoch or _epoch_from_numbers)(numbers[finite])
         return NumericColumn(values, missing, type_error)
-    return _parse_textual(a, _parse_time_text)
+    return _parse_textual(a, lambda text: _parse_time_text(text, epoch))
 
 
 # --------------------------------------------------------------------------------------------- categories

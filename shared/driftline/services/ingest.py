@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from driftline.core.config import ModelConfig
@@ -129,13 +129,29 @@ class IngestService:
         config = self.registry.config(ref.model_id)
         baseline = self.registry.current_baseline(ref.model_id)
         index = IdIndex(config, baseline.baseline_id) if config.columns.label else None
+        # The file's arrival: the first claim's time (a redelivery finds the same), which bounds its plausible event
+        # times and names the window its time errors are counted in (SPEC §3 quality.time_error_rate).
+        started = (self.store.get_file(file_id) or {}).get("started_at")
+        arrived = self.clock() if started is None else float(started)
         result = profile_file(
             self.registry.open_data(ref.key),
             name=ref.key,
             config=config,
             baseline=baseline,
             on_batch=index.add if index else None,
+            now=arrived,
         )
+        # Every row read counts once in the rows read of one window: a valid row in its event-time window, a time
+        # error in the window of the file's arrival (so a file without time errors touches only its own windows).
+        for key, prof in result.profiles.items():
+            if key[1] is None:
+                result.profiles[key] = replace(prof, rows_read=prof.rows)
+        if result.stats.bad_timestamp:
+            width = config.window_seconds
+            arrival = (int(arrived // width) * width, None)
+            bad = result.stats.bad_timestamp
+            errors = Profile(baseline.baseline_id, rows_read=bad, time_errors=bad)
+            result.profiles[arrival] = result.profiles[arrival].merge(errors) if arrival in result.profiles else errors
         if index is not None and config.columns.label not in result.stats.missing_columns:
             index = None  # labels came with the predictions: nothing to join later
         if index is not None and not index.rows and result.stats.profiled:
@@ -146,12 +162,13 @@ class IngestService:
         self._note_first_window(ref.model_id, windows)
         details: dict[str, Any] = {}
         if result.stats.bad_timestamp:
-            details["rows_without_valid_timestamp"] = result.stats.bad_timestamp
+            details["rows_with_time_errors"] = result.stats.bad_timestamp
         if result.stats.missing_columns:
             details["missing_columns"] = sorted(result.stats.missing_columns)
         if result.stats.profiled == 0:
             raise InputError(
-                f"none of the {result.stats.rows} rows has a valid timestamp in column {config.columns.timestamp!r}",
+                f"none of the {result.stats.rows} rows has a valid event time in column {config.columns.timestamp!r} "
+                "(missing, unparseable or outside the plausible range; counted in quality.time_error_rate)",
                 key=ref.key,
             )
         return Outcome(ref.key, ref.model_id, "processed", rows=result.stats.profiled, windows=windows, details=details)
