@@ -99,7 +99,7 @@ class EpochUnit:
             (best, n_best), (second, n_second) = ranked[0], ranked[1]
             if n_best == 0:
                 return raw.astype(np.float64, copy=True)  # nothing plausible in any unit: all out of range
-            if n_second == n_best:
+            if n_second == n_best and not (fits[best] & ~fits[second]).any():
                 raise EpochUnitError(
                     f"the epoch numbers fit both {UNIT_NAMES[best]} and {UNIT_NAMES[second]} within the plausible "
                     "range: write one unit that the range tells apart (or raise event_time.earliest)"

@@ -1,0 +1,223 @@
+"""A hostile user's files (issue 12), through the real handlers on moto: each ends as a counted data-quality fact or
+as an error record + ``ingest.error`` alert, and the evaluator keeps serving the other models."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from driftline.cli.demo import MODEL_ID, encode
+from driftline.services.store import ws_key
+
+from .conftest import Pipeline
+from .test_handlers import (
+    BASELINE_KEY,
+    CONFIG_KEY,
+    HOUR,
+    LEAN_CONFIG,
+    T0,
+    _reference_parquet,
+    assert_ingest_error,
+    evaluate_after,
+    file_record,
+    metric,
+    set_up_model,
+    sns_alerts,
+    window_rows,
+    without_labels,
+)
+
+pytestmark = pytest.mark.integration
+
+Reader = Callable[[str], list[dict[str, Any]]]
+OTHER = "other-model"
+ROWS = 120
+
+
+def rows(n: int = ROWS, *, seed: int = 1) -> pa.Table:
+    return without_labels(window_rows(n, seed=seed, prefix=f"s{seed}-"))
+
+
+def with_times(table: pa.Table, times: pa.Array) -> pa.Table:
+    return table.set_column(table.schema.get_field_index("event_time"), "event_time", times)
+
+
+def epoch_seconds(table: pa.Table) -> np.ndarray:
+    return np.asarray(table.column("event_time").to_numpy(), dtype=np.int64) // 1_000  # epoch ms -> s
+
+
+def set_up_other(pipeline: Pipeline) -> None:
+    pipeline.drop(CONFIG_KEY.replace(MODEL_ID, OTHER), LEAN_CONFIG.replace(MODEL_ID, OTHER).encode())
+    pipeline.drop(BASELINE_KEY.replace(MODEL_ID, OTHER), _reference_parquet())
+
+
+def error_reasons(pipeline: Pipeline, model_id: str = MODEL_ID) -> dict[str, str]:
+    return {str(e["key"]): str(e["reason"]) for e in pipeline.container.store.errors(model_id)}
+
+
+def dirty(pipeline: Pipeline, model_id: str) -> list[int]:
+    return [ws for ws, _ in pipeline.container.store.dirty_windows(model_id)]
+
+
+# -- event times --------------------------------------------------------------------------------------------------
+
+
+def test_impossible_epoch_times_are_time_errors_and_the_evaluator_serves_every_model(
+    pipeline: Pipeline, read_alerts: Reader
+) -> None:
+    # Given a log whose event times include 1e300 s and INT64_MIN (pandas NaT written as int64), beside good rows
+    set_up_model(pipeline)
+    set_up_other(pipeline)
+    table = rows()
+    secs = epoch_seconds(table).astype(np.float64)
+    secs[0], secs[1] = 1e300, float(np.iinfo(np.int64).min)
+    key = f"predictions/{MODEL_ID}/hostile/epochs.parquet"
+    pipeline.drop(key, encode(with_times(table, pa.array(secs)), "parquet"))
+    pipeline.drop(f"predictions/{OTHER}/good.csv", encode(rows(seed=2), "csv"))
+    # When the evaluator runs, and runs again
+    evaluate_after(pipeline, 1)
+    evaluate_after(pipeline, 2)
+    # Then the two rows are time errors (in no window), the rest is counted, and both models got their metrics
+    assert file_record(pipeline, key)["status"] == "done"
+    assert metric(pipeline, "volume.rows")[T0].value == ROWS - 2
+    other = pipeline.container.store.series(OTHER, "volume.rows", None, None, start=T0, end=T0)
+    assert [p.value for p in other] == [ROWS]
+    assert dirty(pipeline, MODEL_ID) == [] or min(dirty(pipeline, MODEL_ID)) > T0 + HOUR
+    assert not [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] in ("evaluate.error", "ingest.error")]
+
+
+@pytest.mark.parametrize(
+    ("unit", "factor"), [("s", 1), ("ms", 1_000), ("us", 1_000_000), ("ns", 1_000_000_000)], ids=str
+)
+def test_epoch_units_are_decided_per_file_from_the_values(pipeline: Pipeline, unit: str, factor: int) -> None:
+    # Given a log with integer epoch times in one unit
+    set_up_model(pipeline)
+    table = rows()
+    times = pa.array(epoch_seconds(table) * factor, pa.int64())
+    pipeline.drop(f"predictions/{MODEL_ID}/{unit}.csv", encode(with_times(table, times), "csv"))
+    # Then every row lands in its window (microseconds are not read as a year ~57,700)
+    evaluate_after(pipeline, 1)
+    assert metric(pipeline, "volume.rows")[T0].value == ROWS
+
+
+def test_epoch_seconds_of_year_9999_are_time_errors_not_milliseconds(pipeline: Pipeline) -> None:
+    set_up_model(pipeline)
+    table = rows()
+    secs = epoch_seconds(table)
+    secs[:10] = 253_402_300_799  # 9999-12-31T23:59:59Z in seconds (1978 if read as ms)
+    key = f"predictions/{MODEL_ID}/y9999.csv"
+    pipeline.drop(key, encode(with_times(table, pa.array(secs, pa.int64())), "csv"))
+    evaluate_after(pipeline, 1)
+    assert metric(pipeline, "volume.rows")[T0].value == ROWS - 10
+    assert file_record(pipeline, key)["status"] == "done"
+    assert list(pipeline.container.store.series(MODEL_ID, "volume.rows", None, None, start=0, end=T0 - HOUR)) == []
+
+
+def test_a_file_mixing_epoch_units_is_rejected_with_the_reason(pipeline: Pipeline, read_alerts: Reader) -> None:
+    set_up_model(pipeline)
+    table = rows()
+    secs = epoch_seconds(table)
+    secs[: ROWS // 2] *= 1000  # half in milliseconds, half in seconds
+    key = f"predictions/{MODEL_ID}/mixed.csv"
+    pipeline.drop(key, encode(with_times(table, pa.array(secs, pa.int64())), "csv"))
+    reason = error_reasons(pipeline)[key]
+    assert "mix units" in reason and "event_time" in reason
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert_ingest_error(alert, key)
+
+
+def test_iso_variants_are_parsed(pipeline: Pipeline) -> None:
+    # Given ISO-8601 times in lowercase, with a decimal comma, at 24:00 of the day before, and in the basic format
+    set_up_model(pipeline)
+    table = rows(8)
+    variants = [
+        "2026-01-01t00:10:00z",
+        "2026-01-01T00:10:00,5Z",
+        "2025-12-31T24:00:00Z",
+        "20260101T001500Z",
+        "20260101T0015+0000",
+        "2026-01-01T00:59:59.999999999Z",
+        "2026-01-01 00:20:00",
+        "2026-01-01T00:20:00+00:00",
+    ]
+    pipeline.drop(f"predictions/{MODEL_ID}/iso.csv", encode(with_times(table, pa.array(variants)), "csv"))
+    # Then every row is counted in the window of 2026-01-01T00
+    evaluate_after(pipeline, 1)
+    assert metric(pipeline, "volume.rows")[T0].value == 8
+    assert metric(pipeline, "quality.time_error_rate")[T0].value == 0.0
+
+
+def test_a_file_spread_over_too_many_windows_is_rejected(pipeline: Pipeline, read_alerts: Reader) -> None:
+    # Given 4,000 rows, one per hour (over five months): more than the 1,000 windows a file may spread over
+    set_up_model(pipeline)
+    table = rows(4_000)
+    times = pa.array((T0 - 4_000 * HOUR + np.arange(4_000) * HOUR) * 1_000_000, pa.timestamp("us", tz="UTC"))
+    key = f"predictions/{MODEL_ID}/spread.parquet"
+    pipeline.drop(key, encode(with_times(table, times), "parquet"))
+    assert "more than 1,000 windows" in error_reasons(pipeline)[key]
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert_ingest_error(alert, key)
+    assert dirty(pipeline, MODEL_ID) == []
+
+
+# -- hostile JSON -------------------------------------------------------------------------------------------------
+
+
+def test_json_nested_30000_levels_deep_is_rejected_before_pyarrow_and_its_batch_mate_counts(
+    pipeline: Pipeline, read_alerts: Reader
+) -> None:
+    # Given a JSON Lines file with one line nested 30,000 levels deep in a key no one asked for (a SIGSEGV in
+    # pyarrow's parser), and a good file in the same batch
+    set_up_model(pipeline)
+    good = rows()
+    lines = [json.dumps(r, default=str) for r in good.to_pylist()]
+    lines[7] = lines[7][:-1] + ', "junk": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    deep_key = f"predictions/{MODEL_ID}/deep.jsonl"
+    pipeline.put(deep_key, ("\n".join(lines) + "\n").encode())
+    pipeline.put(f"predictions/{MODEL_ID}/mate.csv", encode(rows(seed=3), "csv"))
+    # When both are delivered in one batch
+    assert pipeline.deliver("ingest") == {"batchItemFailures": []}
+    # Then the deep file is rejected with the line named, and its batch-mate counted
+    assert "line 8 nests values more than 512 levels deep" in error_reasons(pipeline)[deep_key]
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert_ingest_error(alert, deep_key)
+    evaluate_after(pipeline, 1)
+    assert metric(pipeline, "volume.rows")[T0].value == ROWS
+
+
+# -- the evaluator's blast radius ---------------------------------------------------------------------------------
+
+
+def test_a_window_that_cannot_be_judged_is_reported_once_quarantined_and_the_others_are_judged(
+    pipeline: Pipeline, read_alerts: Reader
+) -> None:
+    # Given two models with data in the same window, and the first model's stored profile of that window corrupt
+    set_up_model(pipeline)
+    set_up_other(pipeline)
+    pipeline.drop(f"predictions/{MODEL_ID}/a.csv", encode(rows(), "csv"))
+    pipeline.drop(f"predictions/{MODEL_ID}/b.csv", encode(rows(seed=4), "csv").replace(b"2026-01-01", b"2026-01-01"))
+    pipeline.drop(f"predictions/{OTHER}/a.csv", encode(rows(seed=2), "csv"))
+    table = pipeline.container.store.table
+    pk = f"PROF#{MODEL_ID}#{ws_key(T0)}"
+    (item, *_) = [i for i in table.query(pk) if str(i["sk"]).startswith("F#")]
+    table.put({**item, "data": b"\x00not a profile"})
+    # When the evaluator runs twice
+    first = evaluate_after(pipeline, 1)
+    evaluate_after(pipeline, 1)
+    # Then the other model is judged, the broken window is reported once (error record + evaluate.error alert) and
+    # is no longer due; the run itself succeeded
+    assert first is not None
+    other = pipeline.container.store.series(OTHER, "volume.rows", None, None, start=T0, end=T0)
+    assert [p.value for p in other] == [ROWS]
+    errors = [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "evaluate.error"]
+    assert len(errors) == 1
+    (alert,) = errors
+    assert (alert["severity"], alert["model_id"], alert["window_start"]) == ("critical", MODEL_ID, "2026-01-01T00:00:00Z")
+    assert "could not be judged" in alert["details"]["reason"]
+    assert any("could not be judged" in r for r in error_reasons(pipeline).values())
+    assert T0 not in dirty(pipeline, MODEL_ID)
