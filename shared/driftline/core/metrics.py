@@ -158,10 +158,14 @@ def binned_roc_auc(neg: FloatArray, pos: FloatArray) -> float | None:
 
 
 def confusion_binary(confusion: IntArray, positive: int) -> tuple[int, int, int, int]:
-    tp = int(confusion[positive, positive])
-    fp = int(confusion[:, positive].sum()) - tp
-    fn = int(confusion[positive, :].sum()) - tp
-    tn = int(confusion.sum()) - tp - fp - fn
+    """(tp, fp, fn, tn) of a confusion matrix ``[label, prediction]`` whose last row and column are the class the
+    baseline never saw. A row whose label is such a class is none of the four (it is no true negative: it shows in
+    the label's ``quality.unseen_category_rate``); a prediction of such a class is not a positive prediction."""
+    known = confusion[:-1, :]
+    tp = int(known[positive, positive])
+    fp = int(known[:, positive].sum()) - tp
+    fn = int(known[positive, :].sum()) - tp
+    tn = int(known.sum()) - tp - fp - fn
     return tp, fp, fn, tn
 
 

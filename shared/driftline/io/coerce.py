@@ -20,6 +20,7 @@ Conventions shared by all functions:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import pyarrow.compute as pc
 __all__ = [
     "NESTED_PLACEHOLDER",
     "NumericColumn",
+    "canonical_category",
     "category_codes",
     "equals_mask",
     "to_category",
@@ -476,16 +478,69 @@ def to_category(arr: ArrayLike) -> Any:
         return pc.if_else(a.is_valid(), NESTED_PLACEHOLDER, None)
 
 
+#: Text read as a canonical number: no sign but "-", no leading zero (so "007" stays a name, "1.0" is 1).
+_CANONICAL_NUMBER_RE: Final = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+_TRUE_TEXT: Final = ("true", "yes")
+_FALSE_TEXT: Final = ("false", "no")
+
+
+def canonical_category(arr: ArrayLike) -> Any:
+    """The canonical form of category values, which decides whether two spellings are the same class: booleans
+    and the text ``true``/``yes`` / ``false``/``no`` (any case) are ``"1"`` / ``"0"``; numbers and number text
+    are their category text (``1.0``, ``"1.0"``, ``" 1 "`` -> ``"1"``; ``"007"`` is a name and stays); other text
+    is trimmed. Nulls stay null."""
+    text = pc.utf8_trim_whitespace(to_category(arr))
+    lower = pc.utf8_lower(text)
+    number = _bools(pc.match_substring_regex(text, _CANONICAL_NUMBER_RE))
+    out = text
+    if number.any():
+        values = _cast_or_null(pc.if_else(pa.array(number), text, None), pa.float64())
+        out = pc.if_else(pa.array(number & _valid(values)), _float_category(values), text)
+    out = pc.if_else(pc.is_in(lower, value_set=pa.array(_TRUE_TEXT)), "1", out)
+    return pc.if_else(pc.is_in(lower, value_set=pa.array(_FALSE_TEXT)), "0", out)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_lookup(categories: tuple[str, ...]) -> tuple[Any, npt.NDArray[np.int32]]:
+    """(canonical forms that stand for exactly one category, the index of that category)."""
+    canon = canonical_category(pa.array(categories, type=pa.string())).to_pylist()
+    where: dict[str, list[int]] = {}
+    for i, c in enumerate(canon):
+        if c is not None:
+            where.setdefault(c, []).append(i)
+    unique = {c: ix[0] for c, ix in where.items() if len(ix) == 1}
+    return pa.array(list(unique), type=pa.string()), np.asarray([*unique.values(), -1], dtype=np.int32)
+
+
 def category_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray[np.int32]:
     """Per row: the index of the value in ``categories``, -1 for a present value not among them, -2 for missing.
 
     ``arr_str`` is normally the output of :func:`to_category`; any other array is passed through it first
     (so the empty string is missing too). ``categories`` should hold distinct strings. A dictionary array
     is coded through its dictionary (pass it as it is, not through :func:`to_category`, to keep that fast).
+    A value not among the categories as it is written is looked up by its :func:`canonical_category` form
+    (``True`` in a CSV finds the category ``"true"`` of a Parquet baseline, ``1.0`` finds ``"1"``, ``"yes"`` finds
+    ``"1"``), when that form stands for one category only: the baseline's spelling decides.
     """
+    codes = _exact_codes(arr_str, categories)
+    if _as_dictionary(arr_str) is not None:
+        return codes  # coded through the dictionary, canonical forms included
+    unseen = codes == -1
+    if unseen.any() and len(categories):
+        keys, lookup = _canonical_lookup(tuple(categories))
+        if len(keys):
+            rows = np.flatnonzero(unseen)
+            flat = _flatten(arr_str)
+            canon = canonical_category(flat.take(pa.array(rows)))
+            found = pc.fill_null(pc.index_in(canon, value_set=keys), -1).to_numpy(zero_copy_only=False)
+            codes[rows] = lookup[found]
+    return codes
+
+
+def _exact_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray[np.int32]:
     d = _as_dictionary(arr_str)
     if d is not None:
-        on_values = category_codes(d.dictionary, categories)
+        on_values = category_codes(d.dictionary, categories)  # the small dictionary, canonical forms included
         positions, valid = _positions(d)
         dict_codes: npt.NDArray[np.int32] = on_values[positions]
         dict_codes[~valid] = -2
