@@ -217,7 +217,8 @@ def test_a_window_that_cannot_be_judged_is_reported_once_quarantined_and_the_oth
     errors = [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "evaluate.error"]
     assert len(errors) == 1
     (alert,) = errors
-    assert (alert["severity"], alert["model_id"], alert["window_start"]) == ("critical", MODEL_ID, "2026-01-01T00:00:00Z")
+    assert (alert["severity"], alert["model_id"]) == ("critical", MODEL_ID)
+    assert alert["window_start"] == "2026-01-01T00:00:00Z"
     assert "could not be judged" in alert["details"]["reason"]
     assert any("could not be judged" in r for r in error_reasons(pipeline).values())
     assert T0 not in dirty(pipeline, MODEL_ID)

@@ -167,7 +167,8 @@ def test_a_baseline_from_any_writer_judges_logs_from_any_writer_alike(kind: str)
     for ref_writer in ("csv-pandas", "jsonl-pandas", "parquet-pandas", "csv-pyarrow"):
         base = baseline_of(ref, ref_writer, ref_writer.startswith("jsonl"))
         for log_writer in WRITERS:
-            assert_same(metrics_of(log, log_writer, False, base), want, f"{kind}: baseline {ref_writer}, log {log_writer}")
+            what = f"{kind}: baseline {ref_writer}, log {log_writer}"
+            assert_same(metrics_of(log, log_writer, False, base), want, what)
 
 
 @pytest.mark.parametrize(("yes", "no"), [("yes", "no"), ("true", "false"), ("True", "False"), (True, False)])

@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
@@ -266,7 +266,7 @@ class ModelConfig:
     business_metrics: tuple[BusinessMetric, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     positive_class: str | None = None
-    event_time: EventTimeSettings = EventTimeSettings()
+    event_time: EventTimeSettings = field(default_factory=EventTimeSettings)
 
     @property
     def numerical_features(self) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ model and each window; what they report is an error record (``driftline errors``
   fails every tick for the same reason alerts once, and again when the reason changes.
 
 Errors that trying again may fix (throttling, a network failure: a retryable :class:`StorageError`) are not reported:
-the window stays dirty and the next tick tries again; the run running out of time or memory ends the run. A failure of the report itself is logged and leaves the window
-dirty (the next tick reports it).
+the window stays dirty and the next tick tries again; the run running out of time or memory ends the run. A failure
+of the report itself is logged and leaves the window dirty (the next tick reports it).
 """
 
 from __future__ import annotations
