@@ -222,3 +222,80 @@ def test_a_window_that_cannot_be_judged_is_reported_once_quarantined_and_the_oth
     assert "could not be judged" in alert["details"]["reason"]
     assert any("could not be judged" in r for r in error_reasons(pipeline).values())
     assert T0 not in dirty(pipeline, MODEL_ID)
+
+
+# -- silent loss --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "model_id"),
+    [
+        (f"predictions/{MODEL_ID}//x.csv", MODEL_ID),
+        (f"predictions/{MODEL_ID}/../{MODEL_ID}/x.csv", MODEL_ID),
+        ("predictions/M-UPPER/x.csv", "m-upper"),
+        ("predictions/Bad Model!/x.csv", "_rejected"),
+    ],
+    ids=["empty-segment", "dot-dot", "upper-case", "invalid-id"],
+)
+def test_a_key_no_prefix_pattern_accepts_ends_in_errors_with_an_alert(
+    pipeline: Pipeline, read_alerts: Reader, key: str, model_id: str
+) -> None:
+    set_up_model(pipeline)
+    pipeline.put(key, encode(rows(), "csv"))
+    # The message is consumed (retrying cannot help) ...
+    assert pipeline.deliver("ingest") == {"batchItemFailures": []}
+    # ... and the key is in `driftline errors` with the reason, and an ingest.error alert names it
+    (error,) = pipeline.container.store.errors(model_id)
+    assert error["key"] == key and "not accepted" in error["reason"]
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert (alert["metric"], alert["model_id"], alert["details"]["key"]) == ("ingest.error", model_id, key)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_duplicate_column_names_reject_the_file_naming_the_column(
+    pipeline: Pipeline, read_alerts: Reader, fmt: str
+) -> None:
+    set_up_model(pipeline)
+    table = rows()
+    twice = pa.Table.from_arrays(
+        [*table.columns, table.column("monthly_spend")], names=[*table.column_names, "monthly_spend"]
+    )
+    key = f"predictions/{MODEL_ID}/dup.{fmt}"
+    pipeline.drop(key, encode(twice, fmt))
+    assert "2 columns named 'monthly_spend'" in error_reasons(pipeline)[key]
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert_ingest_error(alert, key)
+
+
+def test_an_object_deleted_before_it_is_read_ends_in_errors(pipeline: Pipeline, read_alerts: Reader) -> None:
+    set_up_model(pipeline)
+    key = f"predictions/{MODEL_ID}/gone.csv"
+    pipeline.put(key, encode(rows(), "csv"))
+    pipeline.s3.delete_object(Bucket=pipeline.bucket, Key=key)
+    assert pipeline.deliver("ingest") == {"batchItemFailures": []}
+    assert error_reasons(pipeline)[key] == "the object was deleted before it was read"
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert_ingest_error(alert, key)
+
+
+def test_a_file_for_a_model_without_configuration_is_reported_before_it_is_dead_lettered(
+    pipeline: Pipeline, read_alerts: Reader
+) -> None:
+    # Given a log for a model that never gets a configuration
+    key = "predictions/never-configured/x.csv"
+    pipeline.put(key, encode(rows(), "csv"))
+    # When it fails every try (the queue's maxReceiveCount is 5)
+    for attempt in range(1, 6):
+        messages = pipeline.receive("ingest")
+        assert len(messages) == 1
+        assert messages[0]["Attributes"]["ApproximateReceiveCount"] == str(attempt)
+        response = pipeline.invoke("ingest", messages)
+        assert len(response["batchItemFailures"]) == 1
+        # Then nothing is reported before the last try, and the last one leaves an error record and an alert
+        errors = pipeline.container.store.errors("never-configured")
+        assert len(errors) == (1 if attempt == 5 else 0)
+    (error,) = pipeline.container.store.errors("never-configured")
+    assert error["key"] == key and "dead-letter queue" in error["reason"]
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert (alert["metric"], alert["model_id"]) == ("ingest.error", "never-configured")
+    assert file_record(pipeline, key)["status"] == "dead_lettered"

@@ -426,6 +426,7 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
     parquet = pq.ParquetFile(opened)
     stack.callback(parquet.close)
     names = list(parquet.schema_arrow.names)
+    _check_unique(plan, names)
     present = [c for c in plan.wanted if c in names] if plan.wanted is not None else names
     dictionaries = _dictionary_columns(parquet, [c for c in present if c in plan.strings])
     if dictionaries:
@@ -437,6 +438,17 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
             yield _finish(plan, present, batch.columns, batch.num_rows, validate=True, keep_dictionary=True)
         except _Utf8Error as err:
             raise InputError(f"column {err.column!r} holds text that is not valid UTF-8", key=plan.name) from err
+
+
+def _check_unique(plan: _Plan, names: list[str]) -> None:
+    """A wanted column named twice in the file is ambiguous: reject the file, naming the column."""
+    wanted = set(names) if plan.wanted is None else set(plan.wanted)
+    seen: set[str] = set()
+    for column_name in names:
+        if column_name in seen and column_name in wanted:
+            count = names.count(column_name)
+            raise InputError(f"the file has {count} columns named {column_name!r}", key=plan.name)
+        seen.add(column_name)
 
 
 def _dictionary_columns(parquet: Any, candidates: list[str]) -> list[str]:
@@ -501,6 +513,7 @@ def _read_csv(plan: _Plan, text: Any) -> Iterator[pa.RecordBatch]:
     except pa.ArrowInvalid as exc:
         raise InputError("the CSV header line cannot be parsed", key=plan.name) from exc
     plan.csv_header = list(names)
+    _check_unique(plan, names)
     present = [c for c in plan.wanted if c in names] if plan.wanted is not None else list(dict.fromkeys(names))
     # None of the wanted columns: read the first column only, to count the rows.
     include = present or names[:1]

@@ -19,6 +19,7 @@ from driftline.core.errors import BaselineError, ConfigError, InputError
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher
 from driftline.services.models import ModelRegistry, ObjectRef
+from driftline.services.ports import NotFound
 from driftline.services.store import Store, file_id_for
 
 if TYPE_CHECKING:
@@ -71,8 +72,10 @@ class IngestService:
                 outcome = self._predictions(ref, file_id)
             else:
                 outcome = self._labels(ref, file_id)
-        except (InputError, ConfigError, BaselineError) as err:
-            reason = _reason(err)
+        except (InputError, ConfigError, BaselineError, NotFound) as err:
+            if isinstance(err, NotFound) and not str(err).endswith(f"/{ref.key}: no such object"):
+                raise  # something else is missing (a baseline object): not this file's fault
+            reason = "the object was deleted before it was read" if isinstance(err, NotFound) else _reason(err)
             # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
             # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
             started = (self.store.get_file(file_id) or {}).get("started_at")
