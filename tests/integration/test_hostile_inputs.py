@@ -299,3 +299,29 @@ def test_a_file_for_a_model_without_configuration_is_reported_before_it_is_dead_
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert (alert["metric"], alert["model_id"]) == ("ingest.error", "never-configured")
     assert file_record(pipeline, key)["status"] == "dead_lettered"
+
+
+def test_a_key_overwritten_with_new_content_is_refused_and_counted_once(
+    pipeline: Pipeline, read_alerts: Reader
+) -> None:
+    # Given a log counted, then overwritten under the same key with other rows (a new ETag)
+    set_up_model(pipeline)
+    key = f"predictions/{MODEL_ID}/again.csv"
+    pipeline.drop(key, encode(rows(), "csv"))
+    pipeline.drop(key, encode(rows(300, seed=9), "csv"))
+    # Then the first version stays counted (not 120 + 300), and the second is refused with an error and an alert
+    evaluate_after(pipeline, 1)
+    assert metric(pipeline, "volume.rows")[T0].value == ROWS
+    (reason,) = error_reasons(pipeline).values()
+    assert "overwritten with new content" in reason
+    (alert,) = [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "ingest.error"]
+    assert_ingest_error(alert, key)
+
+
+def test_a_failed_file_rewritten_under_the_same_key_is_counted(pipeline: Pipeline) -> None:
+    set_up_model(pipeline)
+    key = f"predictions/{MODEL_ID}/fixed.csv"
+    pipeline.drop(key, b"not,a\ncsv with the columns\n")
+    pipeline.drop(key, encode(rows(), "csv"))
+    evaluate_after(pipeline, 1)
+    assert metric(pipeline, "volume.rows")[T0].value == ROWS

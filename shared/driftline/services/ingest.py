@@ -69,8 +69,10 @@ class IngestService:
             elif ref.prefix == "baselines":
                 outcome = self._baseline(ref)
             elif ref.prefix == "predictions":
+                self._check_overwrite(ref, file_id)
                 outcome = self._predictions(ref, file_id)
             else:
+                self._check_overwrite(ref, file_id)
                 outcome = self._labels(ref, file_id)
         except (InputError, ConfigError, BaselineError, NotFound) as err:
             if isinstance(err, NotFound) and not str(err).endswith(f"/{ref.key}: no such object"):
@@ -108,6 +110,17 @@ class IngestService:
                 details={"key": key, "reason": reason, "file_id": file_id},
             )
         )
+
+    def _check_overwrite(self, ref: ObjectRef, file_id: str) -> None:
+        """A data key overwritten with new content (a new ETag) is refused: the version counted first stays (its
+        rows may already be rolled up into judged windows, which cannot forget them). Corrected data goes under a
+        new key. A version that failed does not count: a corrected file under the same key is accepted."""
+        if self.store.claim_key(ref.model_id, ref.key, file_id) is not None:
+            raise InputError(
+                "the object was overwritten with new content (a new ETag): the version counted first stays; "
+                "write corrected data under a new key",
+                key=ref.key,
+            )
 
     # -- per prefix ----------------------------------------------------------------------------------------------
 
