@@ -481,6 +481,7 @@ def to_category(arr: ArrayLike) -> Any:
 #: Text read as a canonical number: no sign but "-", no leading zero (so "007" stays a name, "1.0" is 1).
 _CANONICAL_NUMBER_RE: Final = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
 _TRUE_TEXT: Final = ("true", "yes")
+_CANONICAL_MAX_BYTES: Final = 64
 _FALSE_TEXT: Final = ("false", "no")
 
 
@@ -530,8 +531,11 @@ def category_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray
         keys, lookup = _canonical_lookup(tuple(categories))
         if len(keys):
             rows = np.flatnonzero(unseen)
-            flat = _flatten(arr_str)
-            canon = canonical_category(flat.take(pa.array(rows)))
+            sub = _flatten(arr_str).take(pa.array(rows))
+            if _is_text(sub.type) or _is_bytes(sub.type):  # a long text is no number nor boolean: not copied
+                short = _bools(pc.less_equal(pc.binary_length(sub), _CANONICAL_MAX_BYTES))
+                rows, sub = rows[short], sub.filter(pa.array(short))
+            canon = canonical_category(sub)
             found = pc.fill_null(pc.index_in(canon, value_set=keys), -1).to_numpy(zero_copy_only=False)
             codes[rows] = lookup[found]
     return codes

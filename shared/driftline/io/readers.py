@@ -605,11 +605,11 @@ def _check_nesting(block: bytes, first_line: int, name: str) -> None:
 
     Vectorised: a line's depth is at most its number of ``{`` and ``[``, so only the (rare) lines with more than the
     limit are measured exactly (brackets outside strings, escapes honoured)."""
+    if block.count(b"{") + block.count(b"[") <= MAX_JSON_DEPTH:
+        return  # no allocation: most blocks of long lines end here
     data = np.frombuffer(block, dtype=np.uint8)
-    opens = np.flatnonzero((data == ord("{")) | (data == ord("[")))
-    if len(opens) <= MAX_JSON_DEPTH:
-        return
-    ends = np.flatnonzero(data == ord("\n"))
+    opens = _positions_of(data, (ord("{"), ord("[")))
+    ends = _positions_of(data, (ord("\n"),))
     if len(ends) == 0 or ends[-1] != len(data) - 1:
         ends = np.append(ends, len(data))
     per_line = np.diff(np.searchsorted(opens, ends), prepend=0)
@@ -619,6 +619,19 @@ def _check_nesting(block: bytes, first_line: int, name: str) -> None:
             raise InputError(
                 f"line {first_line + int(i):,} nests values more than {MAX_JSON_DEPTH} levels deep", key=name
             )
+
+
+def _positions_of(data: npt.NDArray[np.uint8], values: tuple[int, ...]) -> npt.NDArray[np.int64]:
+    """The positions of any of ``values`` in ``data``, found in 4 MiB pieces (no temporary as large as the data)."""
+    step = 4 << 20
+    parts = []
+    for start in range(0, len(data), step):
+        piece = data[start : start + step]
+        mask = piece == values[0]
+        for v in values[1:]:
+            mask |= piece == v
+        parts.append(np.flatnonzero(mask).astype(np.int64) + start)
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def _json_depth(line: npt.NDArray[np.uint8]) -> int:
