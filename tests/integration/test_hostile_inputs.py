@@ -325,3 +325,43 @@ def test_a_failed_file_rewritten_under_the_same_key_is_counted(pipeline: Pipelin
     pipeline.drop(key, encode(rows(), "csv"))
     evaluate_after(pipeline, 1)
     assert metric(pipeline, "volume.rows")[T0].value == ROWS
+
+
+# -- privacy of segment values in alerts --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hash", "drop"])
+def test_segment_privacy_hides_segment_values_from_alerts_and_metrics_keep_them(
+    pipeline: Pipeline, read_alerts: Reader, mode: str
+) -> None:
+    # Given a model whose country segment is configured to be hashed (or dropped) in alerts, and a drifted window
+    from driftline.cli.demo import CONFIG_YAML, COUNTRIES, generate
+
+    config = (
+        CONFIG_YAML[: CONFIG_YAML.index("alerts:\n")]
+        + f"segment_privacy: {{country: {mode}}}\n"
+        + "alerts:\n"
+        + "  - {name: seg-drift, metric: drift.jensen_shannon, columns: [monthly_spend], segment: country,"
+        + " above: 0.1, min_rows: 10}\n"
+    )
+    set_up_model(pipeline, config)
+    drifted = generate(2_000, seed=12, start=T0, span=HOUR - 1, drift=1.0, id_prefix="d")
+    pipeline.drop(f"predictions/{MODEL_ID}/drifted.parquet", encode(drifted, "parquet"))
+    evaluate_after(pipeline, 1)
+    alerts = [a for a in sns_alerts(pipeline, read_alerts) if a["rule"] == "seg-drift"]
+    # Then the alerts name no country, as payloads and as history ...
+    assert alerts
+    history = json.dumps(pipeline.container.store.alert_history(MODEL_ID, start=T0 - HOUR, end=T0 + HOUR), default=str)
+    for country in COUNTRIES:
+        assert all(f"country={country}" != a["segment"] for a in alerts)
+        assert f"country={country}" not in history
+    if mode == "hash":
+        assert len({a["segment"] for a in alerts}) == len(alerts) > 1  # distinct values stay distinct
+        assert all(a["segment"].startswith("country=#") for a in alerts)
+    else:
+        assert {a["segment"] for a in alerts} == {"country=*"}
+    # ... while the metrics keep the values
+    us = pipeline.container.store.series(
+        MODEL_ID, "drift.jensen_shannon", "monthly_spend", "country=US", start=T0, end=T0
+    )
+    assert len(list(us)) == 1

@@ -23,6 +23,7 @@ import yaml
 
 from driftline.core.errors import ConfigError
 from driftline.core.eventtime import MAX_WINDOWS_PER_FILE_LIMIT, EventTimeSettings, parse_earliest
+from driftline.core.privacy import PRIVACY_MODES
 
 __all__ = [
     "ALL_FEATURES",
@@ -147,6 +148,7 @@ _TOP_KEYS: Final = (
     "alerts",
     "positive_class",
     "event_time",
+    "segment_privacy",
 )
 _EVENT_TIME_KEYS: Final = ("earliest", "latest_ahead", "max_windows_per_file")
 _COLUMN_KEYS: Final = ("id", "timestamp", "prediction", "score", "label", "features", "segments")
@@ -267,6 +269,8 @@ class ModelConfig:
     alerts: tuple[AlertRule, ...] = ()
     positive_class: str | None = None
     event_time: EventTimeSettings = field(default_factory=EventTimeSettings)
+    # segment column -> how alerts show its values: hash or drop (core/privacy.py); absent: kept
+    segment_privacy: tuple[tuple[str, str], ...] = ()
 
     @property
     def numerical_features(self) -> tuple[str, ...]:
@@ -318,6 +322,8 @@ class ModelConfig:
             out["positive_class"] = self.positive_class
         if self.event_time != EventTimeSettings():
             out["event_time"] = self.event_time.to_dict()
+        if self.segment_privacy:
+            out["segment_privacy"] = dict(self.segment_privacy)
         return out
 
 
@@ -656,6 +662,10 @@ class _Parser:
         if root.get("event_time") is not None:
             event_time = self.event_time(root["event_time"])
 
+        segment_privacy: dict[str, str] | None = {}
+        if root.get("segment_privacy") is not None:
+            segment_privacy = self.segment_privacy(root["segment_privacy"], declared)
+
         business: tuple[BusinessMetric, ...] | None = ()
         if root.get("business_metrics") is not None:
             business = self.business_metrics(root["business_metrics"], declared)
@@ -669,6 +679,8 @@ class _Parser:
             return None
         if window_seconds is None or business is None or alerts is None or event_time is None:
             return None
+        if segment_privacy is None:
+            return None
         return ModelConfig(
             model_id=model_id,
             task=task,
@@ -679,6 +691,7 @@ class _Parser:
             alerts=alerts,
             positive_class=positive_class,
             event_time=event_time,
+            segment_privacy=tuple(sorted(segment_privacy.items())),
         )
 
     def model_id(self, value: object, expected: str | None) -> str | None:
@@ -710,6 +723,26 @@ class _Parser:
             self.error("window", f"{_short_repr(value)} is out of range; expected from 5m to 7d")
             return None, None
         return value, seconds
+
+    def segment_privacy(self, value: object, declared: _Declared) -> dict[str, str] | None:
+        """``segment_privacy``: segment column -> ``keep``, ``hash`` or ``drop`` (how alerts show its values)."""
+        if not isinstance(value, Mapping):
+            self.error("segment_privacy", f"expected a mapping of segment columns to modes, got {_describe(value)}")
+            return None
+        out: dict[str, str] = {}
+        ok = True
+        for column, mode in value.items():
+            path = f"segment_privacy.{column}"
+            if not isinstance(column, str) or column not in declared.segments:
+                self.error(path, "not a segment column (columns.segments)")
+                ok = False
+                continue
+            chosen = self.choice(mode, path, PRIVACY_MODES)
+            if chosen is None:
+                ok = False
+            elif chosen != "keep":
+                out[column] = chosen
+        return out if ok else None
 
     def event_time(self, value: object) -> EventTimeSettings | None:
         """``event_time``: the plausible range of event times and the cap on windows per file."""

@@ -30,6 +30,7 @@ from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import NotReadyError
 from driftline.core.metrics import MetricPoint, compute_metrics, window_points
+from driftline.core.privacy import redact_segment
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher, drifted_details
 from driftline.services.isolation import EvaluateErrors, fatal, transient
@@ -291,7 +292,7 @@ class EvaluateService:
             rule.severity,
             rule.metric,
             target.column,
-            target.segment,
+            redact_segment(config.model_id, config.segment_privacy, target.segment),  # segment_privacy: hash/drop
             v.value,
             v.threshold,
             v.baseline_value,
