@@ -4,7 +4,6 @@ and a run of every function touches no other kind than its role allows (issue 12
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -52,7 +51,7 @@ def test_each_function_role_allows_only_its_item_kinds(transformed: dict[str, An
 
 
 @pytest.fixture
-def touched(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]]]:
+def touched(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
     """function -> the partition keys its requests named, recorded at the DynamoDB adapter."""
     current = {"fn": "test"}
     seen: dict[str, set[str]] = {}
@@ -97,7 +96,7 @@ def touched(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]]]:
 
     monkeypatch.setattr(Pipeline, "call", call_as)
     monkeypatch.setattr(Pipeline, "evaluate", evaluate_as)
-    yield seen
+    return seen
 
 
 def test_a_run_of_every_function_touches_only_the_item_kinds_its_role_allows(
