@@ -365,3 +365,73 @@ def test_segment_privacy_hides_segment_values_from_alerts_and_metrics_keep_them(
         MODEL_ID, "drift.jensen_shannon", "monthly_spend", "country=US", start=T0, end=T0
     )
     assert len(list(us)) == 1
+
+
+# -- memory per file ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows_n", "span", "window"),
+    [(10_000, 30 * 86_400, "5m"), (4_000, 20 * 365 * 86_400, "1h")],
+    ids=["30-days-of-5m-windows", "20-years-of-1h-windows"],
+)
+def test_a_file_spread_over_thousands_of_windows_is_rejected_in_bounded_memory(
+    pipeline: Pipeline, read_alerts: Reader, rows_n: int, span: int, window: str
+) -> None:
+    # Given 10,000 rows over 30 days at 5-minute windows (8,640 windows), or 4,000 rows over 20 years (one window
+    # per row): each took over 1 GB before the cap, and failed every try out of memory
+    from driftline.cli.demo import generate
+
+    from .test_bad_inputs import PeakMemory
+
+    set_up_model(pipeline, LEAN_CONFIG.replace("window: 1h", f"window: {window}"))
+    table = without_labels(generate(rows_n, seed=5, start=T0 - span, span=span - 1, id_prefix="w"))
+    key = f"predictions/{MODEL_ID}/spread-{window}.parquet"
+    pipeline.put(key, encode(table, "parquet"))
+    with PeakMemory() as memory:
+        assert pipeline.deliver("ingest") == {"batchItemFailures": []}
+    # Then it is rejected with a clear error, and memory stayed small
+    assert "more than 1,000 windows" in error_reasons(pipeline)[key]
+    assert memory.peak < 200 << 20, f"peak +{memory.peak >> 20} MiB"
+
+
+def test_a_file_at_the_window_cap_is_profiled_under_the_function_memory() -> None:
+    # Given the demo model (5 segment values) at 5-minute windows and 10,000 rows over exactly 1,000 windows
+    import io
+
+    from driftline.cli.demo import CONFIG_YAML, generate
+    from driftline.core.config import load_config
+    from driftline.services.profiling import build_baseline, profile_file
+
+    from .test_bad_inputs import PeakMemory
+
+    config = load_config(CONFIG_YAML.replace("window: 1h", "window: 5m"))
+    reference = _reference_parquet()
+    baseline = build_baseline(config, [("r.parquet", lambda: io.BytesIO(reference))], created_at="x")
+    data = encode(generate(10_000, seed=1, start=T0, span=1_000 * 300 - 1), "parquet")
+    # When it is profiled
+    with PeakMemory() as memory:
+        result = profile_file(io.BytesIO(data), name="a.parquet", config=config, baseline=baseline, now=T0 + 86_400)
+    # Then every window is there, and the peak is well under the function's 1,024 MB (measured: ~240 MiB)
+    assert len({ws for ws, _ in result.profiles}) == 1_000
+    assert memory.peak < 512 << 20, f"peak +{memory.peak >> 20} MiB"
+
+
+def test_json_lines_whose_keys_change_case_are_counted_not_dropped(pipeline: Pipeline) -> None:
+    # Given a JSON Lines log whose second half spells the event-time key and a feature key in upper case
+    set_up_model(pipeline)
+    lines = [dict(r) for r in rows().to_pylist()]
+    for r in lines[ROWS // 2 :]:
+        r["EVENT_TIME"] = r.pop("event_time")
+        r["Monthly_Spend"] = r.pop("monthly_spend")
+    key = f"predictions/{MODEL_ID}/cases.jsonl"
+    pipeline.drop(key, "".join(json.dumps(r) + "\n" for r in lines).encode())
+    # Then the rows without the event-time key are time errors, counted where the file arrived
+    evaluate_after(pipeline, 1)
+    assert metric(pipeline, "volume.rows")[T0].value == ROWS // 2
+    arrival = int(float(file_record(pipeline, key)["started_at"]) // HOUR) * HOUR
+    pipeline.evaluate(arrival + HOUR + 60)
+    (point,) = pipeline.container.store.series(
+        MODEL_ID, "quality.time_error_rate", None, None, start=arrival, end=arrival
+    )
+    assert (point.value, point.rows) == (1.0, ROWS // 2)
