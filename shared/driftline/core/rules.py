@@ -98,8 +98,16 @@ def judge(
     window_start: int,
     metrics: Mapping[tuple[str, str | None, str | None], tuple[float, int]],
     baseline_metrics: Mapping[tuple[str, str | None, str | None], float],
+    *,
+    alpha_scale: float = 1.0,
 ) -> Verdict:
-    """One target's verdict on one window. ``metrics``: (metric, column, segment) -> (value, rows)."""
+    """One target's verdict on one window. ``metrics``: (metric, column, segment) -> (value, rows).
+
+    ``alpha_scale`` (in (0, 1]) multiplies ``detection.false_alarm_rate`` for ``auto`` thresholds: the share of the
+    error budget this judgement may spend (``core.looks``: early looks at an open window and its close). Fixed
+    thresholds do not depend on it."""
+    if not 0.0 < alpha_scale <= 1.0:
+        raise ValueError(f"alpha_scale must be in (0, 1], got {alpha_scale}")
     rule = target.rule
     key = (rule.metric, target.column, target.segment)
     found = metrics.get(key)
