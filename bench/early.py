@@ -58,14 +58,14 @@ EXACT_BELOW = 10_000  # rows under which the χ² approximation is too low in th
 
 
 @functools.cache
-def critical(n: int, tail: float, ref_rows: int) -> float:
+def critical(n: int, tail: float, ref_rows: int, cap: int = 2_000_000) -> float:
     """The ``auto`` threshold of ``8 · JSD / h`` at a window of ``n`` rows for a false-alarm probability ``tail``:
     the χ² quantile where the approximation holds (n ≥ EXACT_BELOW: within 3% of the simulated rate), else the
     quantile of the multinomial null simulated (window and reference drawn from the same proportions), as ``auto``
     does where counts are small. Seeded, and independent of the simulations it judges."""
     if n >= EXACT_BELOW:
         return float(stats.chi2.isf(tail, BINS - 1))
-    draws = int(min(2_000_000, max(200_000, 50 / tail)))
+    draws = int(min(cap, max(min(200_000, cap), 50 / tail)))
     rng = np.random.default_rng(n)
     base = decile_probs(0.0)
     null = np.empty(draws)
@@ -86,9 +86,11 @@ def simulate(
     sims: int,
     seed: int,
     schedule: str = "spent",
+    null_cap: int = 2_000_000,
 ) -> Outcome:
     """``sims`` windows growing to ``rows``; ``schedule``: ``spent`` (the shares of core.looks), ``naive`` (every
-    look at α) or ``close`` (no early look: today)."""
+    look at α) or ``close`` (no early look: today). ``null_cap``: the most null draws per simulated quantile (tests
+    pass fewer, for speed)."""
     rng = np.random.default_rng(seed)
     base = decile_probs(0.0)
     ref = rng.multinomial(ref_rows, base, size=sims) / ref_rows  # each simulated model has its own reference
@@ -105,7 +107,7 @@ def simulate(
         closing = k == len(points) - 1
         share = 1.0 if schedule != "spent" else (L.close_share(len(looks)) if closing else L.look_share(k))
         h = 1.0 / n + 1.0 / ref_rows
-        hit = 8.0 * jsd_nats(counts, ref) / h > critical(n, alpha * share, ref_rows)
+        hit = 8.0 * jsd_nats(counts, ref) / h > critical(n, alpha * share, ref_rows, null_cap)
         first = np.where(hit & ~alarmed, float(n), first)
         alarmed |= hit
     return Outcome(alarmed, first)
