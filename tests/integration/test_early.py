@@ -98,7 +98,12 @@ def test_a_drifted_file_in_the_open_day_alarms_at_the_next_tick_once_then_ok_at_
     # Then the whole window no longer breaches: one OK, for that window, not partial
     assert result["alerts"] == 1
     (ok,) = sns_alerts(daily, read_alerts)
-    assert (ok["rule"], ok["state"], ok["column"], ok["window_start"]) == ("spend-drift", "OK", "monthly_spend", iso(D0))
+    assert (ok["rule"], ok["state"], ok["column"], ok["window_start"]) == (
+        "spend-drift",
+        "OK",
+        "monthly_spend",
+        iso(D0),
+    )
     assert ok["value"] <= 0.2 and "partial" not in ok["details"]
     # and the window's points are the closed ones only
     (rows,) = points_of(daily, "volume.rows", None)

@@ -108,24 +108,23 @@ def test_partial_points_are_one_packed_item_replaced_at_each_look_and_gone_when_
     store = Store(table, clock=lambda: 1_000.0)
     ws = 1_767_225_600
     # Given a look that wrote 300 partial points
-    store.put_partial_points("m", ws, _points(ws, 300, 0.5), old_parts=0)
+    store.put_partial_points("m", ws, ws + 86_400, _points(ws, 300, 0.5), old_parts=0)
     got = list(store.points("m", start=ws, end=ws + 86_400))
     assert len(got) == 300 and all(p.partial and p.value == 0.5 for p in got)
-    assert len([i for i in table.items() if str(i["pk"]).startswith("OPEN#")]) == 2  # the points' item + the record
+    (packed,) = [i for i in table.items() if str(i["pk"]).startswith("OPEN#")]  # one item for 300 points
+    assert packed["expires_at"] == ws + 3 * 86_400  # two days after the window ends
     # When the next look replaces them
-    store.put_partial_points("m", ws, _points(ws, 300, 0.25), old_parts=store.window_looks("m", ws).parts)
+    store.put_partial_points("m", ws, ws + 86_400, _points(ws, 300, 0.25), old_parts=1)
     got = list(store.points("m", start=ws, end=ws + 86_400))
     assert len(got) == 300 and {p.value for p in got} == {0.25}
     assert [p.value for p in store.series("m", "drift.psi", "c7", None, start=ws, end=ws + 86_400)] == [0.25]
-    # When the window closes: its points are written as before and the partial ones go
+    # When the window closes: its points are written as before, and they alone are listed
     store.put_points([MetricPoint("m", "drift.psi", "c7", None, ws, ws + 86_400, 0.125, 900)])
     assert [(p.value, p.partial) for p in store.series("m", "drift.psi", "c7", None, start=ws, end=ws + 86_400)] == [
         (0.125, False)
     ]
-    store.drop_partial_points("m", ws, parts=store.window_looks("m", ws).parts)
     got = list(store.points("m", start=ws, end=ws + 86_400))
     assert [(p.column, p.partial) for p in got] == [("c7", False)]
-    assert store.window_looks("m", ws).parts == 0
 
 
 def test_the_dirty_mark_counts_the_rows_of_an_open_window_and_the_looks_are_recorded() -> None:
@@ -136,6 +135,7 @@ def test_the_dirty_mark_counts_the_rows_of_an_open_window_and_the_looks_are_reco
     store.mark_dirty("m", ws, rows=600)
     ow = store.open_window("m", ws)
     assert (ow.rows, ow.looks, ow.looked_rows) == (1_100, 0, 0) and ow.token
-    store.record_look("m", ws, looks=1, looked_rows=1_100, checked=ow.token)
+    store.record_look("m", ws, looks=1, looked_rows=1_100, checked=ow.token, parts=1)
     again = store.open_window("m", ws)
-    assert (again.rows, again.looks, again.looked_rows, again.checked) == (1_100, 1, 1_100, ow.token)
+    assert (again.rows, again.looks, again.looked_rows, again.checked, again.parts) == (1_100, 1, 1_100, ow.token, 1)
+    assert store.window_looks("m", ws).looks == 1

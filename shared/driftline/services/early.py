@@ -5,10 +5,10 @@ rows enough for its next look (``core.looks``: the rules' ``min_rows``, then eac
 previous look). Deciding costs one batched read of two small items (the window's dirty mark, which counts the rows
 its files brought, and its look record); the profiles are read only for a look. A look:
 
-1. counts itself (the look record) before judging, so a crash never lets a look's share of the error budget be
-   spent twice;
-2. computes the window's metrics on the rows so far and replaces its partial points (one packed item: a look costs
+1. computes the window's metrics on the rows so far and replaces its partial points (one packed item: a look costs
    a few write units, not two per point as the closed window's points do);
+2. counts itself (the look record, one write with the points' parts) before judging, so a crash never lets a look's
+   share of the error budget be spent twice;
 3. judges the rules that may be judged on an open window (``core.looks.judged_on_open_window``) at the look's share
    of ``detection.false_alarm_rate``, and publishes an ALARM at once for a target that breaches, with
    ``details.partial`` true and ``details.rows`` the rows so far. A look that does not breach publishes nothing.
@@ -76,7 +76,6 @@ def _look(svc: EvaluateService, config: ModelConfig, current: Baseline, now: flo
         store.record_look(model_id, ws, looks=ow.looks, looked_rows=ow.looked_rows, checked=ow.token)
         return False
     look = Look(ow.looks, population.rows)
-    store.record_look(model_id, ws, looks=ow.looks + 1, looked_rows=look.rows, checked=ow.token)
     baseline = svc.registry.baseline(model_id, population.baseline_id)
     points: list[MetricPoint] = []
     for seg, prof in wp.profiles.items():
@@ -84,6 +83,7 @@ def _look(svc: EvaluateService, config: ModelConfig, current: Baseline, now: flo
             points += (
                 replace(p, partial=True) for p in window_points(prof, baseline, config, window_start=ws, segment=seg)
             )
-    store.put_partial_points(model_id, ws, points, old_parts=ow.parts)
+    parts = store.put_partial_points(model_id, ws, ws + config.window_seconds, points, old_parts=ow.parts)
+    store.record_look(model_id, ws, looks=ow.looks + 1, looked_rows=look.rows, checked=ow.token, parts=parts)
     report.alerts += svc._judge(config, baseline, ws, points, now, look=look)
     return True

@@ -205,7 +205,6 @@ class EvaluateService:
         report.windows.append(ws)
         report.points += len(points)
         report.alerts += self._judge(config, baseline, ws, points, now, later, looks=looked.looks)
-        self.store.drop_partial_points(model_id, ws, parts=looked.parts)
         self.store.roll_up(model_id, wp)
         if token is not None:
             self.store.clear_dirty(model_id, ws, token)

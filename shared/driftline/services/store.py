@@ -40,6 +40,7 @@ PART_BYTES = 280_000  # AWS counts binary bytes; moto 5.0 counts their base64 (4
 NONE = "-"  # stands for "no column" / "whole population" inside keys
 
 
+PARTIAL_TTL = 2 * 86_400  # an open window's packed partial points expire this long after the window ends
 KEY_EPOCH_OFFSET = 10**12  # keys of times before 1970 stay non-negative, so they sort like the times
 
 
@@ -391,48 +392,42 @@ class Store:
         """The looks made at a window while it was open (none: ``looks == 0``); rows and token are not read."""
         return _open_window(window_start, {}, self.table.get(f"OPEN#{model_id}", f"L#{ws_key(window_start)}") or {})
 
-    def record_look(self, model_id: str, window_start: int, *, looks: int, looked_rows: int, checked: str) -> None:
-        """Count a look (before it is judged: a crash after this spends the look's share without judging, which only
-        lowers the false-alarm rate) or, with ``looks`` unchanged, the token last checked without a look."""
-        self.table.add(
-            f"OPEN#{model_id}",
-            f"L#{ws_key(window_start)}",
-            {},
-            set_values={
-                "looks": looks,
-                "looked_rows": looked_rows,
-                "checked": checked,
-                "expires_at": int(self.clock()) + self.metrics_ttl,
-            },
-        )
+    def record_look(
+        self, model_id: str, window_start: int, *, looks: int, looked_rows: int, checked: str, parts: int | None = None
+    ) -> None:
+        """Count a look (once its partial points are written — ``parts`` of them — and before it is judged: a crash
+        before this leaves the look to the next tick, one after it spends the look's share without judging, which
+        only lowers the false-alarm rate) or, with ``looks`` unchanged, the token last checked without a look."""
+        values: dict[str, Any] = {
+            "looks": looks,
+            "looked_rows": looked_rows,
+            "checked": checked,
+            "expires_at": int(self.clock()) + self.metrics_ttl,  # kept: a window judged again later needs its looks
+        }
+        if parts is not None:
+            values["parts"] = parts
+        self.table.add(f"OPEN#{model_id}", f"L#{ws_key(window_start)}", {}, set_values=values)
 
     def put_partial_points(
-        self, model_id: str, window_start: int, points: Sequence[MetricPoint], *, old_parts: int
-    ) -> None:
+        self, model_id: str, window_start: int, window_end: int, points: Sequence[MetricPoint], *, old_parts: int
+    ) -> int:
         """Replace the open window's partial points with ``points``: one packed item (a few parts for a very wide
-        model) instead of one item per point, so a look costs a few write units, not two per point."""
+        model) instead of one item per point, so a look costs a few write units, not two per point. Returns the
+        number of parts. They are not deleted at the close (a delete costs as much as the write): the closed
+        window's points hide them from :meth:`points` and :meth:`series`, and DynamoDB's TTL drops them, free,
+        two days after the window ends."""
         sk = ws_key(window_start)
         rows = [[p.metric, p.column, p.segment, p.window_end, _storable(p.value), p.rows] for p in points]
         parts = _parts(_pack(rows))
         pk = f"OPEN#{model_id}"
-        expires = int(self.clock()) + self.metrics_ttl
+        expires = window_end + PARTIAL_TTL
         self.table.batch_put(
             [{"pk": pk, "sk": f"P#{sk}#p{i:03d}", "data": d, "parts": len(parts), "expires_at": expires}
              for i, d in enumerate(parts)]
         )  # fmt: skip
         for i in range(len(parts), old_parts):
             self.table.delete(pk, f"P#{sk}#p{i:03d}")
-        self.table.add(pk, f"L#{sk}", {}, set_values={"parts": len(parts)})
-
-    def drop_partial_points(self, model_id: str, window_start: int, *, parts: int) -> None:
-        """The window is closed and its points are written: its partial points go (the look count stays, for a
-        window judged again later)."""
-        if parts <= 0:
-            return
-        pk, sk = f"OPEN#{model_id}", ws_key(window_start)
-        for i in range(parts):
-            self.table.delete(pk, f"P#{sk}#p{i:03d}")
-        self.table.add(pk, f"L#{sk}", {}, set_values={"parts": 0})
+        return len(parts)
 
     def _partial_points(self, model_id: str, *, start: int, end: int) -> list[MetricPoint]:
         items = self.table.query(
