@@ -22,11 +22,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from driftline.core import looks as L
 from driftline.core import rules as R
+from driftline.core import volume as V
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import DriftlineError, NotReadyError
@@ -233,6 +234,10 @@ class EvaluateService:
         rules = self._rules(config, baseline)
         if look is not None:
             rules = [r for r in rules if L.judged_on_open_window(r, config)]
+        usual = None
+        if look is None and not config.alerts:
+            rules, usual = self._low_volume(config, rules, ws)
+        volume_base = None if usual is None else {**base, ("volume.rows", None, None): usual}
         scale = L.close_share(looks) if look is None else L.look_share(look.index)
         metrics = {(p.metric, p.column, p.segment): (p.value, p.rows) for p in points}
         flat = [(p.metric, p.column, p.segment, p.value) for p in points]
@@ -241,7 +246,10 @@ class EvaluateService:
         new_states: dict[str, dict[str, Any]] = {}
         due: list[Alert] = []
         for target in R.targets(rules, segments):
-            verdict = R.judge(target, ws, metrics, base, alpha_scale=scale)
+            low = volume_base is not None and target.rule.name == V.LOW_VOLUME_RULE
+            verdict = R.judge(
+                target, ws, metrics, volume_base if low and volume_base is not None else base, alpha_scale=scale
+            )
             prev = states.get(target.key, {})
             history: dict[int, bool | None] = {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()}
             if verdict.breaching is None and ws not in history and verdict.value is None:
@@ -290,6 +298,23 @@ class EvaluateService:
         return [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(
             config, {(m, c): v for (m, c, s), v in base.items() if s is None}
         )
+
+    def _low_volume(self, config: ModelConfig, rules: list[AlertRule], ws: int) -> tuple[list[AlertRule], float | None]:
+        """The default low-volume rule with its threshold for window ``ws``: a share of the model's usual rows over
+        its recent closed windows (core/volume.py), and those usual rows; left out while there is no usual volume."""
+        rule = next((r for r in rules if r.name == V.LOW_VOLUME_RULE), None)
+        if rule is None:
+            return rules, None
+        width = config.window_seconds
+        recent = self.store.series(
+            config.model_id, "volume.rows", None, None, start=ws - V.RECENT_WINDOWS * width, end=ws
+        )
+        usual = V.usual_rows(p.value for p in recent if not p.partial)
+        threshold = V.low_volume_threshold(usual, fraction=rule.threshold)
+        others = [r for r in rules if r is not rule]
+        if threshold is None:
+            return others, None
+        return [*others, replace(rule, threshold=threshold)], usual
 
     def _alert(
         self,
