@@ -140,7 +140,7 @@ def test_a_window_that_alarmed_early_and_still_breaches_at_the_close_publishes_n
     assert (ok["state"], ok["window_start"]) == ("OK", iso(D0 + DAY))
 
 
-def test_a_window_with_fewer_rows_than_min_rows_is_not_judged_early(
+def test_an_open_window_is_looked_at_from_min_rows_and_a_fixed_threshold_alarms_once_clear_of_noise(
     daily: Pipeline, read_alerts: Callable[[str], list[dict[str, Any]]]
 ) -> None:
     # Given 60 drifted rows in the open day (min_rows 100)
@@ -150,8 +150,13 @@ def test_a_window_with_fewer_rows_than_min_rows_is_not_judged_early(
     # Then nothing is published and no partial point is written (no look was made)
     assert sns_alerts(daily, read_alerts) == []
     assert points_of(daily, "volume.rows", None) == []
-    # When 60 more arrive: 120 rows reach min_rows
+    # When 60 more arrive: 120 rows reach min_rows, but the fixed 0.2 is within the noise of 120 rows (JS ~0.22 at
+    # the look's share of 0.001): the look writes partial points and does not alarm
     put(daily, "d0-0910", rows_at(60, D0 + 9 * HOUR + 600, seed=36, drift=1.0, prefix="b"))
-    assert daily.evaluate(D0 + 9 * HOUR + 660)["alerts"] == 1
+    assert daily.evaluate(D0 + 9 * HOUR + 660)["alerts"] == 0
+    assert [p.value for p in points_of(daily, "volume.rows", None)] == [120.0]
+    # When 200 more arrive (320 rows: noise ~0.14, twice the last look's rows): the breach alarms
+    put(daily, "d0-0920", rows_at(200, D0 + 9 * HOUR + 1200, seed=37, drift=1.0, prefix="c"))
+    assert daily.evaluate(D0 + 9 * HOUR + 1260)["alerts"] == 1
     (alarm,) = sns_alerts(daily, read_alerts)
-    assert alarm["details"]["rows"] == 120
+    assert alarm["details"]["rows"] == 320

@@ -139,3 +139,19 @@ def test_the_dirty_mark_counts_the_rows_of_an_open_window_and_the_looks_are_reco
     again = store.open_window("m", ws)
     assert (again.rows, again.looks, again.looked_rows, again.checked, again.parts) == (1_100, 1, 1_100, ow.token, 1)
     assert store.window_looks("m", ws).looks == 1
+
+
+def test_the_chi2_quantile_and_the_noise_level_of_a_binned_distance_agree_with_scipy() -> None:
+    for df in (9, 39, 199):
+        for tail in (0.05, 1e-3, 1e-6):
+            assert L.chi2_quantile(df, tail) == pytest.approx(stats.chi2.isf(tail, df), rel=0.03)
+    # JS distance (base 2) of 10 bins at n = 300 against m = 60,000 exceeded 1 time in 1,000 by noise: ~0.12
+    js = L.noise_level("drift.jensen_shannon", bins=10, rows=300, ref_rows=60_000, tail=1e-3)
+    assert js == pytest.approx(math.sqrt((1 / 300 + 1 / 60_000) * stats.chi2.isf(1e-3, 9) / 8 / math.log(2)), rel=0.01)
+    assert L.noise_level("drift.kolmogorov_smirnov", bins=10, rows=300, ref_rows=60_000, tail=1e-3) is None
+    # more rows, less noise; more bins, more noise
+    levels = [L.noise_level("drift.psi", bins=10, rows=n, ref_rows=60_000, tail=1e-3) for n in (100, 1_000, 10_000)]
+    assert levels == sorted(levels, reverse=True)
+    assert L.noise_level("drift.hellinger", bins=40, rows=1_000, ref_rows=60_000, tail=1e-3) > L.noise_level(
+        "drift.hellinger", bins=10, rows=1_000, ref_rows=60_000, tail=1e-3
+    )

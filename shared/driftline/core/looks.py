@@ -21,11 +21,16 @@ metric catalogue later.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from driftline.core.config import AlertRule, ModelConfig
 
 GROWTH = 2.0  # a new look once the rows so far reach this multiple of the previous look's rows
 OPEN_SHARE = 0.5  # the part of α that the looks of one window may spend together (the close keeps the rest)
+# Fixed drift thresholds at early looks: the error rate their noise gate is set at (SPEC §2's default
+# ``detection.false_alarm_rate``; an ``auto`` rule spends its own α through ``alpha_scale``).
+FIXED_LOOK_ALPHA = 0.001
+NOISE_METRICS = ("drift.psi", "drift.jensen_shannon", "drift.hellinger")
 
 
 def look_share(k: int) -> float:
@@ -59,6 +64,34 @@ def look_rows_schedule(total_rows: int, min_rows: int) -> list[int]:
         out.append(need)
         looked = need
     return out
+
+
+def chi2_quantile(df: int, upper_tail: float) -> float:
+    """The χ² quantile with ``df`` degrees of freedom exceeded with probability ``upper_tail`` (Wilson–Hilferty:
+    within 3% of ``scipy.stats.chi2.isf`` for df ≥ 9 down to tails of 1e-6, 7% high at df = 3; no scipy in the
+    evaluator)."""
+    if df < 1 or not 0.0 < upper_tail < 1.0:
+        raise ValueError(f"need df >= 1 and 0 < upper_tail < 1, got {df}, {upper_tail}")
+    z = NormalDist().inv_cdf(1.0 - upper_tail)
+    a = 2.0 / (9.0 * df)
+    return df * max(1.0 - a + z * math.sqrt(a), 0.0) ** 3
+
+
+def noise_level(metric: str, *, bins: int, rows: int, ref_rows: int, tail: float) -> float | None:
+    """The value of a coarse-binned drift distance that sampling noise alone exceeds with probability ``tail``, for
+    a window of ``rows`` against a reference of ``ref_rows`` over ``bins`` bins: under no drift PSI/h and
+    8·JSD/h (nats; Hellinger² ≈ JSD) are ≈ χ² with bins − 1 degrees of freedom, h = 1/rows + 1/ref_rows.
+    None for other metrics. (Too low where expected counts are small: a floor, not a test.)"""
+    if metric not in NOISE_METRICS or bins < 2 or rows <= 0 or ref_rows <= 0:
+        return None
+    h = 1.0 / rows + 1.0 / ref_rows
+    q = chi2_quantile(bins - 1, tail)
+    if metric == "drift.psi":
+        return h * q
+    jsd = h * q / 8.0
+    if metric == "drift.jensen_shannon":
+        return math.sqrt(min(jsd / math.log(2.0), 1.0))
+    return math.sqrt(min(jsd, 1.0))
 
 
 def judged_on_open_window(rule: AlertRule, config: ModelConfig) -> bool:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from driftline.core import looks as L
 from driftline.core.baseline import Baseline
-from driftline.core.config import ModelConfig
+from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import DriftlineError
 from driftline.core.metrics import MetricPoint, window_points
 
@@ -34,6 +34,30 @@ if TYPE_CHECKING:
     from driftline.services.evaluate import EvaluateService, EvaluationReport
 
 log = logging.getLogger(__name__)
+
+
+def clear_of_noise(
+    rule: AlertRule, column: str | None, segment: str | None, rows: int, baseline: Baseline, look: Look
+) -> bool:
+    """Whether a breach at this look may alarm. A *fixed* ``above`` threshold on a binned drift distance does not
+    shrink with the rows, and at the first looks (a hundred rows) sampling noise alone exceeds 0.1 on most
+    windows; judged early at every look it would alarm early on most windows and return to OK at the close. So an
+    early look does not alarm where the threshold is within the noise of the rows so far (its value at the look's
+    share of FIXED_LOOK_ALPHA, core.looks.noise_level); the close judges the window as before. ``auto`` thresholds
+    spend their own share through ``alpha_scale``."""
+    if rule.op != "above" or rule.metric not in L.NOISE_METRICS or column is None:
+        return True
+    spec = baseline.spec
+    if column in spec.numeric:
+        bins = len(spec.numeric[column].coarse_edges) - 1
+    elif column in spec.categorical:
+        slots = spec.categorical[column]
+        bins = len(slots.categories) + (1 if slots.truncated else 0)
+    else:
+        return True
+    tail = L.FIXED_LOOK_ALPHA * L.look_share(look.index)
+    noise = L.noise_level(rule.metric, bins=bins, rows=rows, ref_rows=baseline.reference_for(segment).rows, tail=tail)
+    return noise is None or rule.threshold > noise
 
 
 @dataclass(frozen=True)

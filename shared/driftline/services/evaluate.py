@@ -34,7 +34,7 @@ from driftline.core.errors import DriftlineError, NotReadyError
 from driftline.core.metrics import MetricPoint, compute_metrics, window_points
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher, drifted_details
-from driftline.services.early import Look, look_at_open_window
+from driftline.services.early import Look, clear_of_noise, look_at_open_window
 from driftline.services.models import ModelRegistry
 from driftline.services.store import Store
 
@@ -256,6 +256,15 @@ class EvaluateService:
                 continue  # nothing to say about this target in this window
             if look is not None and (verdict.breaching is not True or history.get(ws) is True):
                 continue  # an open window: only a new breach is news
+            if look is not None and not clear_of_noise(
+                target.rule,
+                target.column,
+                target.segment,
+                metrics[(target.rule.metric, target.column, target.segment)][1],
+                baseline,
+                look,
+            ):
+                continue  # a fixed threshold within the sampling noise of the rows so far: the close will judge
             early = prev.get("early")  # the open window whose ALARM went out early, until its close
             history[ws] = verdict.breaching
             history = R.prune(history)
