@@ -4,6 +4,7 @@ simulation (bench/early.py) with a fixed seed; the open window's partial points 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from bench.early import simulate
@@ -155,3 +156,27 @@ def test_the_chi2_quantile_and_the_noise_level_of_a_binned_distance_agree_with_s
     assert L.noise_level("drift.hellinger", bins=40, rows=1_000, ref_rows=60_000, tail=1e-3) > L.noise_level(
         "drift.hellinger", bins=10, rows=1_000, ref_rows=60_000, tail=1e-3
     )
+
+
+def test_the_noise_of_a_share_matches_the_binomial_tail() -> None:
+    for p, n in ((0.5, 300), (0.1, 1_000), (0.02, 10_000)):
+        noise = L.share_noise(p, rows=n, tail=1e-3)
+        # the chance that the share of n rows exceeds p + noise: about the tail (normal approximation of the binomial)
+        exceed = stats.binom.sf(math.floor(n * (p + noise)), n, p)
+        assert 2e-4 < exceed < 3e-3, (p, n, exceed)
+    assert L.share_noise(0.0, rows=100, tail=1e-3) > 0  # kept half a row from 0: a zero share is not noise-free
+
+
+def test_an_early_look_alarms_only_on_a_margin_clear_of_the_noise_of_the_rows_so_far() -> None:
+    from driftline.core.rules import Target, Verdict
+    from driftline.services.early import Look, clear_of_noise
+
+    rule = AlertRule("acc", "estimated.accuracy", None, None, "below_baseline_by", 0.05, 1, 100, "warning")
+    verdict = Verdict(Target(rule, None, None), 0, True, 0.70, 0.75, 0.80)
+    baseline: Any = None  # not read for shares
+    # at 100 rows, an accuracy of 0.8 moves by 0.05 one time in ten: no early alarm; at 10,000 rows it alarms
+    assert not clear_of_noise(verdict, 100, baseline, Look(0, 100))
+    assert clear_of_noise(verdict, 10_000, baseline, Look(3, 10_000))
+    # rules the gate knows nothing of are judged as they are
+    other = AlertRule("f1", "performance.f1", None, None, "below", 0.5, 1, 100, "warning")
+    assert clear_of_noise(Verdict(Target(other, None, None), 0, True, 0.4, 0.5, None), 100, baseline, Look(0, 100))

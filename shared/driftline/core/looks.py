@@ -31,6 +31,15 @@ OPEN_SHARE = 0.5  # the part of α that the looks of one window may spend togeth
 # ``detection.false_alarm_rate``; an ``auto`` rule spends its own α through ``alpha_scale``).
 FIXED_LOOK_ALPHA = 0.001
 NOISE_METRICS = ("drift.psi", "drift.jensen_shannon", "drift.hellinger")
+# metrics that are a share of the window's rows (binomial noise)
+SHARE_METRICS = (
+    "quality.missing_rate",
+    "quality.type_error_rate",
+    "quality.out_of_range_rate",
+    "quality.unseen_category_rate",
+    "performance.accuracy",
+    "estimated.accuracy",
+)
 
 
 def look_share(k: int) -> float:
@@ -92,6 +101,15 @@ def noise_level(metric: str, *, bins: int, rows: int, ref_rows: int, tail: float
     if metric == "drift.jensen_shannon":
         return math.sqrt(min(jsd / math.log(2.0), 1.0))
     return math.sqrt(min(jsd, 1.0))
+
+
+def share_noise(share: float, *, rows: int, tail: float) -> float:
+    """How far sampling noise alone moves a share of ``rows`` rows whose true value is ``share``, exceeded with
+    probability ``tail`` (one side): z · √(p(1−p)/n), p kept half a row from 0 and 1."""
+    if rows <= 0:
+        return math.inf
+    p = min(max(share, 0.5 / rows), 1.0 - 0.5 / rows)
+    return NormalDist().inv_cdf(1.0 - tail) * math.sqrt(p * (1.0 - p) / rows)
 
 
 def judged_on_open_window(rule: AlertRule, config: ModelConfig) -> bool:

@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from driftline.core import looks as L
+from driftline.core import rules as R
 from driftline.core.baseline import Baseline
-from driftline.core.config import AlertRule, ModelConfig
+from driftline.core.config import ModelConfig
 from driftline.core.errors import DriftlineError
 from driftline.core.metrics import MetricPoint, window_points
 
@@ -36,28 +37,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def clear_of_noise(
-    rule: AlertRule, column: str | None, segment: str | None, rows: int, baseline: Baseline, look: Look
-) -> bool:
-    """Whether a breach at this look may alarm. A *fixed* ``above`` threshold on a binned drift distance does not
-    shrink with the rows, and at the first looks (a hundred rows) sampling noise alone exceeds 0.1 on most
-    windows; judged early at every look it would alarm early on most windows and return to OK at the close. So an
-    early look does not alarm where the threshold is within the noise of the rows so far (its value at the look's
-    share of FIXED_LOOK_ALPHA, core.looks.noise_level); the close judges the window as before. ``auto`` thresholds
-    spend their own share through ``alpha_scale``."""
-    if rule.op != "above" or rule.metric not in L.NOISE_METRICS or column is None:
-        return True
-    spec = baseline.spec
-    if column in spec.numeric:
-        bins = len(spec.numeric[column].coarse_edges) - 1
-    elif column in spec.categorical:
-        slots = spec.categorical[column]
-        bins = len(slots.categories) + (1 if slots.truncated else 0)
-    else:
-        return True
+def clear_of_noise(verdict: R.Verdict, rows: int, baseline: Baseline, look: Look) -> bool:
+    """Whether a breach found at this look may alarm.
+
+    A threshold that does not shrink with the rows is judged early on far fewer rows than a closed window usually
+    has (from ``min_rows``), where sampling noise alone can cross it: a fixed 0.1 on a 10-bin JS distance is
+    crossed by most windows of 100 rows, an accuracy margin of 0.05 by one in ten. Judged at every look, such a rule
+    would alarm early on windows that do not drift and return to OK at their close. So an early look does not alarm
+    where the threshold is within the noise of the rows so far, at the look's share of FIXED_LOOK_ALPHA: for the
+    binned distances (``drift.psi`` / ``jensen_shannon`` / ``hellinger`` ``above``) their χ² noise level
+    (``core.looks.noise_level``); for the shares of rows (``quality.*`` rates, ``accuracy``) the binomial sd of the
+    baseline's share at the rows so far. The close judges the window as before. ``auto`` thresholds spend their own
+    share of α through ``alpha_scale``."""
+    rule, column = verdict.target.rule, verdict.target.column
     tail = L.FIXED_LOOK_ALPHA * L.look_share(look.index)
-    noise = L.noise_level(rule.metric, bins=bins, rows=rows, ref_rows=baseline.reference_for(segment).rows, tail=tail)
-    return noise is None or rule.threshold > noise
+    if rule.metric in L.NOISE_METRICS and rule.op == "above" and column is not None:
+        spec = baseline.spec
+        if column in spec.numeric:
+            bins = len(spec.numeric[column].coarse_edges) - 1
+        elif column in spec.categorical:
+            slots = spec.categorical[column]
+            bins = len(slots.categories) + (1 if slots.truncated else 0)
+        else:
+            return True
+        ref_rows = baseline.reference_for(verdict.target.segment).rows
+        noise = L.noise_level(rule.metric, bins=bins, rows=rows, ref_rows=ref_rows, tail=tail)
+        return noise is None or rule.threshold > noise
+    if rule.metric in L.SHARE_METRICS and verdict.threshold is not None and verdict.baseline_value is not None:
+        margin = abs(verdict.threshold - verdict.baseline_value)
+        return margin > L.share_noise(verdict.baseline_value, rows=rows, tail=tail)
+    return True
 
 
 @dataclass(frozen=True)

@@ -257,14 +257,9 @@ class EvaluateService:
             if look is not None and (verdict.breaching is not True or history.get(ws) is True):
                 continue  # an open window: only a new breach is news
             if look is not None and not clear_of_noise(
-                target.rule,
-                target.column,
-                target.segment,
-                metrics[(target.rule.metric, target.column, target.segment)][1],
-                baseline,
-                look,
+                verdict, metrics[(target.rule.metric, target.column, target.segment)][1], baseline, look
             ):
-                continue  # a fixed threshold within the sampling noise of the rows so far: the close will judge
+                continue  # a threshold within the sampling noise of the rows so far: the close will judge
             early = prev.get("early")  # the open window whose ALARM went out early, until its close
             history[ws] = verdict.breaching
             history = R.prune(history)
