@@ -260,16 +260,16 @@ class EvaluateService:
                 verdict, metrics[(target.rule.metric, target.column, target.segment)][1], baseline, look
             ):
                 continue  # a threshold within the sampling noise of the rows so far: the close will judge
-            early = prev.get("early")  # the open window whose ALARM went out early, until its close
+            early = [int(w) for w in prev.get("early") or ()]  # windows whose ALARM went out early, until they close
             history[ws] = verdict.breaching
             history = R.prune(history)
             changes = R.transitions(history, width=width, for_windows=target.rule.for_windows)
             series = R.state_series(history, width=width, for_windows=target.rule.for_windows)
             latest = series[max(series)]
             if look is not None and (ws, R.ALARM) in changes:
-                early = ws
-            elif look is None and early == ws:
-                early = None  # closed: judged whole
+                early.append(ws)
+            elif look is None and ws in early:
+                early.remove(ws)  # closed: judged whole
                 if series[ws] == R.OK and (ws, R.OK) not in changes:
                     changes.append((ws, R.OK))  # alarmed early, no longer breaches: OK, once (SPEC §4)
             new_states[target.key] = {
@@ -279,7 +279,7 @@ class EvaluateService:
                 "column": target.column,
                 "segment": target.segment,
                 "updated_at": now,
-                **({} if early is None else {"early": early}),
+                **({"early": early} if early else {}),
             }
             for w, new_state in changes:
                 if w < ws or w in later:
