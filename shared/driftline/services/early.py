@@ -21,6 +21,7 @@ history's key names rule, column, segment, window and state, and is written once
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ def clear_of_noise(verdict: R.Verdict, rows: int, baseline: Baseline, look: Look
     baseline's share at the rows so far. The close judges the window as before. ``auto`` thresholds spend their own
     share of α through ``alpha_scale``."""
     rule, column = verdict.target.rule, verdict.target.column
+    if not isinstance(rule.threshold, int | float) or not math.isfinite(rule.threshold):
+        return True  # not a fixed number (``auto``): its judgement spends its own share
     tail = L.FIXED_LOOK_ALPHA * L.look_share(look.index)
     if rule.metric in L.NOISE_METRICS and rule.op == "above" and column is not None:
         spec = baseline.spec
