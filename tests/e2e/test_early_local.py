@@ -87,6 +87,7 @@ def test_a_drifted_file_stamped_now_alarms_within_a_minute_of_its_put(slow_cloud
     assert alarms(), f"no ALARM within {EARLY_WITHIN:.0f} s of the put\n{cloud.logs()}"
     (alarm,) = alarms()
     assert took <= EARLY_WITHIN
+    print(f"early ALARM {took:.1f} s after the put (tick {TICK} s)")
     assert (alarm["rule"], alarm["metric"], alarm["column"]) == ("spend-drift", "drift.jensen_shannon", "monthly_spend")
     assert (alarm["window_start"], alarm["window_end"]) == (iso(day), iso(day + DAY))
     assert alarm["details"]["partial"] is True and alarm["details"]["rows"] == 500
