@@ -23,7 +23,7 @@ EXPECTED = {
     "baseline": {"MODEL#*", "FILE#*", "ERR#*", "ALERT#*"},
     "ingest": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "ID#*", "ERR#*", "ALERT#*"},
     "labels": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "ID#*", "ERR#*", "ALERT#*"},
-    "evaluate": {"MODELS", "MODEL#*", "DIRTY#*", "PROF#*", "FILE#*", "MET#*", "ALERT#*", "ERR#*"},
+    "evaluate": {"MODELS", "MODEL#*", "DIRTY#*", "PROF#*", "FILE#*", "MET#*", "OPEN#*", "ALERT#*", "ERR#*"},
 }
 
 
@@ -108,6 +108,7 @@ def test_a_run_of_every_function_touches_only_the_item_kinds_its_role_allows(
     set_up_model(pipeline)
     table = window_rows(200, seed=1, prefix="k")
     pipeline.drop(f"predictions/{MODEL_ID}/a.csv", encode(without_labels(table), "csv"))
+    pipeline.drop(f"predictions/{MODEL_ID}/open.csv", encode(without_labels(window_rows(200, window=1, seed=2)), "csv"))
     pipeline.drop(f"predictions/{MODEL_ID}/bad.csv", b"no,columns\n1,2\n")
     pipeline.put(f"predictions/{MODEL_ID}//rejected.csv", b"x")
     pipeline.deliver("ingest")
@@ -117,6 +118,7 @@ def test_a_run_of_every_function_touches_only_the_item_kinds_its_role_allows(
     assert pipeline.container.store.series(MODEL_ID, "volume.rows", None, None, start=T0, end=T0)
     # Then each function named only partition keys its role's LeadingKeys allow
     assert set(touched) - {"test"} == set(FUNCTIONS)
+    assert any(pk.startswith("OPEN#") for pk in touched["evaluate"])  # the open window was looked at (early alerts)
     for fn, pks in touched.items():
         if fn == "test":
             continue
