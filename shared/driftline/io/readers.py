@@ -608,10 +608,12 @@ def _check_nesting(block: bytes, first_line: int, name: str) -> None:
     if block.count(b"{") + block.count(b"[") <= MAX_JSON_DEPTH:
         return  # no allocation: most blocks of long lines end here
     data = np.frombuffer(block, dtype=np.uint8)
-    opens = _positions_of(data, (ord("{"), ord("[")))
     ends = _positions_of(data, (ord("\n"),))
     if len(ends) == 0 or ends[-1] != len(data) - 1:
         ends = np.append(ends, len(data))
+    if np.diff(ends, prepend=-1).max() <= MAX_JSON_DEPTH:
+        return  # no line is long enough to open more brackets than the limit
+    opens = _positions_of(data, (ord("{"), ord("[")))
     per_line = np.diff(np.searchsorted(opens, ends), prepend=0)
     starts = np.concatenate([[0], ends[:-1] + 1])
     for i in np.flatnonzero(per_line > MAX_JSON_DEPTH):
