@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftline.core import catalogue
 from driftline.core.metrics import iso_utc
 from driftline.services.ports import AlertSink
 from driftline.services.store import Store, ws_key
@@ -222,7 +223,8 @@ def drifted_details(
     among the rule's own columns when it names them."""
     if not metric.startswith("drift.") or threshold is None:
         return {}
-    lower_is_worse = metric == "drift.chi2_pvalue"
+    spec = catalogue.spec_for(metric)
+    lower_is_worse = spec is not None and spec.lower_is_worse
     rows = [
         (c, v)
         for m, c, s, v in window_metrics

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftline.core import rules as R
+from driftline.core.autonull import NullCache, auto_context
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import DriftlineError, NotReadyError
@@ -107,6 +108,7 @@ class EvaluateService:
         self.timer = timer  # elapsed time, for the run's time limit
         self.margin = margin
         self._baseline_metrics: dict[tuple[str, str], dict[tuple[str, str | None, str | None], float]] = {}
+        self._nulls: NullCache = {}  # ``auto`` thresholds' nulls not stored with their baseline
 
     def evaluate_all(self, *, at: float | None = None, time_left: float | None = None) -> list[EvaluationReport]:
         """Every model. ``time_left``: seconds this run has (None: no limit); see the module docstring."""
@@ -199,7 +201,8 @@ class EvaluateService:
         self.store.put_points(points)
         report.windows.append(ws)
         report.points += len(points)
-        report.alerts += self._judge(config, baseline, ws, points, now, later)
+        auto = auto_context(baseline, profiles, config.monitored_columns, config.false_alarm_rate, self._nulls)
+        report.alerts += self._judge(config, baseline, ws, points, now, later, auto)
         self.store.roll_up(model_id, wp)
         if token is not None:
             self.store.clear_dirty(model_id, ws, token)
@@ -212,6 +215,7 @@ class EvaluateService:
         points: list[MetricPoint],
         now: float,
         later: frozenset[int] = frozenset(),
+        auto: R.AutoContext | None = None,
     ) -> list[Alert]:
         """Judge the window's points; publish the transitions from this window on, except those of the ``later``
         windows this run judges next (each publishes its own, with its values)."""
@@ -227,7 +231,7 @@ class EvaluateService:
         new_states: dict[str, dict[str, Any]] = {}
         due: list[Alert] = []
         for target in R.targets(rules, segments):
-            verdict = R.judge(target, ws, metrics, base)
+            verdict = R.judge(target, ws, metrics, base, auto=auto)
             prev = states.get(target.key, {})
             history: dict[int, bool | None] = {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()}
             if verdict.breaching is None and ws not in history and verdict.value is None:
