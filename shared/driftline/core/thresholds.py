@@ -35,7 +35,7 @@ from driftline.core.stats import PSI_EPSILON, chi2_sf
 FloatArray = NDArray[np.float64]
 
 MIN_EXPECTED = 5.0  # chi2 approximation where every expected count (n p_i and m p_i) is at least this
-NULL_GRID = tuple(25 * 4**k for k in range(10))  # 25 .. 6.5M rows, x4 steps (the moments are smooth in log n)
+NULL_GRID = tuple(25 * 2**k for k in range(19))  # 25 .. 6.5M rows, doubling (linear in log n between)
 NULL_SIMULATIONS = 1000
 MIN_CHUNKS = 4
 MAX_CHUNKS = 20
