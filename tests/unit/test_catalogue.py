@@ -77,7 +77,8 @@ def test_entries_say_what_a_metric_is() -> None:
     assert m["quality.time_error_rate"].level == "model" and m["quality.time_error_rate"].range == (0.0, 1.0)
     assert m["fairness.disparate_impact"].level == "fairness_group"
     assert m["fairness.disparate_impact"].tasks == ("binary_classification",)
-    assert m["fairness.disparate_impact"].default is not None and m["fairness.disparate_impact"].default.threshold == 0.8
+    fair_default = m["fairness.disparate_impact"].default
+    assert fair_default is not None and fair_default.threshold == 0.8
     assert m["drift.chi2_pvalue"].lower_is_worse and m["drift.chi2_pvalue"].kinds == ("categorical",)
     assert m["drift.kolmogorov_smirnov"].auto == "ks" and m["drift.jensen_shannon"].auto == "chi2"
     assert m["drift.wasserstein"].auto is None
@@ -96,7 +97,7 @@ def test_entries_say_what_a_metric_is() -> None:
 
 
 def test_config_vocabulary_is_the_catalogues() -> None:
-    assert config.COLUMN_METRICS == catalogue.names(level="column")
+    assert catalogue.names(level="column") == config.COLUMN_METRICS
     assert "drift.kolmogorov_smirnov" in config.NUMERICAL_ONLY_METRICS
     assert config.PERFORMANCE_METRICS["multiclass_classification"] == ("accuracy", "macro_f1")
 

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from driftline.core import catalogue
 from driftline.core import rules as R
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import DriftlineError
-from driftline.core import catalogue
 from driftline.core.metrics import MetricPoint, compute_metrics, iso_utc
 from driftline.core.profile import Profile
 
