@@ -18,7 +18,8 @@ Windows and references are multinomial samples over the bins, from a population 
     python -m bench.detect [--alpha 0.001] [--windows 20000] [--references 10] [--seed 7] [--full]
 
 ``--full`` draws 100,000 windows per cell over 20 reference draws (about 5x the default time). The open-window
-"time to detect" part lives in its own module: a module ``bench.detect_early`` with ``section(args) -> str`` is printed after these tables.
+"time to detect" part lives in its own module: ``bench.detect_early.section(args) -> str``, when that module
+exists, is printed after these tables.
 """
 
 from __future__ import annotations
