@@ -193,7 +193,7 @@ def false_alarms(args: argparse.Namespace, rng: np.random.Generator) -> list[str
         "| column | n | " + " | ".join(RULES) + " |",
         "|---|---:|" + "---:|" * len(RULES),
     ]
-    worst = 0.0
+    worst, bare = 0.0, 0.0
     for col in COLUMNS:
         pop, _ = population(col, rng)
         refs = [draw_reference(pop, rng, NS, col.valid_share) for _ in range(args.references)]
@@ -206,9 +206,15 @@ def false_alarms(args: argparse.Namespace, rng: np.random.Generator) -> list[str
                 for rule, v in alarms(col, pop, ref, cur, n, args.alpha).items():
                     verdicts[rule].append(np.asarray(v, dtype=np.float64))
             rates = {r: _rate(np.concatenate(v)) for r, v in verdicts.items()}
-            worst = max(worst, rates["driftline auto"] / args.alpha, rates["auto, no floor"] / args.alpha)
+            worst = max(worst, rates["driftline auto"] / args.alpha)
+            bare = max(bare, rates["auto, no floor"] / args.alpha)
             lines.append(f"| {col.name} | {n:,} | " + " | ".join(_fmt(rates[r]) for r in RULES) + " |")
-    lines += ["", f"Driftline's worst cell: {worst:.2f}x alpha (the contract: within 2x at every n).", ""]
+    lines += [
+        "",
+        f"Driftline auto, worst cell: {worst:.2f}x alpha (the contract: within 2x at every n); "
+        f"without the effect floor: {bare:.2f}x.",
+        "",
+    ]
     return lines
 
 
