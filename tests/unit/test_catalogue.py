@@ -177,3 +177,21 @@ def test_default_rules_come_from_the_catalogue() -> None:
     assert got["default-missing-values"].threshold == 0.1 and not got["default-missing-values"].auto
     assert "default-no-data" in got
     assert "default-performance" not in {r.name for r in rules.default_rules(cfg, {})}
+
+
+def test_drifted_details_use_each_columns_threshold_and_the_catalogue_direction() -> None:
+    from driftline.services.alerts import drifted_details
+
+    flat = [
+        ("drift.jensen_shannon", "a", None, 0.30),
+        ("drift.jensen_shannon", "b", None, 0.08),
+        ("drift.jensen_shannon", "c", None, 0.05),
+        ("drift.chi2_pvalue", "a", None, 0.0001),
+        ("drift.chi2_pvalue", "b", None, 0.5),
+    ]
+    got = drifted_details(
+        "drift.jensen_shannon", flat, segment=None, threshold=0.1, exclude="a", per_column={"b": 0.06, "c": 0.2}
+    )
+    assert got == {"drifted_columns": [{"column": "b", "value": 0.08}]}
+    low = drifted_details("drift.chi2_pvalue", flat, segment=None, threshold=0.001, exclude=None)
+    assert low == {"drifted_columns": [{"column": "a", "value": 0.0001}]}

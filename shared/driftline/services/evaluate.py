@@ -230,8 +230,13 @@ class EvaluateService:
         states = self.store.get_alert_states(model_id)
         new_states: dict[str, dict[str, Any]] = {}
         due: list[Alert] = []
-        for target in R.targets(rules, segments):
-            verdict = R.judge(target, ws, metrics, base, auto=auto)
+        judged = [(t, R.judge(t, ws, metrics, base, auto=auto)) for t in R.targets(rules, segments)]
+        # each (rule, segment)'s thresholds per column in this window (``auto`` ones differ by column)
+        limits: dict[tuple[str, str | None], dict[str, float]] = {}
+        for t, v in judged:
+            if t.column is not None and v.threshold is not None:
+                limits.setdefault((t.rule.name, t.segment), {})[t.column] = v.threshold
+        for target, verdict in judged:
             prev = states.get(target.key, {})
             history: dict[int, bool | None] = {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()}
             if verdict.breaching is None and ws not in history and verdict.value is None:
@@ -254,7 +259,8 @@ class EvaluateService:
                     continue  # earlier windows' transitions were published when those were judged; later ones will be
                 # the verdict of window w: this window's when w == ws; a later window re-judged otherwise
                 v = verdict if w == ws else R.Verdict(target, w, history[w], None, None, verdict.baseline_value)
-                due.append(self._alert(config, target.rule, target, v, new_state, now, flat))
+                per_column = limits.get((target.rule.name, target.segment))
+                due.append(self._alert(config, target.rule, target, v, new_state, now, flat, per_column))
         # The states first (one batched write, unchanged ones skipped), then the transitions: a crash in between
         # leaves the window dirty, and its next judgement finds the same transitions, each published once.
         self.store.put_alert_states(model_id, new_states, previous=states)
@@ -269,9 +275,16 @@ class EvaluateService:
         state: str,
         now: float,
         flat: list[tuple[str, str | None, str | None, float]],
+        per_column: dict[str, float] | None = None,
     ) -> Alert:
         details = drifted_details(
-            rule.metric, flat, segment=target.segment, threshold=v.threshold, exclude=target.column, among=rule.columns
+            rule.metric,
+            flat,
+            segment=target.segment,
+            threshold=v.threshold,
+            exclude=target.column,
+            among=rule.columns,
+            per_column=per_column,
         )
         return Alert(
             config.model_id,
