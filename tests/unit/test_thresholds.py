@@ -167,3 +167,86 @@ def test_column_null_round_trips() -> None:
         assert T.chi2_type_threshold("jensen_shannon", n, again, 0.001) == pytest.approx(
             T.chi2_type_threshold("jensen_shannon", n, null, 0.001), rel=1e-4
         )
+
+
+def _demo_baseline() -> tuple[object, object]:
+    import io
+
+    from driftline.cli.demo import CONFIG_YAML, encode, generate
+    from driftline.core.config import load_config
+    from driftline.services.profiling import build_baseline
+
+    config = load_config(CONFIG_YAML)
+    data = encode(generate(6_000, seed=3, start=0, span=7 * 86_400, id_prefix="ref"), "parquet")
+    return config, build_baseline(
+        config, [("ref.parquet", lambda: io.BytesIO(data))], created_at="2026-01-01T00:00:00Z"
+    )
+
+
+def test_baseline_stores_nulls_and_old_baselines_fall_back() -> None:
+    from driftline.core.autonull import auto_context
+    from driftline.core.baseline import Baseline
+
+    config, baseline = _demo_baseline()
+    assert isinstance(baseline, Baseline)
+    assert set(baseline.nulls) == set(config.monitored_columns)  # type: ignore[attr-defined]
+    col = config.features[0]  # type: ignore[attr-defined]
+    stored = baseline.nulls[col]
+    assert stored.m == baseline.population.numeric[col].valid
+    again = Baseline.from_json(baseline.to_json())
+    assert again.nulls[col].to_dict() == stored.to_dict()
+    # a baseline written before nulls were stored: it loads, and the evaluator computes the null on demand
+    old = baseline.to_dict()
+    del old["nulls"]
+    legacy = Baseline.from_dict(old)
+    assert legacy.nulls == {}
+    cache: dict = {}
+    ctx = auto_context(legacy, {None: legacy.population}, config.monitored_columns, 0.001, cache)  # type: ignore[attr-defined]
+    null = ctx.null(col, None)
+    assert null is not None and null.m == stored.m and null.probs == pytest.approx(stored.probs, abs=1e-5)
+    assert ctx.null(col, None) is null  # cached
+    assert ctx.sizes[(col, None)] == stored.m
+
+
+def test_judge_auto_rule_and_alpha_scale() -> None:
+    from driftline.core import rules as R
+    from driftline.core.config import AlertRule
+
+    rule = AlertRule("d", "drift.jensen_shannon", ("x",), None, "above", math.nan, auto=True)
+    target = R.Target(rule, "x", None)
+    null = T.column_null(np.random.default_rng(0).multinomial(60_000, SHAPES["10 quantile bins + tails"]))
+    ctx = R.AutoContext({("x", None): 6_000}, lambda c, s: null, 0.001)
+    metrics = {("drift.jensen_shannon", "x", None): (0.05, 6_000)}
+    v = R.judge(target, 0, metrics, {}, auto=ctx)
+    assert v.breaching is True and v.threshold is not None and 0.02 <= v.threshold < 0.05
+    stricter = R.judge(target, 0, metrics, {}, auto=ctx, alpha_scale=0.01)
+    assert stricter.threshold is not None and stricter.threshold > v.threshold
+    # without the window's size or null, an auto target is not judged; a fixed rule ignores the context
+    assert R.judge(target, 0, metrics, {}).breaching is None
+    fixed = R.judge(
+        R.Target(AlertRule("f", "drift.jensen_shannon", ("x",), None, "above", 0.1), "x", None), 0, metrics, {}
+    )
+    assert fixed.breaching is False and fixed.threshold == 0.1
+
+
+def test_baseline_overdispersion_from_the_references_row_order() -> None:
+    """A reference whose first feature wanders with the row order (a daily cycle) gets tau2 > 0 for it only."""
+    import io
+
+    import pyarrow as pa
+
+    from driftline.cli.demo import CONFIG_YAML, encode, generate
+    from driftline.core.config import load_config
+    from driftline.services.profiling import build_baseline
+
+    config = load_config(CONFIG_YAML)
+    table = generate(20_000, seed=4, start=0, span=7 * 86_400, id_prefix="ref")
+    col = config.numerical_features[0]
+    values = np.asarray(table.column(col).to_numpy(zero_copy_only=False), dtype=np.float64)
+    cycle = np.sin(np.arange(values.size) / values.size * 2 * math.pi * 3) * np.nanstd(values) * 0.5
+    table = table.set_column(table.schema.get_field_index(col), col, pa.array(values + cycle))
+    data = encode(table, "parquet")
+    baseline = build_baseline(config, [("ref.parquet", lambda: io.BytesIO(data))], created_at="2026-01-01T00:00:00Z")
+    assert baseline.nulls[col].tau2 > 0.01
+    others = [c for c in config.numerical_features[1:]]
+    assert all(baseline.nulls[c].tau2 < 0.01 for c in others)
