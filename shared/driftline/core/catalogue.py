@@ -72,6 +72,8 @@ class MetricSpec:
     #: ``auto`` thresholds never go below this (the statistic's scale): a difference a practitioner calls negligible
     effect_floor: float = 0.0
     pattern: bool = False  # ``business.<name>``
+    #: a share of the window's rows (binomial noise: the early looks' noise gate for fixed thresholds)
+    share: bool = False
 
     @property
     def family(self) -> str:
@@ -90,7 +92,7 @@ class MetricSpec:
 
 
 def _quality(name: str, kinds: tuple[Kind, ...] = BOTH_KINDS, default: DefaultRule | None = None) -> MetricSpec:
-    return MetricSpec(name, "column", UNIT, "higher", kinds, default=default)
+    return MetricSpec(name, "column", UNIT, "higher", kinds, default=default, share=True)
 
 
 def _drift(
@@ -150,10 +152,14 @@ def _performance() -> Iterator[MetricSpec]:
                 default = DefaultRule("default-performance", "below_baseline_by", 0.05, "critical", relative=True)
             elif short == "rmse":
                 default = DefaultRule("default-performance", "above_baseline_by", 0.05, "critical", relative=True)
-            seen[short] = MetricSpec(f"performance.{short}", "model", rng, worse, (), tasks, default=default)
+            seen[short] = MetricSpec(
+                f"performance.{short}", "model", rng, worse, (), tasks, default=default, share=short == "accuracy"
+            )
     yield from seen.values()
     for short, rng, worse in PERFORMANCE["binary_classification"]:
-        yield MetricSpec(f"estimated.{short}", "model", rng, worse, (), BINARY, needs_score=True)
+        yield MetricSpec(
+            f"estimated.{short}", "model", rng, worse, (), BINARY, needs_score=True, share=short == "accuracy"
+        )
 
 
 def _fairness(short: str, rng: tuple[float, float], worse: Worse, default: DefaultRule | None = None) -> MetricSpec:
@@ -166,7 +172,8 @@ _SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("quality.time_error_rate", "model", UNIT, "higher"),
     _quality(
         "quality.missing_rate",
-        default=DefaultRule("default-missing-values", "above_baseline_by", 0.1, columns="features"),
+        # judged from 300 rows: a 0.1 margin is > 3.4 sd of a binomial share there, < 2.2e-4 false alarms (README)
+        default=DefaultRule("default-missing-values", "above_baseline_by", 0.1, columns="features", min_rows=300),
     ),
     _quality("quality.out_of_range_rate", ("numerical",)),
     _quality("quality.unseen_category_rate", ("categorical",)),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from driftline.core import catalogue
 from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.thresholds import ColumnNull, auto_threshold
+from driftline.core.volume import LOW_VOLUME_FRACTION, LOW_VOLUME_RULE
 
 ALARM, OK = "ALARM", "OK"
 HISTORY_WINDOWS = 96  # verdicts kept per target
@@ -52,7 +53,8 @@ class Transition:
 
 
 def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str | None], float]) -> list[AlertRule]:
-    """The rules in force when a config has none: the catalogue's default rules (those it builds here)."""
+    """The rules in force when a config has none: the catalogue's default rules (those it builds here), then the
+    two volume rules: total silence, and low volume relative to the model's recent windows (core/volume.py)."""
     rules: list[AlertRule] = []
     for spec in catalogue.METRICS.values():
         d = spec.default
@@ -69,8 +71,9 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
             d.name, spec.name, columns, None, d.op, threshold, 1, d.min_rows, d.severity, auto=d.threshold is None
         )
         rules.append(rule)
-    # total silence (SPEC §3 volume.rows); a rule relative to the model's usual rate comes with the early alerts
     rules.append(AlertRule("default-no-data", "volume.rows", None, None, "below", 1.0, 1, 0, "warning"))
+    # below a share of the model's usual rows (core/volume.py); the threshold is set per window by the evaluator
+    rules.append(AlertRule(LOW_VOLUME_RULE, "volume.rows", None, None, "below", LOW_VOLUME_FRACTION, 1, 0, "warning"))
     return rules
 
 
@@ -114,9 +117,12 @@ def judge(
 ) -> Verdict:
     """One target's verdict on one window. ``metrics``: (metric, column, segment) -> (value, rows).
 
-    An ``auto`` rule's threshold is set for this window (``auto``: the sizes and nulls) at the level
-    ``detection.false_alarm_rate × alpha_scale`` (``alpha_scale`` < 1: a look at a window still open spends part of
-    the error budget). Without its column's size or null, an ``auto`` target is not judged."""
+    An ``auto`` rule's threshold is set for this window (``auto``: the sizes and nulls); without its column's size
+    or null, an ``auto`` target is not judged. ``alpha_scale`` (in (0, 1]) multiplies
+    ``detection.false_alarm_rate`` for ``auto`` thresholds: the share of the error budget this judgement may spend
+    (``core.looks``: early looks at an open window and its close). Fixed thresholds do not depend on it."""
+    if not 0.0 < alpha_scale <= 1.0:
+        raise ValueError(f"alpha_scale must be in (0, 1], got {alpha_scale}")
     rule = target.rule
     key = (rule.metric, target.column, target.segment)
     found = metrics.get(key)
