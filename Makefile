@@ -49,6 +49,7 @@ bench-peers: $(STAMP)
 
 bench-detect: $(STAMP)
 	$(BIN)/python -m bench.detect
+	$(BIN)/python -m bench.early
 
 load: $(STAMP)
 	$(BIN)/python -m bench.load
