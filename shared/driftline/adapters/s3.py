@@ -238,6 +238,16 @@ class S3ObjectStore:
         finally:
             body.close()
 
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive), in one ranged GET."""
+        if end <= start:
+            return b""
+        try:
+            resp = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+            return bytes(resp["Body"].read())
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         """Encryption is left to the bucket's default (SSE-S3 or SSE-KMS as configured on the bucket)."""
         try:

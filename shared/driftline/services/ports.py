@@ -108,6 +108,10 @@ class ObjectStore(Protocol):
 
     def get_bytes(self, key: str) -> bytes: ...
 
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive) of the object, in one ranged GET. Raises NotFound."""
+        ...
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None: ...
 
     def etag(self, key: str) -> str:

@@ -13,7 +13,8 @@
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
     ALERT#<model>                    H#<window start>#<rule>#<col>#<seg>#<state>   an alert, written once
     ERR#<model>                      <time>#<file id>                     a file that could not be processed
-    ID#<model>#<id>                  P                                    one prediction, for joining labels
+    JOIN#<model>                     <position> / R#<position>            the label join's log: one entry per
+                                                                          prediction or label file, and its result
 
 Window starts are zero-padded epoch seconds, so sort keys sort by time. Blobs (profiles) are zlib-compressed
 JSON, split into parts below DynamoDB's 400 KB item limit.
@@ -93,6 +94,31 @@ class WindowProfiles:
     version: int  # the rollup's version (0: none yet)
     file_sks: tuple[str, ...] = ()  # the sort keys of the merged file items
     rollup_sks: tuple[str, ...] = ()  # the sort keys of the rollup parts read
+
+
+@dataclass(frozen=True)
+class JoinEntry:
+    """A file's place in the label join's log: ``kind`` P (predictions with ids) or L (labels); ``windows``: the
+    windows a prediction file's rows fall in (None: too many to list, or a label file)."""
+
+    position: int
+    kind: str
+    file_id: str
+    windows: tuple[int, ...] | None
+    at: float  # when it took its place
+
+
+@dataclass(frozen=True)
+class JoinLog:
+    entries: tuple[JoinEntry, ...]  # by position
+    results: Mapping[int, int]  # position -> the count its file wrote once joined
+
+    def position_of(self, file_id: str) -> int | None:
+        return next((e.position for e in self.entries if e.file_id == file_id), None)
+
+    @property
+    def next_position(self) -> int:
+        return self.entries[-1].position + 1 if self.entries else 0
 
 
 class Store:
@@ -347,25 +373,58 @@ class Store:
         )
         return (_point(i) for i in items)
 
-    # -- ids for label joins -------------------------------------------------------------------------------------
+    # -- the label join's log (driftline.services.labels) -------------------------------------------------------
 
-    def put_ids(self, model_id: str, rows: Iterable[Item]) -> None:
-        expires = int(self.clock()) + self.id_ttl
-        self.table.batch_put([{**r, "pk": f"ID#{model_id}#{r['id']}", "sk": "P", "expires_at": expires} for r in rows])
+    def join_log(self, model_id: str) -> JoinLog:
+        """Every entry of the model's join log still in retention, by position, and the results written."""
+        entries: list[JoinEntry] = []
+        results: dict[int, int] = {}
+        for i in self.table.query(f"JOIN#{model_id}"):
+            sk = str(i["sk"])
+            if sk.startswith("R#"):
+                results[int(sk[2:])] = int(i["n"])
+            else:
+                ws = i.get("ws")
+                entries.append(
+                    JoinEntry(
+                        int(sk),
+                        str(i["kind"]),
+                        str(i["file_id"]),
+                        None if ws is None else tuple(int(w) for w in ws),
+                        float(i.get("at", 0)),
+                    )
+                )
+        return JoinLog(tuple(entries), results)
 
-    def get_ids(self, model_id: str, ids: Sequence[str]) -> dict[str, Item]:
-        found = self.table.batch_get([(f"ID#{model_id}#{i}", "P") for i in ids])
-        return {str(i["id"]): i for i in found}
+    def append_join_entry(
+        self, model_id: str, position: int, *, kind: str, file_id: str, windows: Sequence[int] | None
+    ) -> bool:
+        """Take ``position`` for a file (kind ``P`` or ``L``); False when another file took it first."""
+        item: Item = {
+            "pk": f"JOIN#{model_id}",
+            "sk": f"{position:012d}",
+            "kind": kind,
+            "file_id": file_id,
+            "at": self.clock(),
+            "expires_at": int(self.clock()) + self.id_ttl,
+        }
+        if windows is not None:
+            item["ws"] = [int(w) for w in windows]
+        try:
+            self.table.put(item, condition=Condition(absent=True))
+            return True
+        except ConditionFailed:
+            return False
 
-    def claim_labels(self, model_id: str, file_id: str, found: dict[str, Item]) -> set[str]:
-        """Mark predictions as labelled by this file; returns the ids this file may count: those not labelled
-        yet, and those labelled by this same file before (a retry after a crash counts them again, into the
-        same, idempotent profile items). An id labelled by another file is not counted twice. (Two label
-        files racing on the same id at the same instant could both count it: batched writes are not
-        conditional; the window is the few milliseconds between the read and the write.)"""
-        claimed = {i for i, item in found.items() if item.get("lf") in (None, file_id)}
-        self.table.batch_put([{**found[i], "lf": file_id} for i in claimed if found[i].get("lf") != file_id])
-        return claimed
+    def put_join_result(self, model_id: str, position: int, count: int) -> None:
+        self.table.put(
+            {
+                "pk": f"JOIN#{model_id}",
+                "sk": f"R#{position:012d}",
+                "n": int(count),
+                "expires_at": int(self.clock()) + self.id_ttl,
+            }
+        )
 
     # -- alerts and errors ---------------------------------------------------------------------------------------
 
