@@ -87,16 +87,18 @@ def _installed() -> Env:
     return env
 
 
-def _confusions(env: Env, windows: list[int]) -> dict[int, list[int]]:
+def confusions(store: Store, windows: list[int]) -> dict[int, list[int]]:
     out = {}
     for ws in windows:
-        perf = env.store.window_profiles(MODEL_ID, ws).profiles.get(None)
+        perf = store.window_profiles(MODEL_ID, ws).profiles.get(None)
         cm = None if perf is None else perf.performance.confusion
         out[ws] = [] if cm is None else np.asarray(cm).ravel().tolist()
     return out
 
 
-def _direct(env: Env, preds: pa.Table, label_files: list[pa.Table], windows: list[int]) -> dict[int, list[int]]:
+def direct_join(
+    registry: ModelRegistry, preds: pa.Table, label_files: list[pa.Table], windows: list[int]
+) -> dict[int, list[int]]:
     """The direct join: each id's label from the first label file holding it (first row in that file), joined to
     its prediction row, profiled by the same builder as any labelled prediction log."""
     first: dict[str, int] = {}
@@ -109,8 +111,8 @@ def _direct(env: Env, preds: pa.Table, label_files: list[pa.Table], windows: lis
     joined = joined.set_column(
         joined.schema.get_field_index("churned"), "churned", pa.array([first[i] for i in joined.column(0).to_pylist()])
     )
-    config = env.registry.config(MODEL_ID)
-    baseline = env.registry.current_baseline(MODEL_ID)
+    config = registry.config(MODEL_ID)
+    baseline = registry.current_baseline(MODEL_ID)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
     preparer = BatchPreparer(config, baseline.spec)
     for batch in joined.combine_chunks().to_batches():
@@ -123,7 +125,7 @@ def _direct(env: Env, preds: pa.Table, label_files: list[pa.Table], windows: lis
     return out
 
 
-def _world(seed: int, n_pred_files: int, n_label_files: int) -> tuple[list[pa.Table], list[pa.Table], pa.Table]:
+def world(seed: int, n_pred_files: int, n_label_files: int) -> tuple[list[pa.Table], list[pa.Table], pa.Table]:
     rng = np.random.default_rng(seed)
     preds = [
         generate(60, seed=seed * 100 + f, start=T0 + (f % 3) * HOUR, span=2 * HOUR - 1, id_prefix=f"s{seed}f{f}")
@@ -161,7 +163,7 @@ def test_any_order_duplicates_redelivery_and_crashes_give_the_direct_join(
 ) -> None:
     env = _installed().clone()
     env.objects.crash_at = crash  # 0: no crash
-    preds, labels, allp = _world(seed, n_pred, n_lab)
+    preds, labels, allp = world(seed, n_pred, n_lab)
     drops = [(f"predictions/{MODEL_ID}/p{i}.parquet", encode(p.drop_columns(["churned"]), "parquet")) for i, p in
              enumerate(preds)] + [(f"labels/{MODEL_ID}/l{k}.csv", encode(t, "csv")) for k, t in enumerate(labels)]  # fmt: skip
     order.shuffle(drops)  # type: ignore[attr-defined]
@@ -175,7 +177,7 @@ def test_any_order_duplicates_redelivery_and_crashes_give_the_direct_join(
             assert env.drop(key, body, put=False) == {}  # a duplicate delivery: skipped
         if key.startswith("labels/"):
             label_order.append(labels[int(key.rsplit("/l", 1)[1].split(".")[0])])
-    assert _confusions(env, WINDOWS) == _direct(env, allp, label_order, WINDOWS)
+    assert confusions(env.store, WINDOWS) == direct_join(env.registry, allp, label_order, WINDOWS)
 
 
 def test_counts_reported_per_label_file_and_early_labels_joined_when_predictions_arrive() -> None:
@@ -200,9 +202,11 @@ def test_counts_reported_per_label_file_and_early_labels_joined_when_predictions
     # the predictions of p1 arrive: the 20 labels that came first are joined now
     d = env.drop(f"predictions/{MODEL_ID}/p1.parquet", encode(p1.drop_columns(["churned"]), "parquet"))
     assert d.get("labels_joined") == 20
-    got = _confusions(env, WINDOWS[:2])
+    got = confusions(env.store, WINDOWS[:2])
     first = [p0.slice(0, 60), p1.slice(0, 20), p0.slice(60, 20)]
-    want = _direct(env, pa.concat_tables([p0, p1]), [t.select(["request_id", "churned"]) for t in first], WINDOWS[:2])
+    want = direct_join(
+        env.registry, pa.concat_tables([p0, p1]), [t.select(["request_id", "churned"]) for t in first], WINDOWS[:2]
+    )
     assert got == want and sum(got[T0]) == 80 and sum(got[T0 + HOUR]) == 20
     # nothing of the ids or raw segment values is stored: only hashes, windows, codes, prediction and score
     packs = [k for k in env.objects.keys() if k.startswith(f"_driftline/ids/{MODEL_ID}/")]  # noqa: SIM118
@@ -234,7 +238,7 @@ def test_a_prediction_file_waits_for_a_label_file_placed_before_it_that_has_not_
         env.ingest.handle(ref)
     env.drop(f"labels/{MODEL_ID}/first.csv", lab, put=False)  # the label file's retry
     assert env.drop(f"predictions/{MODEL_ID}/p.parquet", body, put=False)["labels_joined"] == 50
-    assert sum(_confusions(env, [T0])[T0]) == 50
+    assert sum(confusions(env.store, [T0])[T0]) == 50
 
 
 def test_id_keys_are_vectorised_stable_and_null_aware() -> None:
