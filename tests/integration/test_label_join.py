@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.io.idkeys import BUCKETS, read_pack
-from tests.unit.test_labels_join import T0, WINDOWS, confusions, direct_join, world
+from tests.unit.test_labels_join import T0, WINDOWS, confusions, direct_join, drops_of, world
 
 from .conftest import Pipeline
 
@@ -20,8 +20,7 @@ def test_shuffled_files_and_a_replay_of_every_event_give_the_direct_join(pipelin
     reference = generate(3_000, seed=11, start=T0 - 86_400, span=86_400, id_prefix="ref")
     pipeline.drop(f"baselines/{MODEL_ID}/reference.parquet", encode(reference, "parquet"))
     preds, labels, allp = world(7, 4, 3)
-    drops = [(f"predictions/{MODEL_ID}/p{i}.parquet", encode(p.drop_columns(["churned"]), "parquet")) for i, p in
-             enumerate(preds)] + [(f"labels/{MODEL_ID}/l{k}.csv", encode(t, "csv")) for k, t in enumerate(labels)]  # fmt: skip
+    drops = drops_of(preds, labels)
     random.Random(3).shuffle(drops)
     order: list[pa.Table] = []
     bodies: dict[str, list[str]] = {"ingest": [], "labels": []}

@@ -146,6 +146,15 @@ def world(seed: int, n_pred_files: int, n_label_files: int) -> tuple[list[pa.Tab
     return preds, files, allp
 
 
+def drops_of(preds: list[pa.Table], labels: list[pa.Table]) -> list[tuple[str, bytes]]:
+    """(key, body) of each file: prediction logs without labels (Parquet), label files (CSV)."""
+    out = [
+        (f"predictions/{MODEL_ID}/p{i}.parquet", encode(p.drop_columns(["churned"]), "parquet"))
+        for i, p in enumerate(preds)
+    ]
+    return out + [(f"labels/{MODEL_ID}/l{k}.csv", encode(t, "csv")) for k, t in enumerate(labels)]
+
+
 WINDOWS = [T0 + h * HOUR for h in range(5)]
 
 
@@ -164,8 +173,7 @@ def test_any_order_duplicates_redelivery_and_crashes_give_the_direct_join(
     env = _installed().clone()
     env.objects.crash_at = crash  # 0: no crash
     preds, labels, allp = world(seed, n_pred, n_lab)
-    drops = [(f"predictions/{MODEL_ID}/p{i}.parquet", encode(p.drop_columns(["churned"]), "parquet")) for i, p in
-             enumerate(preds)] + [(f"labels/{MODEL_ID}/l{k}.csv", encode(t, "csv")) for k, t in enumerate(labels)]  # fmt: skip
+    drops = drops_of(preds, labels)
     order.shuffle(drops)  # type: ignore[attr-defined]
     label_order = []
     for key, body in drops:

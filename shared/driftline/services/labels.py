@@ -35,6 +35,7 @@ from driftline.io.idkeys import bucket_of, encode_pack, first_of_each, id_keys, 
 from driftline.io.prepare import BatchPreparer
 from driftline.io.readers import iter_batches
 from driftline.services.models import ModelRegistry, ObjectRef
+from driftline.services.ports import NotFound
 from driftline.services.store import JoinEntry, JoinLog, Store
 
 LABEL_BATCH = 65_536  # label rows read at a time, and joined rows profiled at a time
@@ -164,13 +165,18 @@ class LabelService:
         self.objects.put_bytes(_prefix(model_id, kind) + file_id, encode_pack(table))
 
     def _read(self, model_id: str, kind: str, file_id: str, h1: np.ndarray) -> pa.Table | None:
+        """The pack's rows in the buckets of ``h1``; None if it expired (S3's lifecycle, a day or two before
+        DynamoDB's TTL removes its log entry)."""
         buckets = np.unique(bucket_of(h1)).tolist()
-        return read_pack(_prefix(model_id, kind) + file_id, buckets, self.objects.get_bytes, self.objects.get_range)
+        try:
+            return read_pack(_prefix(model_id, kind) + file_id, buckets, self.objects.get_bytes, self.objects.get_range)
+        except NotFound:
+            return None
 
     def _place(self, model_id: str, kind: str, file_id: str, windows: list[int] | None) -> tuple[int, JoinLog]:
         """This file's position in the join log (taken now, or found: a retry keeps its place), and the log."""
         for _ in range(1000):
-            log = self.store.join_log(model_id)
+            log = self.store.join_log(model_id)  # entries past the retention are skipped below, as if deleted
             pos = log.position_of(file_id)
             if pos is not None:
                 return pos, log
@@ -194,7 +200,7 @@ class LabelService:
         ws = mine.column("ws").to_numpy()
         open_ = np.ones(len(h1), bool)  # won and not matched yet
         duplicate = int(rows - missing_id - len(h1))  # repeated within the file
-        earlier = [e for e in log.entries if e.position < pos]
+        earlier = self._earlier(log, pos)
         for e in (e for e in earlier if e.kind == "L"):
             idx = np.flatnonzero(open_)
             if not len(idx):
@@ -296,7 +302,7 @@ class LabelService:
         h1, h2 = _u64(pack, "h1"), _u64(pack, "h2")
         windows = np.unique(pack.column("ws").to_numpy()).tolist()
         pos, log = self._place(model_id, "P", file_id, windows if len(windows) <= MAX_LISTED_WINDOWS else None)
-        earlier = [e for e in log.entries if e.position < pos]
+        earlier = self._earlier(log, pos)
         log = self._results_of(model_id, log, earlier)
         labels: list[tuple[int, pa.Table, np.ndarray]] = []  # (label file position, its rows, our rows) per hit
         for e in earlier:
@@ -329,6 +335,11 @@ class LabelService:
             self._put(model_id, "c", file_id, pack.select(["h1", "h2"]).take(pa.array(consumed_rows)))
         self.store.put_join_result(model_id, pos, len(consumed_rows))
         return profiles.result(), len(consumed_rows)
+
+    def _earlier(self, log: JoinLog, pos: int) -> list[JoinEntry]:
+        """The entries before ``pos`` still in retention (DynamoDB's TTL deletes expired items up to days late)."""
+        oldest = self.store.clock() - self.store.id_ttl
+        return [e for e in log.entries if e.position < pos and e.at >= oldest]
 
     def _results_of(self, model_id: str, log: JoinLog, entries: list[JoinEntry]) -> JoinLog:
         """The log, once every entry of ``entries`` has its result (read again once; NotReadyError if still not)."""
