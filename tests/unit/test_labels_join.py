@@ -22,6 +22,7 @@ from driftline.io.idkeys import BUCKETS, bucket_of, encode_pack, first_of_each, 
 from driftline.io.prepare import BatchPreparer
 from driftline.services.alerts import AlertPublisher
 from driftline.services.ingest import IngestService
+from driftline.services.labels import LabelService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
 
@@ -288,3 +289,23 @@ def test_a_pack_reads_back_whole_or_by_bucket_ranges() -> None:
     assert (
         lookup(table.column("h1").to_numpy(), table.column("h2").to_numpy(), h1[:3], h2[:3] + np.uint64(1)) == -1
     ).all()
+
+
+def test_two_files_racing_for_a_place_both_get_one_and_a_retry_keeps_its_own() -> None:
+    env = _installed().clone()
+    service = LabelService(env.store, env.registry)
+    real = env.store.last_join_position
+    stale = iter([None, None])  # the second file read the log before the first took position 0
+
+    def racing(model_id: str) -> int | None:
+        return next(stale, real(model_id))
+
+    assert service._place(MODEL_ID, "L", "first", None) == 0
+    env.store.last_join_position = racing  # type: ignore[method-assign]
+    assert service._place(MODEL_ID, "P", "second", [T0]) == 1  # position 0 was taken: it took the next
+    assert service._place(MODEL_ID, "P", "second", [T0]) == 1  # and a retry finds it
+    log = env.store.join_log(MODEL_ID)
+    assert [(e.position, e.kind, e.file_id, e.windows) for e in log.entries] == [
+        (0, "L", "first", None),
+        (1, "P", "second", (T0,)),
+    ]

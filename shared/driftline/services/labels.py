@@ -36,7 +36,7 @@ from driftline.io.prepare import BatchPreparer
 from driftline.io.readers import iter_batches
 from driftline.services.models import ModelRegistry, ObjectRef
 from driftline.services.ports import NotFound
-from driftline.services.store import JoinEntry, JoinLog, Store
+from driftline.services.store import JoinEntry, JoinFile, JoinLog, JoinResult, Store
 
 LABEL_BATCH = 65_536  # label rows read at a time, and joined rows profiled at a time
 MAX_LISTED_WINDOWS = 64  # a prediction file's windows listed in its log entry (more: searched for any label)
@@ -173,15 +173,27 @@ class LabelService:
         except NotFound:
             return None
 
-    def _place(self, model_id: str, kind: str, file_id: str, windows: list[int] | None) -> tuple[int, JoinLog]:
-        """This file's position in the join log (taken now, or found: a retry keeps its place), and the log."""
+    def _place(self, model_id: str, kind: str, file_id: str, windows: list[int] | None) -> int:
+        """This file's position in the join log: taken now, or found (a retry keeps its place). The file's item
+        (``Store.join_file``) is written before the place is taken, so a prediction file that reads the label
+        files sees every label file that may have a place before its own."""
+        rec = self.store.join_file(model_id, kind, file_id)
+        if rec is not None and rec.position is not None:
+            return rec.position
+        at = self.store.clock() if rec is None else rec.at
+        if rec is None:
+            self.store.put_join_file(model_id, kind, file_id, position=None, at=at)
+        else:  # an attempt that died between taking its place and recording it: look for it (rare, a full read)
+            found = self.store.join_log(model_id).position_of(file_id)
+            if found is not None:
+                self.store.put_join_file(model_id, kind, file_id, position=found, at=at)
+                return found
         for _ in range(1000):
-            log = self.store.join_log(model_id)  # entries past the retention are skipped below, as if deleted
-            pos = log.position_of(file_id)
-            if pos is not None:
-                return pos, log
-            if self.store.append_join_entry(model_id, log.next_position, kind=kind, file_id=file_id, windows=windows):
-                return log.next_position, log
+            last = self.store.last_join_position(model_id)
+            pos = 0 if last is None else last + 1
+            if self.store.append_join_entry(model_id, pos, kind=kind, file_id=file_id, windows=windows):
+                self.store.put_join_file(model_id, kind, file_id, position=pos, at=at)
+                return pos
         raise NotReadyError(f"model {model_id!r}: the label join's log is contended; retrying later")
 
     # -- a label file --------------------------------------------------------------------------------------------
@@ -195,12 +207,13 @@ class LabelService:
             raise InputError("the model's configuration has no label column", key=ref.key)
         mine, rows, missing_id = self._read_label_file(ref, config)
         self._put(model_id, "l", file_id, mine.select(["h1", "h2", "label"]))
-        pos, log = self._place(model_id, "L", file_id, None)
+        pos = self._place(model_id, "L", file_id, None)
+        log = self.store.join_log(model_id, end=pos - 1) if pos else JoinLog((), {})
         h1, h2 = mine.column("h1").to_numpy(), mine.column("h2").to_numpy()
         ws = mine.column("ws").to_numpy()
         open_ = np.ones(len(h1), bool)  # won and not matched yet
         duplicate = int(rows - missing_id - len(h1))  # repeated within the file
-        earlier = self._earlier(log, pos)
+        earlier = self._in_retention(log.entries)
         for e in (e for e in earlier if e.kind == "L"):
             idx = np.flatnonzero(open_)
             if not len(idx):
@@ -221,7 +234,9 @@ class LabelService:
         unmatched = np.flatnonzero(open_)
         if len(unmatched):
             self._put(model_id, "u", file_id, mine.select(["h1", "h2", "label"]).take(pa.array(unmatched)))
-        self.store.put_join_result(model_id, pos, len(unmatched))
+        listed = np.unique(ws[unmatched])
+        rws = None if (listed == NO_WINDOW).any() or len(listed) > MAX_LISTED_WINDOWS else tuple(listed.tolist())
+        self.store.put_join_result(JoinResult(pos, "L", file_id, len(unmatched), rws), model_id=model_id)
         details = {
             "rows": rows,
             "matched": won - len(unmatched),
@@ -301,26 +316,38 @@ class LabelService:
         self._put(model_id, "p", file_id, pack)
         h1, h2 = _u64(pack, "h1"), _u64(pack, "h2")
         windows = np.unique(pack.column("ws").to_numpy()).tolist()
-        pos, log = self._place(model_id, "P", file_id, windows if len(windows) <= MAX_LISTED_WINDOWS else None)
-        earlier = self._earlier(log, pos)
-        log = self._results_of(model_id, log, earlier)
+        pos = self._place(model_id, "P", file_id, windows if len(windows) <= MAX_LISTED_WINDOWS else None)
+        mine = set(windows)
+        label_files = self._settled(
+            model_id, [f for f in self.store.join_files(model_id, "L") if f.position is None or f.position < pos]
+        )
         labels: list[tuple[int, pa.Table, np.ndarray]] = []  # (label file position, its rows, our rows) per hit
-        for e in earlier:
-            if e.kind != "L" or not log.results.get(e.position):
+        for f in label_files:
+            r = f.result
+            if r is None or not r.count or (r.windows is not None and not mine.intersection(r.windows)):
                 continue
-            unmatched = self._read(model_id, "u", e.file_id, h1)
+            unmatched = self._read(model_id, "u", f.file_id, h1)
             if unmatched is None:
                 continue
             at = lookup(h1, h2, _u64(unmatched, "h1"), _u64(unmatched, "h2"))
             if (at >= 0).any():
-                labels.append((e.position, unmatched.filter(pa.array(at >= 0)), at[at >= 0]))
+                labels.append((r.position, unmatched.filter(pa.array(at >= 0)), at[at >= 0]))
         taken = np.zeros(len(h1), bool)  # our rows given to a label (set once: unmatched packs are disjoint)
         for _, _, ours in labels:
             taken[ours] = True
         if labels:  # drop those a prediction file between the label file and us completed already
             first = min(p for p, _, _ in labels)
-            for e in earlier:
-                if e.kind == "P" and e.position > first and log.results.get(e.position):
+            between = self.store.join_log(model_id, start=first + 1, end=pos - 1)
+            for e in self._in_retention(between.entries):
+                r = between.results.get(e.position)
+                if e.kind != "P":
+                    continue
+                if r is None and e.at > self.store.clock() - STALE_S:
+                    raise NotReadyError(
+                        f"model {model_id!r}: prediction file {e.file_id} (join position {e.position}) is still "
+                        "being joined; retrying later"
+                    )
+                if r is not None and r.count:
                     consumed = self._read(model_id, "c", e.file_id, h1)
                     if consumed is not None:
                         at = lookup(_u64(consumed, "h1"), _u64(consumed, "h2"), h1, h2)
@@ -333,26 +360,26 @@ class LabelService:
         consumed_rows = np.flatnonzero(taken)
         if len(consumed_rows):
             self._put(model_id, "c", file_id, pack.select(["h1", "h2"]).take(pa.array(consumed_rows)))
-        self.store.put_join_result(model_id, pos, len(consumed_rows))
+        self.store.put_join_result(JoinResult(pos, "P", file_id, len(consumed_rows), None), model_id=model_id)
         return profiles.result(), len(consumed_rows)
 
-    def _earlier(self, log: JoinLog, pos: int) -> list[JoinEntry]:
-        """The entries before ``pos`` still in retention (DynamoDB's TTL deletes expired items up to days late)."""
+    def _in_retention(self, entries: tuple[JoinEntry, ...]) -> list[JoinEntry]:
+        """Entries still in retention (DynamoDB's TTL deletes expired items up to days late)."""
         oldest = self.store.clock() - self.store.id_ttl
-        return [e for e in log.entries if e.position < pos and e.at >= oldest]
+        return [e for e in entries if e.at >= oldest]
 
-    def _results_of(self, model_id: str, log: JoinLog, entries: list[JoinEntry]) -> JoinLog:
-        """The log, once every entry of ``entries`` has its result (read again once; NotReadyError if still not)."""
-        if any(e.position not in log.results for e in entries):
-            log = self.store.join_log(model_id)
-        stale = self.store.clock() - STALE_S
-        waiting = [e for e in entries if e.position not in log.results and e.at > stale]
+    def _settled(self, model_id: str, files: list[JoinFile]) -> list[JoinFile]:
+        """``files`` (label files placed before a prediction file, or being placed), once each has its result;
+        NotReadyError while one has not (unless stale: dead-lettered, see STALE_S)."""
+        now = self.store.clock()
+        files = [f for f in files if f.at >= now - self.store.id_ttl]
+        waiting = [f for f in files if f.result is None and f.at > now - STALE_S]
         if waiting:
             raise NotReadyError(
-                f"model {model_id!r}: {len(waiting)} earlier file(s) of the label join not finished yet "
-                f"(first: position {waiting[0].position}, file {waiting[0].file_id}); retrying later"
+                f"model {model_id!r}: {len(waiting)} label file(s) placed before this prediction file not joined yet "
+                f"(first: {waiting[0].file_id}); retrying later"
             )
-        return log
+        return [f for f in files if f.result is not None]
 
 
 def _u64(table: pa.Table, name: str) -> np.ndarray:

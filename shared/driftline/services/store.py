@@ -13,8 +13,9 @@
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
     ALERT#<model>                    H#<window start>#<rule>#<col>#<seg>#<state>   an alert, written once
     ERR#<model>                      <time>#<file id>                     a file that could not be processed
-    JOIN#<model>                     <position> / R#<position>            the label join's log: one entry per
-                                                                          prediction or label file, and its result
+    JOIN#<model>                     <position> / R#<position>            the label join's log: a file's place,
+                                                                          and its result once joined
+    JOINF#<model>                    <P|L>#<file id>                      a file's place and result, by file
 
 Window starts are zero-padded epoch seconds, so sort keys sort by time. Blobs (profiles) are zlib-compressed
 JSON, split into parts below DynamoDB's 400 KB item limit.
@@ -99,7 +100,7 @@ class WindowProfiles:
 @dataclass(frozen=True)
 class JoinEntry:
     """A file's place in the label join's log: ``kind`` P (predictions with ids) or L (labels); ``windows``: the
-    windows a prediction file's rows fall in (None: too many to list, or a label file)."""
+    windows of a prediction file's rows (None: too many to list, or a label file)."""
 
     position: int
     kind: str
@@ -109,16 +110,35 @@ class JoinEntry:
 
 
 @dataclass(frozen=True)
+class JoinResult:
+    """What a file of the join wrote once joined: ``count`` ids (a label file: left unmatched; a prediction file:
+    early labels completed), and ``windows``, the windows of a label file's unmatched labels (None: any)."""
+
+    position: int
+    kind: str
+    file_id: str
+    count: int
+    windows: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class JoinFile:
+    """A file of the join, by file: its place (None: being placed now) and its result (None: not yet)."""
+
+    kind: str
+    file_id: str
+    position: int | None
+    at: float
+    result: JoinResult | None
+
+
+@dataclass(frozen=True)
 class JoinLog:
     entries: tuple[JoinEntry, ...]  # by position
-    results: Mapping[int, int]  # position -> the count its file wrote once joined
+    results: Mapping[int, JoinResult]
 
     def position_of(self, file_id: str) -> int | None:
         return next((e.position for e in self.entries if e.file_id == file_id), None)
-
-    @property
-    def next_position(self) -> int:
-        return self.entries[-1].position + 1 if self.entries else 0
 
 
 class Store:
@@ -375,26 +395,20 @@ class Store:
 
     # -- the label join's log (driftline.services.labels) -------------------------------------------------------
 
-    def join_log(self, model_id: str) -> JoinLog:
-        """Every entry of the model's join log still in retention, by position, and the results written."""
-        entries: list[JoinEntry] = []
-        results: dict[int, int] = {}
-        for i in self.table.query(f"JOIN#{model_id}"):
-            sk = str(i["sk"])
-            if sk.startswith("R#"):
-                results[int(sk[2:])] = int(i["n"])
-            else:
-                ws = i.get("ws")
-                entries.append(
-                    JoinEntry(
-                        int(sk),
-                        str(i["kind"]),
-                        str(i["file_id"]),
-                        None if ws is None else tuple(int(w) for w in ws),
-                        float(i.get("at", 0)),
-                    )
-                )
+    def join_log(self, model_id: str, *, start: int | None = None, end: int | None = None) -> JoinLog:
+        """The entries (and results) of the model's join log at positions ``start`` to ``end`` (inclusive; default:
+        all), by position."""
+        pk = f"JOIN#{model_id}"
+        if end is not None and end < (start or 0):
+            return JoinLog((), {})
+        lo, hi = f"{start or 0:012d}", "999999999999" if end is None else f"{end:012d}"
+        entries = [_join_entry(i) for i in self.table.query(pk, sk_from=lo, sk_to=hi)]
+        results = {r.position: r for r in map(_join_result, self.table.query(pk, sk_from=f"R#{lo}", sk_to=f"R#{hi}"))}
         return JoinLog(tuple(entries), results)
+
+    def last_join_position(self, model_id: str) -> int | None:
+        last = next(iter(self.table.query(f"JOIN#{model_id}", sk_to="999999999999", reverse=True, limit=1)), None)
+        return None if last is None else int(last["sk"])
 
     def append_join_entry(
         self, model_id: str, position: int, *, kind: str, file_id: str, windows: Sequence[int] | None
@@ -416,13 +430,36 @@ class Store:
         except ConditionFailed:
             return False
 
-    def put_join_result(self, model_id: str, position: int, count: int) -> None:
+    def join_file(self, model_id: str, kind: str, file_id: str) -> JoinFile | None:
+        item = self.table.get(f"JOINF#{model_id}", f"{kind}#{file_id}")
+        return None if item is None else _join_file(item)
+
+    def join_files(self, model_id: str, kind: str) -> list[JoinFile]:
+        """Every file of ``kind`` in the join (in retention): placed or being placed, with its result if any."""
+        return [_join_file(i) for i in self.table.query(f"JOINF#{model_id}", sk_prefix=f"{kind}#")]
+
+    def put_join_file(self, model_id: str, kind: str, file_id: str, *, position: int | None, at: float) -> None:
+        item: Item = {"pk": f"JOINF#{model_id}", "sk": f"{kind}#{file_id}", "at": at}
+        if position is not None:
+            item["pos"] = position
+        item["expires_at"] = int(self.clock()) + self.id_ttl
+        self.table.put(item)
+
+    def put_join_result(self, result: JoinResult, *, model_id: str) -> None:
+        """The result in the log (by position) and on the file's item (by file)."""
+        values: Item = {"kind": result.kind, "file_id": result.file_id, "n": result.count}
+        if result.windows is not None:
+            values["rws"] = [int(w) for w in result.windows]
+        expires = int(self.clock()) + self.id_ttl
+        self.table.put({"pk": f"JOIN#{model_id}", "sk": f"R#{result.position:012d}", **values, "expires_at": expires})
         self.table.put(
             {
-                "pk": f"JOIN#{model_id}",
-                "sk": f"R#{position:012d}",
-                "n": int(count),
-                "expires_at": int(self.clock()) + self.id_ttl,
+                "pk": f"JOINF#{model_id}",
+                "sk": f"{result.kind}#{result.file_id}",
+                "pos": result.position,
+                "at": self.clock(),
+                **values,
+                "expires_at": expires,
             }
         )
 
@@ -527,6 +564,25 @@ def _same_state(stored: Item | None, values: Item) -> bool:
         return False
     content = {k: v for k, v in values.items() if k not in _STATE_META}
     return content == {k: v for k, v in stored.items() if k not in _STATE_META}
+
+
+def _join_entry(i: Item) -> JoinEntry:
+    ws = i.get("ws")
+    windows = None if ws is None else tuple(int(w) for w in ws)
+    return JoinEntry(int(i["sk"]), str(i["kind"]), str(i["file_id"]), windows, float(i.get("at", 0)))
+
+
+def _join_result(i: Item, position: int | None = None) -> JoinResult:
+    rws = i.get("rws")
+    pos = int(str(i["sk"]).removeprefix("R#")) if position is None else position
+    return JoinResult(pos, str(i["kind"]), str(i["file_id"]), int(i["n"]), None if rws is None else tuple(rws))
+
+
+def _join_file(i: Item) -> JoinFile:
+    kind, file_id = str(i["sk"]).split("#", 1)
+    pos = None if i.get("pos") is None else int(i["pos"])
+    result = None if i.get("n") is None or pos is None else _join_result({**i, "kind": kind, "file_id": file_id}, pos)
+    return JoinFile(kind, file_id, pos, float(i.get("at", 0)), result)
 
 
 def _join(parts: Iterable[Item]) -> bytes:
