@@ -26,6 +26,7 @@ BUCKETS = 1 << BUCKET_BITS
 _MAGIC = b"DLID"
 _HEADER = struct.Struct(f"<4sI{BUCKETS + 1}Q")  # magic, version, bucket offsets (from the end of the header)
 HEADER_BYTES = _HEADER.size
+_IPC = pa.ipc.IpcWriteOptions(compression="zstd")  # windows, codes, predictions compress; the hashes do not
 
 _FNV_PRIME = np.uint64(0x100000001B3)
 _BASIS_1 = np.uint64(0xCBF29CE484222325)
@@ -113,7 +114,7 @@ def encode_pack(table: pa.Table) -> bytes:
     offsets = [0]
     for b in range(BUCKETS):
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
+        with pa.ipc.new_stream(sink, table.schema, options=_IPC) as writer:
             writer.write_table(table.slice(int(edges[b]), int(edges[b + 1] - edges[b])))
         parts.append(sink.getvalue().to_pybytes())
         offsets.append(offsets[-1] + len(parts[-1]))
