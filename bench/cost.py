@@ -5,14 +5,17 @@ next to it) or a stated assumption; prices are AWS's public on-demand prices in 
 out). It prints, for 1M, 10M and 100M predictions a day, the cost of each service and the total, beside two
 alternatives: SageMaker Model Monitor's hourly data-quality job and a scheduled Evidently job in Lambda.
 
-    python -m bench.cost [--files-per-day 288] [--delayed-labels]
+    python -m bench.cost [--files-per-day 288] [--delayed-labels [--labels-without-time]]
+
+``--delayed-labels``: labels arrive later and are joined by id (services/labels.py); the join's own table follows,
+beside the per-prediction id index it replaced.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DAYS = 30
 # Public prices, us-east-1 (checked 2026-11).
@@ -22,6 +25,8 @@ SQS_REQUEST = 0.40 / 1e6
 DDB_WRU = 0.625 / 1e6  # on-demand, after the November 2024 price cut
 DDB_RRU = 0.125 / 1e6
 S3_GET = 0.0004 / 1000
+S3_PUT = 0.005 / 1000
+S3_GB_MONTH = 0.023
 SNS_PUBLISH = 0.50 / 1e6
 KMS_KEY_MONTH = 1.00  # the operations topic's customer-managed key
 ALARM_MONTH = 0.10  # CloudWatch standard alarm
@@ -50,6 +55,70 @@ class Inputs:
     evidently_gb_per_million: float
     evidently_fixed_s: float
     model_monitor_minutes: float
+    join: JoinInputs = field(default_factory=lambda: JoinInputs())
+
+
+@dataclass(frozen=True)
+class JoinInputs:
+    """The label join (services/labels.py). Defaults: measured by ``make load-labels`` (bench/labels_load.py,
+    results in bench/results/labels_load.md) or stated assumptions."""
+
+    label_files_per_day: float = 4.0  # assumption
+    labels_per_prediction: float = 1.0  # assumption: every prediction is labelled once, eventually
+    label_span_days: float = 1.0  # assumption: a label file's event times span one day of predictions
+    with_event_time: bool = True  # label files carry the prediction's event time (SPEC §1)
+    retention_days: int = 90  # template.yaml IdRetentionDays
+    pack_bytes_per_row: float = 30.0  # make load-labels: pack bytes PUT per prediction or label row
+    label_cpu_s_per_million: float = 5.0  # make load-labels: label-file CPU-s per million labels + pack rows read
+    prediction_cpu_s_per_million: float = 1.5  # make load-labels: the prediction side (hash, pack) per million
+    writes_per_file: float = 5.0  # the file's item twice, its log entry, its result (log + file item)
+    entry_bytes: float = 130.0  # a log entry and its result, as stored (DynamoDB's size rules)
+    file_item_bytes: float = 110.0  # a label file's item (read by every prediction file)
+
+
+def label_join(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
+    """Dollars a month of the label join, per service, for one model (what --delayed-labels adds)."""
+    j, i = inputs.join, inputs
+    p_files = i.files_per_day * DAYS
+    l_files = j.label_files_per_day * DAYS
+    labels_per_file = predictions_per_day * j.labels_per_prediction / j.label_files_per_day
+    in_retention = (i.files_per_day + j.label_files_per_day) * j.retention_days  # log entries
+    label_files_kept = j.label_files_per_day * j.retention_days
+    # a label file reads the packs of the prediction files its labels' windows fall in (all of them without event
+    # times) and the earlier label packs (duplicates); a prediction file, the unmatched packs of the label files
+    # whose unmatched labels fall in its windows (with event times: labels come days later, so about none)
+    span = j.label_span_days if j.with_event_time else j.retention_days
+    gets_l = i.files_per_day * span + label_files_kept
+    gets_p = 0.0 if j.with_event_time else label_files_kept
+    rows_read = predictions_per_day * span + labels_per_file
+    s3 = (p_files + 2 * l_files) * S3_PUT + (l_files * gets_l + p_files * gets_p) * S3_GET
+    stored_gb = j.pack_bytes_per_row * predictions_per_day * (1 + j.labels_per_prediction) * j.retention_days / 1e9
+    storage = stored_gb * S3_GB_MONTH
+    # DynamoDB: a label file reads the whole log (strongly consistent: 1 RRU per 4 KB); a prediction file reads the
+    # log's last entry, its own item and the label files' items
+    rru = l_files * math.ceil(in_retention * j.entry_bytes / 4096) + p_files * (
+        2 + math.ceil(label_files_kept * j.file_item_bytes / 4096)
+    )
+    wru = (p_files + l_files) * j.writes_per_file
+    share = min(1.0, i.ingest_memory_mb / LAMBDA_FULL_VCPU_MB)
+    cpu_s = (
+        predictions_per_day * DAYS / 1e6 * j.prediction_cpu_s_per_million
+        + l_files * (rows_read / 1e6) * j.label_cpu_s_per_million
+    )
+    lam = cpu_s / share * i.ingest_memory_mb / 1024 * LAMBDA_GB_S + l_files * LAMBDA_REQUEST
+    return {
+        "Lambda": lam,
+        "DynamoDB": wru * DDB_WRU + rru * DDB_RRU,
+        "S3 requests": s3,
+        "S3 storage": storage,
+        "label file, s at the function's CPU share": rows_read / 1e6 * j.label_cpu_s_per_million / share,
+    }
+
+
+def id_index(predictions_per_day: float) -> float:
+    """What the per-prediction id index cost (before services/labels.py): an item written per prediction, read and
+    claimed per label."""
+    return predictions_per_day * DAYS * (2 * DDB_WRU + DDB_RRU)
 
 
 def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
@@ -74,13 +143,16 @@ def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     eval_wru = runs * (2 * i.points_per_window + i.other_window_wru)
     # per evaluation: the window's items read back (strongly consistent: 1 RRU per 4 KB)
     eval_rru = runs * math.ceil((profile_wru * 2) / 4) + DAYS * 1440 * 2
-    id_wru = id_rru = 0.0
-    if i.delayed_labels:  # one id item per prediction; per label: its lookup and its claim
-        id_wru = predictions_per_day * DAYS * 2
-        id_rru = predictions_per_day * DAYS
-    dynamodb = (file_wru + eval_wru + id_wru) * DDB_WRU + (eval_rru + id_rru) * DDB_RRU
+    dynamodb = (file_wru + eval_wru) * DDB_WRU + eval_rru * DDB_RRU
     s3 = files * 3 * S3_GET  # the reader's GETs (ranged for Parquet: footer + row groups)
-    return {"Lambda": lambda_cost, "SQS": sqs, "DynamoDB": dynamodb, "S3 requests": s3, "SNS": 100 * SNS_PUBLISH}
+    out = {"Lambda": lambda_cost, "SQS": sqs, "DynamoDB": dynamodb, "S3 requests": s3, "SNS": 100 * SNS_PUBLISH}
+    if i.delayed_labels:  # the label join's requests, storage and CPU; the label files' SQS messages
+        join = label_join(i, predictions_per_day)
+        for service in ("Lambda", "DynamoDB", "S3 requests"):
+            out[service] += join[service]
+        out["S3 storage"] = join["S3 storage"]
+        out["SQS"] += 3 * i.join.label_files_per_day * DAYS * SQS_REQUEST
+    return out
 
 
 def per_stack(inputs: Inputs) -> float:
@@ -121,7 +193,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--evaluate-s", type=float, default=1.83, help="make load: evaluator s per window (on moto)")
     p.add_argument("--evaluate-memory-mb", type=int, default=1024)
-    p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the id index is written")
+    p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the label join runs")
+    p.add_argument("--label-files-per-day", type=float, default=4.0, help="assumption")
+    p.add_argument("--labels-without-time", action="store_true", help="label files without the event-time column")
+    p.add_argument("--pack-bytes", type=float, default=JoinInputs.pack_bytes_per_row, help="make load-labels")
+    p.add_argument("--label-cpu-s", type=float, default=JoinInputs.label_cpu_s_per_million, help="make load-labels")
+    p.add_argument(
+        "--prediction-join-cpu-s", type=float, default=JoinInputs.prediction_cpu_s_per_million, help="make load-labels"
+    )
     p.add_argument("--evidently-s-per-million", type=float, default=65.2, help="make bench-peers: compute s / 1M")
     p.add_argument("--evidently-gb-per-million", type=float, default=1.6, help="make bench-peers: peak GB / 1M")
     p.add_argument("--evidently-fixed-s", type=float, default=9.0, help="make bench-peers: start + import s")
@@ -150,6 +229,13 @@ def inputs_of(args: argparse.Namespace) -> Inputs:
         evidently_gb_per_million=args.evidently_gb_per_million,
         evidently_fixed_s=args.evidently_fixed_s,
         model_monitor_minutes=args.model_monitor_minutes,
+        join=JoinInputs(
+            label_files_per_day=args.label_files_per_day,
+            with_event_time=not args.labels_without_time,
+            pack_bytes_per_row=args.pack_bytes,
+            label_cpu_s_per_million=args.label_cpu_s,
+            prediction_cpu_s_per_million=args.prediction_join_cpu_s,
+        ),
     )
 
 
@@ -177,6 +263,33 @@ def table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6)) -> li
         note = " (over Lambda's 15 min)" if seconds > 900 else ""
         cells.append(f"{dollars:,.2f} ({seconds:,.0f} s at {gb:,.1f} GB{note})")
     lines.append("| Evidently in Lambda, hourly | " + " | ".join(cells) + " |")
+    if inputs.delayed_labels:
+        lines += ["", *join_table(inputs, volumes)]
+    return lines
+
+
+def join_table(inputs: Inputs, volumes: tuple[float, ...]) -> list[str]:
+    """The label join alone, per million predictions, beside the per-prediction id index it replaced."""
+    joins = [label_join(inputs, v) for v in volumes]
+    head = "| the label join, $ / month | " + " | ".join(f"{v / 1e6:,.0f}M predictions/day" for v in volumes) + " |"
+    lines = [head, "|---" * (len(volumes) + 1) + "|"]
+    for service in ("Lambda", "DynamoDB", "S3 requests", "S3 storage"):
+        lines.append(f"| {service} | " + " | ".join(f"{j[service]:,.2f}" for j in joins) + " |")
+    totals = [sum(j[s] for s in ("Lambda", "DynamoDB", "S3 requests", "S3 storage")) for j in joins]
+    lines.append("| **the join, per model** | " + " | ".join(f"**{t:,.2f}**" for t in totals) + " |")
+    per_m = [t / (v * DAYS / 1e6) for t, v in zip(totals, volumes, strict=True)]
+    lines.append("| the join, per million predictions | " + " | ".join(f"{c:,.4f}" for c in per_m) + " |")
+    secs = [j["label file, s at the function's CPU share"] for j in joins]
+    lines.append(
+        "| one label file's time at the function's CPU share | "
+        + " | ".join(f"{s:,.0f} s" + (" (over Lambda's 15 min)" if s > 900 else "") for s in secs)
+        + " |"
+    )
+    lines.append(
+        "| the per-prediction id index it replaced (DynamoDB) | "
+        + " | ".join(f"{id_index(v):,.2f}" for v in volumes)
+        + " |"
+    )
     return lines
 
 

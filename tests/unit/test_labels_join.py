@@ -287,7 +287,7 @@ def test_a_pack_reads_back_whole_or_by_bucket_ranges() -> None:
     at = lookup(table.column("h1").to_numpy(), table.column("h2").to_numpy(), h1[:10], h2[:10])
     assert (table.column("h1").to_numpy()[at] == h1[:10]).all() and (table.column("h2").to_numpy()[at] == h2[:10]).all()
     assert (
-        lookup(table.column("h1").to_numpy(), table.column("h2").to_numpy(), h1[:3], h2[:3] + np.uint64(1)) == -1
+        lookup(table.column("h1").to_numpy(), table.column("h2").to_numpy(), h1[:3], h2[:3] + np.uint32(1)) == -1
     ).all()
 
 

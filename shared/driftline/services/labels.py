@@ -44,7 +44,6 @@ MAX_LISTED_WINDOWS = 64  # a prediction file's windows listed in its log entry (
 #: labels are not joined to the prediction files that come after it (logged).
 STALE_S = 3 * 3600
 NO_WINDOW = np.iinfo(np.int64).min  # a label without a valid event time: searched in every prediction file
-_KEYS = [("h1", pa.uint64()), ("h2", pa.uint64())]
 
 
 def _prefix(model_id: str, kind: str) -> str:
