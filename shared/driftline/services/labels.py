@@ -382,10 +382,11 @@ class LabelService:
 
 
 def _u64(table: pa.Table, name: str) -> np.ndarray:
-    return table.column(name).to_numpy()
+    """A key column (h1 or h2) as numpy."""
+    return np.asarray(table.column(name).to_numpy())
 
 
 def _in_windows(ws: np.ndarray, entry: JoinEntry) -> np.ndarray:
     if entry.windows is None:
         return np.ones(len(ws), bool)
-    return (ws == NO_WINDOW) | np.isin(ws, np.asarray(entry.windows, np.int64))
+    return np.asarray((ws == NO_WINDOW) | np.isin(ws, np.asarray(entry.windows, np.int64)))
