@@ -133,7 +133,7 @@ def read_pack(
     key: str,
     buckets: Sequence[int],
     get: Callable[[str], bytes],
-    get_range: Callable[[str, int, int], bytes],
+    get_range: Callable[[str, int, int], bytes] | None,
 ) -> pa.Table | None:
     """The rows of ``buckets`` (sorted by key), with ``get`` (whole object) or ``get_range`` (start, end
     exclusive); None when no bucket is asked for."""
@@ -146,18 +146,19 @@ def read_pack(
             runs[-1] = (runs[-1][0], b + 1)
         else:
             runs.append((b, b + 1))
-    if len(wanted) * 2 >= BUCKETS or len(runs) > 3:  # a few ranged GETs, or one GET of the whole object
+    if get_range is None or len(wanted) * 2 >= BUCKETS or len(runs) > 3:  # a few ranged GETs, or one GET of the whole object
         whole = get(key)
         offsets = _offsets(whole, key)
-        blobs = [whole[HEADER_BYTES + offsets[a] : HEADER_BYTES + offsets[b]] for a, b in runs]
+        view = memoryview(whole)
+        blobs = [view[HEADER_BYTES + offsets[a] : HEADER_BYTES + offsets[b]] for a, b in runs]
     else:
         offsets = _offsets(get_range(key, 0, HEADER_BYTES), key)
         blobs = [get_range(key, HEADER_BYTES + offsets[a], HEADER_BYTES + offsets[b]) for a, b in runs]
     tables = []
     for (a, b), blob in zip(runs, blobs, strict=True):
-        pos = 0
+        buf, pos = pa.py_buffer(blob), 0  # zero-copy slices of the run
         for bucket in range(a, b):
             size = offsets[bucket + 1] - offsets[bucket]
-            tables.append(pa.ipc.open_stream(pa.py_buffer(blob[pos : pos + size])).read_all())
+            tables.append(pa.ipc.open_stream(buf.slice(pos, size)).read_all())
             pos += size
     return pa.concat_tables(tables) if tables else None
