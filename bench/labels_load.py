@@ -231,24 +231,48 @@ def stored(store: Any, model_id: str, windows: list[int]) -> dict[int, list[int]
     return out
 
 
-def probe_memory(key: str, prefix: str, model_id: str) -> dict[str, Any]:
+_PROBE = """
+import json, sys, time
+from driftline.runtime.container import container
+from driftline.services.models import ObjectRef
+from driftline.services.profiling import profile_file
+
+def hwm():  # this process's peak RSS (MB) since the last reset
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+
+key, prefix, model_id = sys.argv[1:]
+c = container()
+c.ingest
+baseline = c.registry.current_baseline(model_id)
+import pyarrow, driftline.services.labels  # noqa
+c.store.get_state(model_id)  # warm: the clients made, the compute kernels loaded (a Lambda's warm start)
+etag = c.objects.etag(key)
+if prefix == "predictions":
+    profile_file(c.registry.open_data(key), name=key, config=c.registry.config(model_id), baseline=baseline)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak: what follows is the file's
+before = hwm()
+t0 = time.process_time()
+out = c.ingest.handle(ObjectRef(c.settings.bucket, key, etag, 0, prefix, model_id))
+cpu = time.process_time() - t0
+peak = hwm()
+profile_cpu = None
+if prefix == "predictions":  # profiling alone, the same file, for comparison
+    t0 = time.process_time()
+    profile_file(c.registry.open_data(key), name=key, config=c.registry.config(model_id), baseline=baseline)
+    profile_cpu = time.process_time() - t0
+print(json.dumps({"before_mb": before, "peak_mb": peak, "cpu_s": cpu, "profile_cpu_s": profile_cpu,
+                  "status": out.status, "details": out.details}, default=str))
+"""
+
+
+def probe(key: str, prefix: str, model_id: str) -> dict[str, Any]:
     """In a fresh process (the environment points at the local cloud): handle the object ``key`` (under
-    ``_driftline/probe/``: not notified) as a file of ``prefix``, and return the peak RSS before and after."""
-    code = (
-        "import resource, json, sys\n"
-        "from driftline.runtime.container import container\n"
-        "from driftline.services.models import ObjectRef\n"
-        "key, prefix, model_id = sys.argv[1:]\n"
-        "c = container(); c.ingest; c.registry.current_baseline(model_id)\n"
-        "import pyarrow, driftline.services.labels, driftline.services.profiling\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "ref = ObjectRef(c.settings.bucket, key, c.objects.etag(key), 0, prefix, model_id)\n"
-        "out = c.ingest.handle(ref)\n"
-        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'before_mb': before / 1024, 'peak_mb': after / 1024, 'status': out.status, "
-        "'details': out.details}, default=str))\n"
-    )
-    argv = [sys.executable, "-c", code, key, prefix, model_id]
+    ``_driftline/probe/``: not notified) as a file of ``prefix``; its peak RSS, CPU-s (all threads), and for a
+    prediction file the CPU-s of profiling it alone."""
+    argv = [sys.executable, "-c", _PROBE, key, prefix, model_id]
     res = subprocess.run(argv, capture_output=True, text=True, check=True)
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
@@ -340,20 +364,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cloud.wait_idle(timeout=3600)
         figures["equal_after_replay"] = stored(store, MODEL_ID, windows) == want
 
-        # peak memory of one label file and one prediction file, each in a fresh process (a label file whose ids
-        # are all labelled already, a prediction file whose ids are all known: the confusion counts do not move)
-        all_files = [world.label_file(k, np.random.default_rng(k))[0] for k in range(1, args.label_files + 1)]
-        body = all_files[0] + b"".join(b.split(b"\n", 1)[1] for b in all_files[1:])  # every label file in one
-        figures["label_file_rows"] = body.count(b"\n") - 1
-        s3.put_object(Bucket=bucket, Key="_driftline/probe/labels.csv", Body=body)
+        # one label file and one prediction file, each in a fresh process: peak memory and CPU. The label file
+        # labels every prediction of two days (with their event times); the prediction file's ids are new.
         os.environ.update(cloud_env(cloud))
-        figures["memory_label_file"] = probe_memory("_driftline/probe/labels.csv", "labels", MODEL_ID)
-        probe = generate(args.probe_rows, seed=5, start=T0, span=args.days * 86_400 - 1, id_prefix="probe")
-        s3.put_object(
-            Bucket=bucket, Key="_driftline/probe/p.parquet", Body=encode(probe.drop_columns(["churned"]), "parquet")
-        )
-        figures["memory_prediction_file"] = probe_memory("_driftline/probe/p.parquet", "predictions", MODEL_ID)
-        figures["prediction_file_rows"] = args.probe_rows
+        first_day = T0 + args.days // 3 * 86_400
+        days = np.flatnonzero((world.ws >= first_day) & (world.ws < first_day + 2 * 86_400))
+        table = pa.table({"request_id": world.row_ids(days), "churned": world.truth[days],
+                          "event_time": (world.ws[days] + 1) * 1000})  # fmt: skip
+        s3.put_object(Bucket=bucket, Key="_driftline/probe/labels.csv", Body=encode(table, "csv"))
+        figures["probe_label"] = probe("_driftline/probe/labels.csv", "labels", MODEL_ID) | {"rows": len(days)}
+        rows = generate(args.probe_rows, seed=5, start=T0, span=args.days * 86_400 - 1, id_prefix="probe")
+        body = encode(rows.drop_columns(["churned"]), "parquet")
+        s3.put_object(Bucket=bucket, Key="_driftline/probe/p.parquet", Body=body)
+        figures["probe_prediction"] = probe("_driftline/probe/p.parquet", "predictions", MODEL_ID) | {
+            "rows": args.probe_rows
+        }
     figures["meter"] = snapshot
     figures["label_rows"] = label_rows
     figures["label_files"] = args.label_files + 1
@@ -376,19 +401,22 @@ def cloud_env(cloud: Any) -> dict[str, str]:
 def report(f: dict[str, Any]) -> str:
     m = f["meter"]
     cpu, calls, nbytes = m["cpu"], m["calls"], m["bytes"]
-    per_m_labels = cpu.get("label file", 0.0) / f["label_rows"] * 1e6
-    prof = cpu.get("profiling", 0.0) - cpu.get("prediction ids", 0.0)  # the ids are collected inside profiling
-    per_m_profile = prof / f["predictions"] * 1e6
-    per_m_pjoin = (cpu.get("prediction join", 0.0) + cpu.get("prediction ids", 0.0)) / f["predictions"] * 1e6
     files = f["label_files"] + f["pred_files"]
+    pack_row = nbytes.get("s3 PUT", 0) / (f["predictions"] + f["label_rows"])
+    rows_read = nbytes.get("s3 GET", 0) / pack_row
+    label_cpu = cpu.get("label file", 0.0)
+    pjoin = cpu.get("prediction join", 0.0) + cpu.get("prediction ids", 0.0)
+    pl, pp = f["probe_label"], f["probe_prediction"]
     a = f["args"]
+    log_reads = max(1, calls.get("ddb read (log)", 0))
+    file_reads = max(1, calls.get("ddb read (files)", 0))
     lines = [
         f"# Delayed labels through the local cloud ({f['predictions']:,} predictions / {f['pred_files']:,} files over "
         f"{a['days']} days; {f['label_rows']:,} label rows / {f['label_files']} files)",
         "",
         f"Command: `python -m bench.labels_load --predictions {a['predictions']} --pred-files {a['pred_files']} "
         f"--labels {a['labels']} --label-files {a['label_files']} --days {a['days']}`; {f['total_s'] / 60:,.1f} min "
-        "on this machine (2 shared cores; moto in its own process).",
+        "on this machine (2 cores shared with other jobs; moto in its own process).",
         "",
         "## Checks",
         "",
@@ -397,27 +425,30 @@ def report(f: dict[str, Any]) -> str:
         f"- the same after every S3 event is delivered again: **{f['equal_after_replay']}**",
         f"- failed invocations (retried): {f['failures'] or 'none'}",
         "",
-        "## Measured",
+        "## Measured (CPU: the handlers' thread time, or a fresh process's; moto's own CPU excluded)",
         "",
         "| what | figure |",
         "|---|---|",
-        f"| label CPU-s per million label rows (read, hash, dedupe, join, profile) | {per_m_labels:,.2f} |",
-        f"| profiling CPU-s per million prediction rows (for comparison) | {per_m_profile:,.2f} |",
-        f"| prediction side of the join, CPU-s per million predictions (hash ids, pack, early labels) | "
-        f"{per_m_pjoin:,.2f} |",
+        "| label files of the run: CPU-s per million label rows (each scans every pack: its labels span 30 days) | "
+        f"{label_cpu / f['label_rows'] * 1e6:,.1f} |",
+        f"| the same per million rows touched (labels + {rows_read / 1e6:,.1f}M pack rows read) | "
+        f"{label_cpu / (f['label_rows'] + rows_read) * 1e6:,.2f} |",
+        f"| one label file labelling two days ({pl['rows']:,} rows, with event times), fresh process: CPU-s per "
+        f"million labels | {pl['cpu_s'] / pl['rows'] * 1e6:,.2f} |",
+        f"| one prediction file of {pp['rows']:,} rows: CPU-s per million, whole handler / profiling alone | "
+        f"{pp['cpu_s'] / pp['rows'] * 1e6:,.2f} / {pp['profile_cpu_s'] / pp['rows'] * 1e6:,.2f} |",
+        "| prediction side of the join per file of the run (hash ids, pack, log, early labels), CPU-s | "
+        f"{pjoin / f['pred_files']:,.3f} |",
+        "| peak RSS of that label file / that prediction file (fresh process; before the file → peak) | "
+        f"{pl['before_mb']:,.0f} → {pl['peak_mb']:,.0f} MB / {pp['before_mb']:,.0f} → {pp['peak_mb']:,.0f} MB |",
         f"| S3 PUTs under `_driftline/ids/` per file | {calls.get('s3 PUT', 0) / files:,.2f} |",
-        f"| S3 GETs under `_driftline/ids/`, per label file / in all | "
-        f"{calls.get('s3 GET', 0) / f['label_files']:,.1f} / {calls.get('s3 GET', 0):,} |",
-        f"| pack bytes stored per prediction | {nbytes.get('s3 PUT', 0) / (f['predictions'] + f['label_rows']):,.1f} |",
-        f"| DynamoDB writes (join log, file items, results) per file | {calls.get('ddb write', 0) / files:,.2f} |",
-        f"| DynamoDB items read per file: log queries / label-file queries (KB) | "
-        f"{nbytes.get('ddb read (log)', 0) / files / 1024:,.2f} / "
-        f"{nbytes.get('ddb read (files)', 0) / files / 1024:,.2f} |",
-        f"| peak RSS, one label file of {f['label_file_rows']:,} rows (all the labels in one; a fresh process: "
-        "before the file → peak) | "
-        f"{f['memory_label_file']['before_mb']:,.0f} → {f['memory_label_file']['peak_mb']:,.0f} MB |",
-        f"| peak RSS, one prediction file of {f['prediction_file_rows']:,} rows | "
-        f"{f['memory_prediction_file']['before_mb']:,.0f} → {f['memory_prediction_file']['peak_mb']:,.0f} MB |",
+        f"| S3 GETs under `_driftline/ids/` per label file (all packs: no narrowing here) | "
+        f"{calls.get('s3 GET', 0) / f['label_files']:,.1f} |",
+        f"| pack bytes stored per prediction or label row (zstd) | {pack_row:,.1f} |",
+        f"| DynamoDB writes per file (file item ×2, log entry, result ×2) | {calls.get('ddb write', 0) / files:,.2f} |",
+        "| DynamoDB bytes read per label file (the whole log) / per prediction file (the label files' items) | "
+        f"{nbytes.get('ddb read (log)', 0) / log_reads / 1024:,.1f} KB / "
+        f"{nbytes.get('ddb read (files)', 0) / file_reads / 1024:,.2f} KB |",
     ]
     return "\n".join(lines) + "\n"
 
