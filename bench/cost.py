@@ -70,7 +70,8 @@ class JoinInputs:
     retention_days: int = 90  # template.yaml IdRetentionDays
     pack_bytes_per_row: float = 30.0  # make load-labels: pack bytes PUT per prediction or label row
     label_cpu_s_per_million: float = 5.0  # make load-labels: label-file CPU-s per million labels + pack rows read
-    prediction_cpu_s_per_million: float = 1.5  # make load-labels: the prediction side (hash, pack) per million
+    prediction_cpu_s_per_million: float = 1.5  # make load-labels: the prediction side (hash, pack) per million rows
+    prediction_cpu_s_per_file: float = 0.04  # make load-labels: ... and per file (its log and S3 round trips)
     writes_per_file: float = 5.0  # the file's item twice, its log entry, its result (log + file item)
     entry_bytes: float = 130.0  # a log entry and its result, as stored (DynamoDB's size rules)
     file_item_bytes: float = 110.0  # a label file's item (read by every prediction file)
@@ -103,6 +104,7 @@ def label_join(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     share = min(1.0, i.ingest_memory_mb / LAMBDA_FULL_VCPU_MB)
     cpu_s = (
         predictions_per_day * DAYS / 1e6 * j.prediction_cpu_s_per_million
+        + p_files * j.prediction_cpu_s_per_file
         + l_files * (rows_read / 1e6) * j.label_cpu_s_per_million
     )
     lam = cpu_s / share * i.ingest_memory_mb / 1024 * LAMBDA_GB_S + l_files * LAMBDA_REQUEST

@@ -137,11 +137,14 @@ def world(seed: int, n_pred_files: int, n_label_files: int) -> tuple[list[pa.Tab
     which = rng.integers(0, n_label_files, labelled.num_rows)
     files = []
     for k in range(n_label_files):
-        part = labelled.filter(pa.array(which == k)).select(["request_id", "churned"])
+        cols = ["request_id", "churned", "event_time"] if k % 2 else ["request_id", "churned"]  # with event times
+        part = labelled.filter(pa.array(which == k)).select(cols)
         dup = labelled.filter(pa.array((which != k) & (rng.random(labelled.num_rows) < 0.15)))
-        dup = dup.select(["request_id", "churned"])  # labelled again by another file, with the other label
+        dup = dup.select(cols)  # labelled again by another file, with the other label
         dup = dup.set_column(1, "churned", pc.subtract(pa.scalar(1, pa.int64()), dup.column("churned")))
         unknown = pa.table({"request_id": [f"unknown-{seed}-{k}-{i}" for i in range(5)], "churned": [1] * 5})
+        if k % 2:
+            unknown = unknown.append_column("event_time", pa.array([T0 * 1000] * 5, pa.int64()))
         t = pa.concat_tables([part, dup, unknown])
         files.append(t.take(pa.array(rng.permutation(t.num_rows))))
     return preds, files, allp

@@ -146,7 +146,7 @@ def read_pack(
             runs[-1] = (runs[-1][0], b + 1)
         else:
             runs.append((b, b + 1))
-    if get_range is None or len(wanted) * 2 >= BUCKETS or len(runs) > 3:  # a few ranged GETs, or one GET of the whole object
+    if get_range is None or len(wanted) * 2 >= BUCKETS or len(runs) > 3:  # one GET of the whole, or a few ranged
         whole = get(key)
         offsets = _offsets(whole, key)
         view = memoryview(whole)

@@ -206,17 +206,17 @@ class LabelService:
             raise InputError("the model's configuration has no label column", key=ref.key)
         mine, rows, missing_id = self._read_label_file(ref, config)
         self._put(model_id, "l", file_id, mine.select(["h1", "h2", "label"]))
-        pos = self._place(model_id, "L", file_id, None)
-        log = self.store.join_log(model_id, end=pos - 1) if pos else JoinLog((), {})
         h1, h2 = mine.column("h1").to_numpy(), mine.column("h2").to_numpy()
         ws = mine.column("ws").to_numpy()
+        pos = self._place(model_id, "L", file_id, _listed(ws))
+        log = self.store.join_log(model_id, end=pos - 1) if pos else JoinLog((), {})
         open_ = np.ones(len(h1), bool)  # won and not matched yet
         duplicate = int(rows - missing_id - len(h1))  # repeated within the file
         earlier = self._in_retention(log.entries)
-        for e in (e for e in earlier if e.kind == "L"):
-            idx = np.flatnonzero(open_)
+        for e in (e for e in earlier if e.kind == "L"):  # the label files whose labels' windows meet ours
+            idx = np.flatnonzero(open_ & _in_windows(ws, e))
             if not len(idx):
-                break
+                continue
             other = self._read(model_id, "l", e.file_id, h1[idx])
             if other is None:
                 continue
@@ -233,9 +233,10 @@ class LabelService:
         unmatched = np.flatnonzero(open_)
         if len(unmatched):
             self._put(model_id, "u", file_id, mine.select(["h1", "h2", "label"]).take(pa.array(unmatched)))
-        listed = np.unique(ws[unmatched])
-        rws = None if (listed == NO_WINDOW).any() or len(listed) > MAX_LISTED_WINDOWS else tuple(listed.tolist())
-        self.store.put_join_result(JoinResult(pos, "L", file_id, len(unmatched), rws), model_id=model_id)
+        rws = _listed(ws[unmatched])
+        self.store.put_join_result(
+            JoinResult(pos, "L", file_id, len(unmatched), None if rws is None else tuple(rws)), model_id=model_id
+        )
         details = {
             "rows": rows,
             "matched": won - len(unmatched),
@@ -384,6 +385,14 @@ class LabelService:
 def _u64(table: pa.Table, name: str) -> np.ndarray:
     """A key column (h1 or h2) as numpy."""
     return np.asarray(table.column(name).to_numpy())
+
+
+def _listed(ws: np.ndarray) -> list[int] | None:
+    """The distinct windows of labels, listed when few and all known (None: search everywhere)."""
+    listed = np.unique(ws)
+    if (listed == NO_WINDOW).any() or len(listed) > MAX_LISTED_WINDOWS:
+        return None
+    return [int(w) for w in listed]
 
 
 def _in_windows(ws: np.ndarray, entry: JoinEntry) -> np.ndarray:

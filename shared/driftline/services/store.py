@@ -100,7 +100,7 @@ class WindowProfiles:
 @dataclass(frozen=True)
 class JoinEntry:
     """A file's place in the label join's log: ``kind`` P (predictions with ids) or L (labels); ``windows``: the
-    windows of a prediction file's rows (None: too many to list, or a label file)."""
+    windows of its rows (a label file: of its labels' event times; None: too many to list, or some unknown)."""
 
     position: int
     kind: str
