@@ -27,6 +27,7 @@ DDB_RRU = 0.125 / 1e6
 S3_GET = 0.0004 / 1000
 S3_PUT = 0.005 / 1000
 S3_GB_MONTH = 0.023
+S3_IA_GB_MONTH = 0.0125  # Intelligent-Tiering's infrequent-access tier (after 30 days without a read)
 SNS_PUBLISH = 0.50 / 1e6
 KMS_KEY_MONTH = 1.00  # the operations topic's customer-managed key
 ALARM_MONTH = 0.10  # CloudWatch standard alarm
@@ -61,19 +62,25 @@ class Inputs:
 @dataclass(frozen=True)
 class JoinInputs:
     """The label join (services/labels.py). Defaults: measured by ``make load-labels`` (bench/labels_load.py,
-    results in bench/results/labels_load.md) or stated assumptions."""
+    bench/results/labels_load.md: 1M predictions / 200 files, 100k labels / 11 files) or stated assumptions."""
 
     label_files_per_day: float = 4.0  # assumption
     labels_per_prediction: float = 1.0  # assumption: every prediction is labelled once, eventually
     label_span_days: float = 1.0  # assumption: a label file's event times span one day of predictions
     with_event_time: bool = True  # label files carry the prediction's event time (SPEC §1)
     retention_days: int = 90  # template.yaml IdRetentionDays
-    pack_bytes_per_row: float = 30.0  # make load-labels: pack bytes PUT per prediction or label row
-    label_cpu_s_per_million: float = 5.0  # make load-labels: label-file CPU-s per million labels + pack rows read
-    prediction_cpu_s_per_million: float = 1.5  # make load-labels: the prediction side (hash, pack) per million rows
-    prediction_cpu_s_per_file: float = 0.04  # make load-labels: ... and per file (its log and S3 round trips)
+    # bytes a row in packs (zstd): a prediction pack / a label pack of 347k rows (a file at 100M a day; 24.5 / 16.1 at
+    # 5,000 rows, make load-labels)
+    prediction_pack_bytes: float = 18.1
+    label_pack_bytes: float = 14.6
+    # make load-labels, the run's label files (105k labels, 10.8M pack rows read: 19.3 CPU-s) and the two-day
+    # label file in a fresh process (66,660 labels, ~170k pack rows: 0.75 CPU-s), solved for the two rates
+    label_cpu_s_per_million: float = 6.9  # per million labels: read, hash, dedupe, profile the joined rows
+    scan_cpu_s_per_million: float = 1.7  # per million pack rows read: GET, decompress, look up
+    prediction_cpu_s_per_million: float = 1.4  # the prediction side per million rows: hash, sort, pack
+    prediction_cpu_s_per_file: float = 0.031  # make load-labels: ... and per file (its log and S3 round trips)
     writes_per_file: float = 5.0  # the file's item twice, its log entry, its result (log + file item)
-    entry_bytes: float = 130.0  # a log entry and its result, as stored (DynamoDB's size rules)
+    entry_bytes: float = 150.0  # make load-labels: a log entry and its result as read (31 KB for 211 files)
     file_item_bytes: float = 110.0  # a label file's item (read by every prediction file)
 
 
@@ -82,19 +89,29 @@ def label_join(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     j, i = inputs.join, inputs
     p_files = i.files_per_day * DAYS
     l_files = j.label_files_per_day * DAYS
-    labels_per_file = predictions_per_day * j.labels_per_prediction / j.label_files_per_day
+    labels_per_day = predictions_per_day * j.labels_per_prediction
+    labels_per_file = labels_per_day / j.label_files_per_day
     in_retention = (i.files_per_day + j.label_files_per_day) * j.retention_days  # log entries
     label_files_kept = j.label_files_per_day * j.retention_days
-    # a label file reads the packs of the prediction files its labels' windows fall in (all of them without event
-    # times) and the earlier label packs (duplicates); a prediction file, the unmatched packs of the label files
-    # whose unmatched labels fall in its windows (with event times: labels come days later, so about none)
-    span = j.label_span_days if j.with_event_time else j.retention_days
-    gets_l = i.files_per_day * span + label_files_kept
-    gets_p = 0.0 if j.with_event_time else label_files_kept
-    rows_read = predictions_per_day * span + labels_per_file
+    # A label file reads the packs of the prediction files its labels' windows fall in and of the label files whose
+    # labels' windows meet its own (duplicates); without event times, every pack in retention. A prediction file
+    # reads the unmatched packs of the label files whose unmatched labels fall in its windows: with event times
+    # (labels come days later) about none.
+    if j.with_event_time:
+        span_files = j.label_span_days * j.label_files_per_day  # label files covering the same days
+        gets_l = i.files_per_day * j.label_span_days + span_files
+        rows_read = predictions_per_day * j.label_span_days + span_files * labels_per_file
+        gets_p = 0.0
+    else:
+        gets_l = i.files_per_day * j.retention_days + label_files_kept
+        rows_read = (predictions_per_day + labels_per_day) * j.retention_days
+        gets_p = label_files_kept
     s3 = (p_files + 2 * l_files) * S3_PUT + (l_files * gets_l + p_files * gets_p) * S3_GET
-    stored_gb = j.pack_bytes_per_row * predictions_per_day * (1 + j.labels_per_prediction) * j.retention_days / 1e9
-    storage = stored_gb * S3_GB_MONTH
+    daily_gb = (j.prediction_pack_bytes * predictions_per_day + j.label_pack_bytes * labels_per_day) / 1e9
+    # Intelligent-Tiering: the first 30 days frequent, then infrequent access (packs are read in their first days)
+    hot = min(30, j.retention_days)
+    storage = daily_gb * (hot * S3_GB_MONTH + (j.retention_days - hot) * S3_IA_GB_MONTH)
+    storage += (p_files + l_files) / DAYS * j.retention_days * 0.0025 / 1000  # the tiering's monitoring fee
     # DynamoDB: a label file reads the whole log (strongly consistent: 1 RRU per 4 KB); a prediction file reads the
     # log's last entry, its own item and the label files' items
     rru = l_files * math.ceil(in_retention * j.entry_bytes / 4096) + p_files * (
@@ -102,10 +119,11 @@ def label_join(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     )
     wru = (p_files + l_files) * j.writes_per_file
     share = min(1.0, i.ingest_memory_mb / LAMBDA_FULL_VCPU_MB)
+    label_file_cpu = (labels_per_file * j.label_cpu_s_per_million + rows_read * j.scan_cpu_s_per_million) / 1e6
     cpu_s = (
         predictions_per_day * DAYS / 1e6 * j.prediction_cpu_s_per_million
         + p_files * j.prediction_cpu_s_per_file
-        + l_files * (rows_read / 1e6) * j.label_cpu_s_per_million
+        + l_files * label_file_cpu
     )
     lam = cpu_s / share * i.ingest_memory_mb / 1024 * LAMBDA_GB_S + l_files * LAMBDA_REQUEST
     return {
@@ -113,7 +131,7 @@ def label_join(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
         "DynamoDB": wru * DDB_WRU + rru * DDB_RRU,
         "S3 requests": s3,
         "S3 storage": storage,
-        "label file, s at the function's CPU share": rows_read / 1e6 * j.label_cpu_s_per_million / share,
+        "label file, s at the function's CPU share": label_file_cpu / share,
     }
 
 
@@ -198,8 +216,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the label join runs")
     p.add_argument("--label-files-per-day", type=float, default=4.0, help="assumption")
     p.add_argument("--labels-without-time", action="store_true", help="label files without the event-time column")
-    p.add_argument("--pack-bytes", type=float, default=JoinInputs.pack_bytes_per_row, help="make load-labels")
     p.add_argument("--label-cpu-s", type=float, default=JoinInputs.label_cpu_s_per_million, help="make load-labels")
+    p.add_argument("--scan-cpu-s", type=float, default=JoinInputs.scan_cpu_s_per_million, help="make load-labels")
     p.add_argument(
         "--prediction-join-cpu-s", type=float, default=JoinInputs.prediction_cpu_s_per_million, help="make load-labels"
     )
@@ -234,8 +252,8 @@ def inputs_of(args: argparse.Namespace) -> Inputs:
         join=JoinInputs(
             label_files_per_day=args.label_files_per_day,
             with_event_time=not args.labels_without_time,
-            pack_bytes_per_row=args.pack_bytes,
             label_cpu_s_per_million=args.label_cpu_s,
+            scan_cpu_s_per_million=args.scan_cpu_s,
             prediction_cpu_s_per_million=args.prediction_join_cpu_s,
         ),
     )

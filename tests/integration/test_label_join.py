@@ -47,6 +47,8 @@ def test_shuffled_files_and_a_replay_of_every_event_give_the_direct_join(pipelin
 
     # and a pack reads back by ranged GETs on S3 as whole
     objects = pipeline.container.objects
+    listed = pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix="_driftline/ids/")["Contents"]
+    assert {o["StorageClass"] for o in listed} == {"INTELLIGENT_TIERING"}
     key = next(
         k["Key"] for k in pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix="_driftline/ids/")["Contents"]
     )

@@ -286,7 +286,14 @@ class MemoryObjectStore(_Faults):
     def get_range(self, key: str, start: int, end: int) -> bytes:
         return self._body("get_range", key)[start:end]
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        storage_class: str | None = None,
+    ) -> None:
         with self._lock:
             self._maybe_fail("put_bytes")
             self._objects[key] = (bytes(data), content_type)

@@ -248,10 +248,18 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        storage_class: str | None = None,
+    ) -> None:
         """Encryption is left to the bucket's default (SSE-S3 or SSE-KMS as configured on the bucket)."""
+        extra = {"StorageClass": storage_class} if storage_class else {}
         try:
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra)
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
 

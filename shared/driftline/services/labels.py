@@ -43,6 +43,7 @@ MAX_LISTED_WINDOWS = 64  # a prediction file's windows listed in its log entry (
 #: A file whose result is missing this long after it took its place (dead-lettered) is not waited for: its early
 #: labels are not joined to the prediction files that come after it (logged).
 STALE_S = 3 * 3600
+STORAGE_CLASS = "INTELLIGENT_TIERING"
 NO_WINDOW = np.iinfo(np.int64).min  # a label without a valid event time: searched in every prediction file
 
 
@@ -161,7 +162,8 @@ class LabelService:
     # -- shared --------------------------------------------------------------------------------------------------
 
     def _put(self, model_id: str, kind: str, file_id: str, table: pa.Table) -> None:
-        self.objects.put_bytes(_prefix(model_id, kind) + file_id, encode_pack(table))
+        # Intelligent-Tiering: a pack not read for 30 days (most of them, once their labels came) costs about half
+        self.objects.put_bytes(_prefix(model_id, kind) + file_id, encode_pack(table), storage_class=STORAGE_CLASS)
 
     def _read(self, model_id: str, kind: str, file_id: str, h1: np.ndarray) -> pa.Table | None:
         """The pack's rows in the buckets of ``h1``; None if it expired (S3's lifecycle, a day or two before

@@ -112,7 +112,15 @@ class ObjectStore(Protocol):
         """Bytes ``start`` to ``end`` (exclusive) of the object, in one ranged GET. Raises NotFound."""
         ...
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None: ...
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        storage_class: str | None = None,
+    ) -> None:
+        """``storage_class``: S3's (e.g. INTELLIGENT_TIERING); default the bucket's (STANDARD)."""
 
     def etag(self, key: str) -> str:
         """The object's ETag (without quotes). Raises NotFound."""
