@@ -107,11 +107,20 @@ def label_join(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
         rows_read = (predictions_per_day + labels_per_day) * j.retention_days
         gets_p = label_files_kept
     s3 = (p_files + 2 * l_files) * S3_PUT + (l_files * gets_l + p_files * gets_p) * S3_GET
-    daily_gb = (j.prediction_pack_bytes * predictions_per_day + j.label_pack_bytes * labels_per_day) / 1e9
-    # Intelligent-Tiering: the first 30 days frequent, then infrequent access (packs are read in their first days)
+    # Intelligent-Tiering: the first 30 days frequent, then infrequent access (packs are read in their first days);
+    # objects under 128 KB are not tiered (always frequent) and pay no monitoring fee
     hot = min(30, j.retention_days)
-    storage = daily_gb * (hot * S3_GB_MONTH + (j.retention_days - hot) * S3_IA_GB_MONTH)
-    storage += (p_files + l_files) / DAYS * j.retention_days * 0.0025 / 1000  # the tiering's monitoring fee
+    storage = 0.0
+    for per_day, files_per_day, row_bytes in (
+        (predictions_per_day, i.files_per_day, j.prediction_pack_bytes),
+        (labels_per_day, j.label_files_per_day, j.label_pack_bytes),
+    ):
+        gb_month = per_day * row_bytes / 1e9 * j.retention_days  # stored at steady state
+        if per_day / files_per_day * row_bytes < 128 * 1024:
+            storage += gb_month * S3_GB_MONTH
+        else:
+            storage += gb_month * (hot * S3_GB_MONTH + (j.retention_days - hot) * S3_IA_GB_MONTH) / j.retention_days
+            storage += files_per_day * j.retention_days * 0.0025 / 1000
     # DynamoDB: a label file reads the whole log (strongly consistent: 1 RRU per 4 KB); a prediction file reads the
     # log's last entry, its own item and the label files' items
     rru = l_files * math.ceil(in_retention * j.entry_bytes / 4096) + p_files * (

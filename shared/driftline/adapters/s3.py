@@ -257,9 +257,11 @@ class S3ObjectStore:
         storage_class: str | None = None,
     ) -> None:
         """Encryption is left to the bucket's default (SSE-S3 or SSE-KMS as configured on the bucket)."""
-        extra = {"StorageClass": storage_class} if storage_class else {}
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": content_type}
+        if storage_class:
+            request["StorageClass"] = storage_class
         try:
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra)
+            self._client.put_object(**request)
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
 

@@ -150,7 +150,7 @@ def read_pack(
         whole = get(key)
         offsets = _offsets(whole, key)
         view = memoryview(whole)
-        blobs = [view[HEADER_BYTES + offsets[a] : HEADER_BYTES + offsets[b]] for a, b in runs]
+        blobs: list[Any] = [view[HEADER_BYTES + offsets[a] : HEADER_BYTES + offsets[b]] for a, b in runs]
     else:
         offsets = _offsets(get_range(key, 0, HEADER_BYTES), key)
         blobs = [get_range(key, HEADER_BYTES + offsets[a], HEADER_BYTES + offsets[b]) for a, b in runs]
