@@ -66,19 +66,19 @@ class JoinInputs:
 
     label_files_per_day: float = 4.0  # assumption
     labels_per_prediction: float = 1.0  # assumption: every prediction is labelled once, eventually
-    label_span_days: float = 1.0  # assumption: a label file's event times span one day of predictions
+    label_span_days: float = 0.25  # assumption: the 4 label files of a day each cover 6 hours of predictions
     with_event_time: bool = True  # label files carry the prediction's event time (SPEC §1)
     retention_days: int = 90  # template.yaml IdRetentionDays
     # bytes a row in packs (zstd): a prediction pack / a label pack of 347k rows (a file at 100M a day; 24.5 / 16.1 at
     # 5,000 rows, make load-labels)
     prediction_pack_bytes: float = 18.1
     label_pack_bytes: float = 14.6
-    # make load-labels, the run's label files (105k labels, 10.8M pack rows read: 19.3 CPU-s) and the two-day
-    # label file in a fresh process (66,660 labels, ~170k pack rows: 0.75 CPU-s), solved for the two rates
+    # make load-labels, the run's label files (105k labels, 10.8M pack rows read: 20.3 CPU-s) and the two-day
+    # label file in a fresh process (66,660 labels, ~170k pack rows: 0.76 CPU-s), solved for the two rates
     label_cpu_s_per_million: float = 6.9  # per million labels: read, hash, dedupe, profile the joined rows
-    scan_cpu_s_per_million: float = 1.7  # per million pack rows read: GET, decompress, look up
+    scan_cpu_s_per_million: float = 1.8  # per million pack rows read: GET, decompress, look up
     prediction_cpu_s_per_million: float = 1.4  # the prediction side per million rows: hash, sort, pack
-    prediction_cpu_s_per_file: float = 0.031  # make load-labels: ... and per file (its log and S3 round trips)
+    prediction_cpu_s_per_file: float = 0.032  # make load-labels: ... and per file (its log and S3 round trips)
     writes_per_file: float = 5.0  # the file's item twice, its log entry, its result (log + file item)
     entry_bytes: float = 150.0  # make load-labels: a log entry and its result as read (31 KB for 211 files)
     file_item_bytes: float = 110.0  # a label file's item (read by every prediction file)
