@@ -5,6 +5,9 @@ wins), unknown ids, labels arriving before their predictions, redeliveries and c
 from __future__ import annotations
 
 import functools
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +28,7 @@ from driftline.services.alerts import AlertPublisher
 from driftline.services.ingest import IngestService
 from driftline.services.labels import LabelService
 from driftline.services.models import ModelRegistry, parse_key
-from driftline.services.store import Store
+from driftline.services.store import Store, file_id_for
 
 HOUR = 3600
 T0 = 1_767_225_600
@@ -313,3 +316,32 @@ def test_two_files_racing_for_a_place_both_get_one_and_a_retry_keeps_its_own() -
         (0, "L", "first", None),
         (1, "P", "second", (T0,)),
     ]
+
+
+def test_files_handled_concurrently_give_the_direct_join_in_the_logs_order() -> None:
+    env = _installed().clone()
+    preds, labels, allp = world(99, 6, 5)
+    drops = drops_of(preds, labels)
+    random.Random(5).shuffle(drops)
+    key_of = {}
+    for key, body in drops:
+        env.objects.put_bytes(key, body)
+        key_of[file_id_for(BUCKET, key, env.objects.etag(key))] = key
+
+    waits: list[str] = []
+
+    def handle(key: str) -> None:
+        for _ in range(200):  # a message retried while a file placed before it is being joined
+            try:
+                env.drop(key, b"", put=False)
+                return
+            except NotReadyError:
+                waits.append(key)
+                time.sleep(0.01)
+        raise AssertionError(f"{key} never got through")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(handle, [k for k, _ in drops]))
+    placed = sorted((f.position, key_of[f.file_id]) for f in env.store.join_files(MODEL_ID, "L"))
+    order = [labels[int(k.rsplit("/l", 1)[1].split(".")[0])] for _, k in placed]
+    assert confusions(env.store, WINDOWS) == direct_join(env.registry, allp, order, WINDOWS)
