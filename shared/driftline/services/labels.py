@@ -61,10 +61,10 @@ class PredictionIds:
     tables: list[pa.Table] = field(default_factory=list)
     rows: int = 0
 
-    def add(self, preparer: BatchPreparer, prepared: PreparedBatch) -> None:
-        batch = preparer.last_batch
+    def add(self, batch: pa.RecordBatch, prepared: PreparedBatch) -> None:
+        """``batch``: the Arrow rows ``prepared`` was made of (profiling.profile_file's ``on_batch``)."""
         cfg = self.config
-        if batch is None or batch.schema.get_field_index(cfg.columns.id) < 0:
+        if batch.schema.get_field_index(cfg.columns.id) < 0:
             return
         h1, h2, valid = id_keys(batch.column(cfg.columns.id))
         cols: dict[str, Any] = {"h1": h1, "h2": h2, "ws": prepared.window_start.astype(np.int64)}
