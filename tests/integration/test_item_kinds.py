@@ -21,8 +21,8 @@ FUNCTIONS = {"config": "Config", "baseline": "Baseline", "ingest": "Ingest", "la
 EXPECTED = {
     "config": {"MODELS", "MODEL#*", "FILE#*", "ERR#*", "ALERT#*"},
     "baseline": {"MODEL#*", "FILE#*", "ERR#*", "ALERT#*"},
-    "ingest": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "ID#*", "ERR#*", "ALERT#*"},
-    "labels": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "ID#*", "ERR#*", "ALERT#*"},
+    "ingest": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "JOIN#*", "JOINF#*", "ERR#*", "ALERT#*"},
+    "labels": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "JOIN#*", "JOINF#*", "ERR#*", "ALERT#*"},
     "evaluate": {"MODELS", "MODEL#*", "DIRTY#*", "PROF#*", "FILE#*", "MET#*", "OPEN#*", "ALERT#*", "ERR#*"},
 }
 

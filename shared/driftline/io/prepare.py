@@ -77,11 +77,14 @@ class BatchPreparer:
         self.times: EventTimeSettings = config.event_time
         self._lo, self._hi = self.times.bounds(time.time() if now is None else now)
         self._unit = EpochUnit(self._lo, self._hi)  # epoch numbers: one unit per file
-        self.last_batch: pa.RecordBatch | None = None
         self._numeric = [c for c in numeric_columns(config) if c in spec.numeric]
         self._categorical = [c for c in categorical_columns(config) if c in spec.categorical]
 
     def prepare(self, batch: pa.RecordBatch) -> PreparedBatch:
+        return self.prepare_rows(batch)[0]
+
+    def prepare_rows(self, batch: pa.RecordBatch) -> tuple[PreparedBatch, pa.RecordBatch]:
+        """The prepared batch and the Arrow rows it was made of (those with a valid event time), aligned."""
         cfg = self.config
         self.stats.rows += batch.num_rows
         if not self.stats.checked_columns:  # once per file: the first batch has the file's columns
@@ -91,10 +94,10 @@ class BatchPreparer:
                     self.stats.missing_columns.add(col)
         ts_arr = _column(batch, cfg.columns.timestamp)
         if self.reference:
-            return self._decode(batch, np.zeros(batch.num_rows, np.int64))
+            return self._decode(batch, np.zeros(batch.num_rows, np.int64)), batch
         if ts_arr is None:
             self.stats.bad_timestamp += batch.num_rows
-            return PreparedBatch(0, np.empty(0, np.int64))
+            return PreparedBatch(0, np.empty(0, np.int64)), batch.slice(0, 0)
         try:
             ts = to_epoch_seconds(ts_arr, epoch=self._unit.to_seconds)
         except EpochUnitError as err:
@@ -116,11 +119,10 @@ class BatchPreparer:
                 f"the event times of the file spread over more than {cap:,} windows of {cfg.window}: split the file "
                 "by time, or raise event_time.max_windows_per_file"
             )
-        return self._decode(batch, window_start)
+        return self._decode(batch, window_start), batch
 
     def _decode(self, batch: pa.RecordBatch, window_start: np.ndarray) -> PreparedBatch:
         cfg = self.config
-        self.last_batch = batch  # the rows kept, aligned with the prepared batch (for the id index)
         numeric: dict[str, NumericInput] = {}
         for col in self._numeric:
             arr = _column(batch, col)
