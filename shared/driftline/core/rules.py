@@ -6,13 +6,16 @@ breaching, or not judged (fewer than ``min_rows`` rows, or the metric absent). T
 previous window's state when ``w`` was not judged. An alert is due at every window where the state changes;
 the caller publishes each once (keyed by target, window and state). The recent verdicts are kept per target,
 so windows re-evaluated late (delayed labels, late files) recompute the transitions they affect.
+
+:func:`step` is the whole state machine of one target: its stored state and a new verdict in; its new state and
+the transitions to publish out. The evaluator only reads and writes the state and publishes.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from driftline.core import catalogue
 from driftline.core.config import AlertRule, ModelConfig
@@ -42,14 +45,6 @@ class Verdict:
     value: float | None
     threshold: float | None  # the effective threshold (baseline-relative ones resolved)
     baseline_value: float | None
-
-
-@dataclass(frozen=True)
-class Transition:
-    target: Target
-    window_start: int
-    state: str  # ALARM or OK
-    verdict: Verdict
 
 
 def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str | None], float]) -> list[AlertRule]:
@@ -203,3 +198,62 @@ def resolve_columns(rule: AlertRule, config: ModelConfig) -> AlertRule:
     if rule.columns is None and spec is not None and spec.level == "column":
         return replace(rule, columns=config.monitored_columns)
     return rule
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """A target's state between judgements: its recent verdicts (window start -> verdict; None: not judged) and the
+    windows whose ALARM went out early, while they were open (SPEC §4), until they close."""
+
+    verdicts: Mapping[int, bool | None] = field(default_factory=dict)
+    early: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one verdict does to a target: its new ``state``, the ``current`` state (ALARM or OK, at its latest
+    window with a verdict), and the transitions ``due`` now, oldest first: (the verdict of that window, new state).
+    A due transition's verdict is the new one at its own window; a later window's (judged again because an earlier
+    one changed) carries only its stored verdict, the threshold and value unknown."""
+
+    state: TargetState
+    current: str
+    due: tuple[tuple[Verdict, str], ...]
+
+
+def step(
+    prev: TargetState,
+    verdict: Verdict,
+    *,
+    width: int,
+    open_window: bool = False,
+    later: frozenset[int] = frozenset(),
+) -> Step | None:
+    """Judge ``verdict`` (window ``verdict.window_start``) into a target's state; None when it says nothing.
+
+    Transitions before the verdict's window were due when those windows were judged, and those of the ``later``
+    windows will be when they are (each with its own values): neither is due here. ``open_window``: the verdict is
+    an early look at a window still open (SPEC §4): only a new breach counts, and an ALARM it raises is marked
+    early; when that window closes without breaching, it returns to OK once."""
+    ws, breaching = verdict.window_start, verdict.breaching
+    if breaching is None and ws not in prev.verdicts and verdict.value is None:
+        return None  # nothing to say about this target in this window
+    if open_window and (breaching is not True or prev.verdicts.get(ws) is True):
+        return None  # an open window: only a new breach is news
+    for_windows = verdict.target.rule.for_windows
+    early = list(prev.early)
+    history = prune({**prev.verdicts, ws: breaching})
+    changes = transitions(history, width=width, for_windows=for_windows)
+    series = state_series(history, width=width, for_windows=for_windows)
+    if open_window and (ws, ALARM) in changes:
+        early.append(ws)
+    elif not open_window and ws in early:
+        early.remove(ws)  # closed: judged whole
+        if series[ws] == OK and (ws, OK) not in changes:
+            changes.append((ws, OK))  # alarmed early, no longer breaches: OK, once (SPEC §4)
+    due = tuple(
+        (verdict if w == ws else Verdict(verdict.target, w, history[w], None, None, verdict.baseline_value), state)
+        for w, state in changes
+        if w >= ws and w not in later
+    )
+    return Step(TargetState(history, tuple(early)), series[max(series)], due)

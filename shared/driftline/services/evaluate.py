@@ -277,41 +277,27 @@ class EvaluateService:
                 limits.setdefault((t.rule.name, t.segment), {})[t.column] = v.threshold
         for target, verdict in judged:
             prev = states.get(target.key, {})
-            history: dict[int, bool | None] = {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()}
-            if verdict.breaching is None and ws not in history and verdict.value is None:
-                continue  # nothing to say about this target in this window
-            if look is not None and (verdict.breaching is not True or history.get(ws) is True):
-                continue  # an open window: only a new breach is news
+            stored = R.TargetState(
+                {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()},
+                tuple(int(w) for w in prev.get("early") or ()),
+            )
+            step = R.step(stored, verdict, width=width, open_window=look is not None, later=later)
+            if step is None:
+                continue
             if look is not None and not clear_of_noise(
                 verdict, metrics[(target.rule.metric, target.column, target.segment)][1], baseline, look
             ):
                 continue  # a threshold within the sampling noise of the rows so far: the close will judge
-            early = [int(w) for w in prev.get("early") or ()]  # windows whose ALARM went out early, until they close
-            history[ws] = verdict.breaching
-            history = R.prune(history)
-            changes = R.transitions(history, width=width, for_windows=target.rule.for_windows)
-            series = R.state_series(history, width=width, for_windows=target.rule.for_windows)
-            latest = series[max(series)]
-            if look is not None and (ws, R.ALARM) in changes:
-                early.append(ws)
-            elif look is None and ws in early:
-                early.remove(ws)  # closed: judged whole
-                if series[ws] == R.OK and (ws, R.OK) not in changes:
-                    changes.append((ws, R.OK))  # alarmed early, no longer breaches: OK, once (SPEC §4)
             new_states[target.key] = {
-                "verdicts": json.dumps({str(k): v for k, v in history.items()}),
-                "state": latest,
+                "verdicts": json.dumps({str(k): v for k, v in step.state.verdicts.items()}),
+                "state": step.current,
                 "rule": target.rule.name,
                 "column": target.column,
                 "segment": target.segment,
                 "updated_at": now,
-                **({"early": early} if early else {}),
+                **({"early": list(step.state.early)} if step.state.early else {}),
             }
-            for w, new_state in changes:
-                if w < ws or w in later:
-                    continue  # earlier windows' transitions were published when those were judged; later ones will be
-                # the verdict of window w: this window's when w == ws; a later window re-judged otherwise
-                v = verdict if w == ws else R.Verdict(target, w, history[w], None, None, verdict.baseline_value)
+            for v, new_state in step.due:
                 per_column = limits.get((target.rule.name, target.segment))
                 alert = self._alert(config, target.rule, target, v, new_state, now, flat, per_column)
                 if look is not None:  # SPEC §4: an early alert says so, with the rows so far
