@@ -542,12 +542,18 @@ class Faults:
             if _matches(request, match) and self._take(budget, f"overtaken.{operation}"):
                 run()
 
+        self.dynamodb.meta.events.register(f"before-send.dynamodb.{operation}", before_send)
+        self.count_conflicts(operation)
+
+    def count_conflicts(self, operation: str) -> None:
+        """Count the ConditionalCheckFailed answers (a transaction's: cancelled) ``operation`` gets, as ``conflict``."""
+
         def after_call(parsed: dict[str, Any], **_: Any) -> None:
-            if parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            code = parsed.get("Error", {}).get("Code")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 with self._lock:
                     self.fired[f"conflict.{operation}"] += 1
 
-        self.dynamodb.meta.events.register(f"before-send.dynamodb.{operation}", before_send)
         self.dynamodb.meta.events.register(f"after-call.dynamodb.{operation}", after_call)
 
 
@@ -639,7 +645,7 @@ W1 = ws_key(T0 + HOUR)
     [
         ("Query", f"PROF#{MODEL_ID}#{W1}"),  # reading window 1's profiles
         ("BatchWriteItem", ("MET#", W1)),  # window 1's metric points
-        ("PutItem", (f"ALERT#{MODEL_ID}", "H#")),  # recording the first alert (a conditional put)
+        ("TransactWriteItems", (f"ALERT#{MODEL_ID}", "H#")),  # recording the first alert (with its outbox item)
         ("PutItem", "R#HEAD"),  # moving window 0's rollup head, after its points were stored
         ("UpdateItem", f"MODEL#{MODEL_ID}"),  # the model's state, at the end of the run
     ],
@@ -765,15 +771,20 @@ def test_two_evaluators_at_once_count_once_and_publish_each_alert_once(
     other = other_container()
     # Given another evaluator run that runs from start to end just as this one is about to move window 0's rollup
     # head (it has computed and stored window 0), or to record its first alert
+    # (an alert is recorded with its outbox item in one transaction)
+    operation = "PutItem" if where == "rollup-head" else "TransactWriteItems"
     match = "R#HEAD" if where == "rollup-head" else "H#"
-    faults.before_write("PutItem", match=match, run=lambda: other.evaluate.evaluate_all(at=AT))
+    faults.before_write(operation, match=match, run=lambda: other.evaluate.evaluate_all(at=AT))
+    if where == "alert-record":
+        faults.count_conflicts("PutItem")
 
     # When this run goes on, it finds the other's writes: its conditional writes fail, cleanly
     assert evaluate(pipeline) == []
 
     # Then the windows are counted once and every alert was published once
-    assert faults.fired["overtaken.PutItem"] == 1
-    assert faults.fired["conflict.PutItem"] >= (1 if where == "rollup-head" else 2)
+    assert faults.fired[f"overtaken.{operation}"] == 1
+    assert faults.fired[f"conflict.{operation}"] >= 1
+    assert faults.fired["conflict.PutItem"] >= 1
     assert_same(snapshot(pipeline, model, read_alerts), want)
 
 

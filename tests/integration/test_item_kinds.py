@@ -19,11 +19,11 @@ pytestmark = pytest.mark.integration
 
 FUNCTIONS = {"config": "Config", "baseline": "Baseline", "ingest": "Ingest", "labels": "Labels", "evaluate": "Evaluate"}
 EXPECTED = {
-    "config": {"MODELS", "MODEL#*", "FILE#*", "ERR#*", "ALERT#*"},
-    "baseline": {"MODEL#*", "FILE#*", "ERR#*", "ALERT#*"},
-    "ingest": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "JOIN#*", "JOINF#*", "ERR#*", "ALERT#*"},
-    "labels": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "JOIN#*", "JOINF#*", "ERR#*", "ALERT#*"},
-    "evaluate": {"MODELS", "MODEL#*", "DIRTY#*", "PROF#*", "FILE#*", "MET#*", "OPEN#*", "ALERT#*", "ERR#*"},
+    "config": {"MODELS", "MODEL#*", "FILE#*", "ERR#*", "ALERT#*", "OUTBOX#*"},
+    "baseline": {"MODEL#*", "FILE#*", "ERR#*", "ALERT#*", "OUTBOX#*"},
+    "ingest": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "JOIN#*", "JOINF#*", "ERR#*", "ALERT#*", "OUTBOX#*"},
+    "labels": {"MODEL#*", "FILE#*", "KEY#*", "PROF#*", "DIRTY#*", "JOIN#*", "JOINF#*", "ERR#*", "ALERT#*", "OUTBOX#*"},
+    "evaluate": {"MODELS", "MODEL#*", "DIRTY#*", "PROF#*", "FILE#*", "MET#*", "OPEN#*", "ALERT#*", "OUTBOX#*", "ERR#*"},
 }
 
 

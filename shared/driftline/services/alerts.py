@@ -1,9 +1,10 @@
 """Alert messages (SPEC §4) and their once-only publication.
 
 Every alert is first written to the alert history under a key that names its rule, column, segment, window and
-state (a conditional write: the second writer loses), then published, then marked published. An alert whose
-publication failed stays unpublished in the history and is retried by the next evaluator run, so none is lost
-and none is published twice by two writers.
+state (a conditional write: the second writer loses), with an outbox item in the same transaction, then
+published, then its outbox item deleted and the history item marked published. An alert whose publication
+failed stays in the outbox and is retried by the next evaluator run (which reads the outbox, not the history),
+so none is lost and none is published twice by two writers.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@
     MET#<model>#<metric>#<col>#<seg> <window start>                       one metric point (gsi1: MET#<model>)
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
     ALERT#<model>                    H#<window start>#<rule>#<col>#<seg>#<state>   an alert, written once
+    OUTBOX#<model>                   H#<window start>#<rule>#<col>#<seg>#<state>   an alert not yet published
     ERR#<model>                      <time>#<file id>                     a file that could not be processed
     KEY#<model>#<key hash>           KEY                                  the counted version (file id) of a data key
     JOIN#<model>                     <position> / R#<position>            the label join's log: a file's place,
@@ -37,7 +38,7 @@ from typing import Any
 
 from driftline.core.metrics import MetricPoint
 from driftline.core.profile import Profile
-from driftline.services.ports import Condition, ConditionFailed, Item, Table
+from driftline.services.ports import Condition, ConditionFailed, Item, Put, Table
 
 PART_BYTES = 280_000  # AWS counts binary bytes; moto 5.0 counts their base64 (4/3): fits both
 NONE = "-"  # stands for "no column" / "whole population" inside keys
@@ -604,39 +605,39 @@ class Store:
         return len(items)
 
     def record_alert(self, model_id: str, history_key: str, payload: Item) -> bool:
-        """Write an alert once; False when it was already written (it was, or is being, published)."""
+        """Write an alert once, with its outbox item (one transaction); False when it was already written (it was,
+        or is being, published). The outbox item stays until the alert is published: what the retry reads."""
+        now = self.clock()
+        expires = int(now) + self.metrics_ttl
+        history = {**payload, "pk": f"ALERT#{model_id}", "sk": history_key, "published": False, "attempt": 0}
+        outbox = {**payload, "pk": f"OUTBOX#{model_id}", "sk": history_key, "attempt": 0}
         try:
-            self.table.put(
-                {
-                    **payload,
-                    "pk": f"ALERT#{model_id}",
-                    "sk": history_key,
-                    "published": False,
-                    "attempt": 0,
-                    "recorded_at": self.clock(),
-                    "expires_at": int(self.clock()) + self.metrics_ttl,
-                },
-                condition=Condition(absent=True),
+            self.table.transact(
+                [
+                    Put({**history, "recorded_at": now, "expires_at": expires}, condition=Condition(absent=True)),
+                    Put({**outbox, "recorded_at": now, "expires_at": expires}),
+                ]
             )
             return True
         except ConditionFailed:
             return False
 
     def mark_published(self, model_id: str, history_key: str, message_id: str) -> None:
+        """Published: its outbox item goes first (a crash in between leaves the history's flag unset, never a
+        second publication), then the history item says so."""
+        self.table.delete(f"OUTBOX#{model_id}", history_key)
         self.table.add(f"ALERT#{model_id}", history_key, {}, set_values={"published": True, "message_id": message_id})
 
     def unpublished_alerts(self, model_id: str, *, older_than: float) -> list[Item]:
         """Alerts recorded (or last retried) more than ``older_than`` seconds ago and still not published: their
-        publisher died between recording and publishing. Younger ones may be being published right now."""
+        publisher died between recording and publishing. Younger ones may be being published right now. Reads the
+        model's outbox only (the unpublished alerts), however long its alert history."""
         cutoff = self.clock() - older_than
-        return [
-            i
-            for i in self.table.query(f"ALERT#{model_id}", sk_prefix="H#")
-            if not i.get("published") and float(i.get("recorded_at", 0)) <= cutoff
-        ]
+        return [i for i in self.table.query(f"OUTBOX#{model_id}") if float(i.get("recorded_at", 0)) <= cutoff]
 
     def claim_retry(self, item: Item) -> bool:
-        """Take an unpublished alert over for publication: exactly one of concurrent retriers wins."""
+        """Take an unpublished alert (an item of ``unpublished_alerts``) over for publication: exactly one of
+        concurrent retriers wins; none once it is published (its outbox item gone)."""
         attempt = int(item.get("attempt", 0))
         try:
             self.table.put(
