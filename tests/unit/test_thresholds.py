@@ -212,7 +212,9 @@ def test_judge_auto_rule_and_alpha_scale() -> None:
     from driftline.core import rules as R
     from driftline.core.config import AlertRule
 
-    rule = AlertRule("d", "drift.jensen_shannon", ("x",), None, "above", math.nan, auto=True)
+    rule = AlertRule(
+        name="d", metric="drift.jensen_shannon", columns=("x",), segment=None, op="above", threshold=math.nan, auto=True
+    )
     target = R.Target(rule, "x", None)
     null = T.column_null(np.random.default_rng(0).multinomial(60_000, SHAPES["10 quantile bins + tails"]))
     ctx = R.AutoContext({("x", None): 6_000}, lambda c, s: null, 0.001)
@@ -224,7 +226,14 @@ def test_judge_auto_rule_and_alpha_scale() -> None:
     # without the window's size or null, an auto target is not judged; a fixed rule ignores the context
     assert R.judge(target, 0, metrics, {}).breaching is None
     fixed = R.judge(
-        R.Target(AlertRule("f", "drift.jensen_shannon", ("x",), None, "above", 0.1), "x", None), 0, metrics, {}
+        R.Target(
+            AlertRule(name="f", metric="drift.jensen_shannon", columns=("x",), segment=None, op="above", threshold=0.1),
+            "x",
+            None,
+        ),
+        0,
+        metrics,
+        {},
     )
     assert fixed.breaching is False and fixed.threshold == 0.1
 

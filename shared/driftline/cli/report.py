@@ -290,7 +290,16 @@ class _Data:
         if config is not None:
             rules = [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(config, base_values)
         else:  # the default drift rule, on every column
-            rules = [AlertRule("default-feature-drift", DRIFT, tuple(columns), None, "above", DEFAULT_DRIFT_THRESHOLD)]
+            rules = [
+                AlertRule(
+                    name="default-feature-drift",
+                    metric=DRIFT,
+                    columns=tuple(columns),
+                    segment=None,
+                    op="above",
+                    threshold=DEFAULT_DRIFT_THRESHOLD,
+                )
+            ]
         colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(columns)}
         alert_list = [alert_payload(a) for a in alerts]
         alert_list.sort(

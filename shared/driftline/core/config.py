@@ -191,7 +191,7 @@ class BusinessMetric:
         return hash((self.name, self.type, values, self.column, self.where))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertRule:
     """One alert rule; ``op`` is one of :data:`RULE_OPS` and ``threshold`` its number."""
 

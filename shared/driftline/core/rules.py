@@ -63,12 +63,42 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
                 continue  # relative to the baseline's own value: only once the baseline has one
             threshold = abs(ref) * d.threshold if d.threshold is not None else math.nan
         rule = AlertRule(
-            d.name, spec.name, columns, None, d.op, threshold, 1, d.min_rows, d.severity, auto=d.threshold is None
+            name=d.name,
+            metric=spec.name,
+            columns=columns,
+            segment=None,
+            op=d.op,
+            threshold=threshold,
+            min_rows=d.min_rows,
+            severity=d.severity,
+            auto=d.threshold is None,
         )
         rules.append(rule)
-    rules.append(AlertRule("default-no-data", "volume.rows", None, None, "below", 1.0, 1, 0, "warning"))
+    rules.append(
+        AlertRule(
+            name="default-no-data",
+            metric="volume.rows",
+            columns=None,
+            segment=None,
+            op="below",
+            threshold=1.0,
+            min_rows=0,
+            severity="warning",
+        )
+    )
     # below a share of the model's usual rows (core/volume.py); the threshold is set per window by the evaluator
-    rules.append(AlertRule(LOW_VOLUME_RULE, "volume.rows", None, None, "below", LOW_VOLUME_FRACTION, 1, 0, "warning"))
+    rules.append(
+        AlertRule(
+            name=LOW_VOLUME_RULE,
+            metric="volume.rows",
+            columns=None,
+            segment=None,
+            op="below",
+            threshold=LOW_VOLUME_FRACTION,
+            min_rows=0,
+            severity="warning",
+        )
+    )
     return rules
 
 

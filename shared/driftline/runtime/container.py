@@ -21,9 +21,10 @@ from driftline.services.store import Store
 if TYPE_CHECKING:
     from driftline.services.ingest import IngestService
 
-# parameter_validation off: botocore's client-side check of every request against the service model was ~18% of
-# the evaluator's CPU (moto load run). The adapters build their requests in one place each, and a wrong one is
-# still refused, by the service (a ValidationException, translated like any other ClientError).
+# parameter_validation off: botocore's client-side check of every request against the service model is a large
+# share of the evaluator's CPU (README, "The evaluator with a backlog"). The adapters build their requests in one
+# place each, and a wrong one is still refused, by the service (a ValidationException, translated like any other
+# ClientError).
 _BOTO_CONFIG = Config(
     retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=60, parameter_validation=False
 )

@@ -27,20 +27,20 @@ RETRY_GRACE = 900.0  # seconds: longer than one SNS publish with all its retries
 SEVERITY_WORD = {"info": "INFO", "warning": "WARNING", "critical": "CRITICAL"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Alert:
     model_id: str
     rule: str
     state: str  # ALARM | OK
     severity: str
     metric: str
-    column: str | None
-    segment: str | None
-    value: float | None
-    threshold: float | None
-    baseline_value: float | None
-    window_start: int | None
-    window_end: int | None
+    column: str | None = None
+    segment: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    baseline_value: float | None = None
+    window_start: int | None = None  # None: not about a window (an ingest error)
+    window_end: int | None = None
     evaluated_at: float
     op: str = "above"
     details: dict[str, Any] = field(default_factory=dict)
@@ -195,21 +195,21 @@ def alert_from_payload(p: dict[str, Any], *, op: str = "above") -> Alert:
 
     evaluated = epoch(p["evaluated_at"])
     return Alert(
-        p["model_id"],
-        p["rule"],
-        p["state"],
-        p["severity"],
-        p["metric"],
-        p["column"],
-        p["segment"],
-        p["value"],
-        p["threshold"],
-        p["baseline_value"],
-        epoch(p["window_start"]),
-        epoch(p["window_end"]),
-        float(evaluated or 0),
-        op,
-        p.get("details") or {},
+        model_id=p["model_id"],
+        rule=p["rule"],
+        state=p["state"],
+        severity=p["severity"],
+        metric=p["metric"],
+        column=p["column"],
+        segment=p["segment"],
+        value=p["value"],
+        threshold=p["threshold"],
+        baseline_value=p["baseline_value"],
+        window_start=epoch(p["window_start"]),
+        window_end=epoch(p["window_end"]),
+        evaluated_at=float(evaluated or 0),
+        op=op,
+        details=p.get("details") or {},
     )
 
 

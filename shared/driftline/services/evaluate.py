@@ -44,9 +44,9 @@ from driftline.services.store import Store
 log = logging.getLogger(__name__)
 
 MAX_NO_DATA_WINDOWS = 48  # a long-silent model gets at most this many empty windows filled per run
-# Time kept in hand at the end of a limited run: room for one window not yet measured (a run's first; ~1-2 s on
-# the benchmark model, ~15x that still fits), then visiting the remaining models (a few reads each) and the
-# handler's log and metrics. 10% of the evaluator's 300 s Lambda timeout.
+# Time kept in hand at the end of a limited run: room for one window not yet measured (a run's first), then
+# visiting the remaining models (a few reads each) and the handler's log and metrics; 10% of the evaluator's
+# 300 s Lambda timeout. What one window costs: README, "The evaluator with a backlog".
 DEFAULT_MARGIN = 30.0
 
 
@@ -354,21 +354,22 @@ class EvaluateService:
             per_column=per_column,
         )
         return Alert(
-            config.model_id,
-            rule.name,
-            state,
-            rule.severity,
-            rule.metric,
-            target.column,
-            redact_segment(config.model_id, config.segment_privacy, target.segment),  # segment_privacy: hash/drop
-            v.value,
-            v.threshold,
-            v.baseline_value,
-            v.window_start,
-            v.window_start + config.window_seconds,
-            now,
-            rule.op,
-            details,
+            model_id=config.model_id,
+            rule=rule.name,
+            state=state,
+            severity=rule.severity,
+            metric=rule.metric,
+            column=target.column,
+            # segment_privacy: hash/drop
+            segment=redact_segment(config.model_id, config.segment_privacy, target.segment),
+            value=v.value,
+            threshold=v.threshold,
+            baseline_value=v.baseline_value,
+            window_start=v.window_start,
+            window_end=v.window_start + config.window_seconds,
+            evaluated_at=now,
+            op=rule.op,
+            details=details,
         )
 
     def _baseline_values(

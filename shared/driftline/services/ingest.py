@@ -88,19 +88,12 @@ class IngestService:
         self.store.record_error(model_id, key=key, file_id=file_id, reason=reason, at=now)
         self.alerts.publish(
             Alert(
-                model_id,
-                "ingest-error",
-                "ALARM",
-                "critical",
-                "ingest.error",
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                now,
+                model_id=model_id,
+                rule="ingest-error",
+                state="ALARM",
+                severity="critical",
+                metric="ingest.error",
+                evaluated_at=now,
                 details={"key": key, "reason": reason, "file_id": file_id},
             )
         )

@@ -92,19 +92,14 @@ class EvaluateErrors:
             self.store.record_error(model_id, key=key, file_id=error_id, reason=reason, at=now)
             self.alerts.publish(
                 Alert(
-                    model_id,
-                    RULE,
-                    "ALARM",
-                    "critical",
-                    METRIC,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    window_start,
-                    None if window_start is None or width is None else window_start + width,
-                    now,
+                    model_id=model_id,
+                    rule=RULE,
+                    state="ALARM",
+                    severity="critical",
+                    metric=METRIC,
+                    window_start=window_start,
+                    window_end=None if window_start is None or width is None else window_start + width,
+                    evaluated_at=now,
                     details={"reason": reason, "key": key},
                 )
             )
