@@ -71,7 +71,7 @@ class Meter:
 
 
 def install_meter(meter: Meter) -> None:
-    from driftline.adapters import dynamodb
+    from driftline.adapters import dynamo_items
     from driftline.adapters.s3 import S3ObjectStore
     from driftline.services import labels, profiling, store
 
@@ -101,10 +101,10 @@ def install_meter(meter: Meter) -> None:
 
     def items_read(result: Any, args: tuple[Any, ...]) -> int:
         if isinstance(result, list):
-            return sum(dynamodb.item_size({"sk": f.file_id, "pos": 1, "at": 1.0, "n": 1}) for f in result)
+            return sum(dynamo_items.item_size({"sk": f.file_id, "pos": 1, "at": 1.0, "n": 1}) for f in result)
         entries = [{"sk": "0" * 12, "kind": e.kind, "file_id": e.file_id, "ws": list(e.windows or [])}
                    for e in result.entries]  # fmt: skip
-        return sum(map(dynamodb.item_size, entries)) + 60 * len(result.results)
+        return sum(map(dynamo_items.item_size, entries)) + 60 * len(result.results)
 
     meter.wrap(store.Store, "join_log", "ddb read (log)", items_read)
     meter.wrap(store.Store, "join_files", "ddb read (files)", items_read)

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from driftline.adapters.dynamodb import encode_item, item_size
+from driftline.adapters.dynamo_items import encode_item, item_size
 from driftline.cli.demo import COUNTRIES, MODEL_ID, PLANS, encode
 from driftline.services.store import ws_key
 

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
-from driftline.adapters.dynamodb import (
+from driftline.adapters.dynamo_items import (
     GSI1,
     INDEX_ATTRS,
     check_add_args,
