@@ -261,7 +261,7 @@ def test_json_string_column_that_looks_like_dates_keeps_its_text() -> None:
 
 def test_csv_bad_value_far_down_a_numeric_column(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a 300k-row CSV whose numeric column holds "abc" at row 250,000, read in small blocks
-    monkeypatch.setattr(readers, "_BLOCK_BYTES", 1 << 20)
+    monkeypatch.setattr(readers.stream, "BLOCK_BYTES", 1 << 20)
     n = 300_000
     values = np.arange(n, dtype=np.float64) * 0.25
     text = pa.array(values).cast(pa.string()).to_pylist()
@@ -310,7 +310,7 @@ def test_json_mixed_types_without_a_column_list() -> None:
 def test_json_string_far_down_a_numeric_field(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given 200k JSON lines in small blocks, with one string in a numeric field near the end and an unwanted
     # field that mixes types in every block
-    monkeypatch.setattr(readers, "_BLOCK_BYTES", 1 << 20)
+    monkeypatch.setattr(readers.stream, "BLOCK_BYTES", 1 << 20)
     n = 200_000
     lines = [f'{{"x": {i}, "junk": {i if i % 2 else json.dumps(str(i))}}}' for i in range(n)]
     lines[190_000] = '{"x": "abc", "junk": 1}'
@@ -423,7 +423,7 @@ def test_corrupt_parquet_is_an_input_error(damage: str, tmp_path: Path) -> None:
 
 def test_broken_json_line_in_the_middle_names_the_line(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given 100k JSON lines in several blocks with line 73,456 broken
-    monkeypatch.setattr(readers, "_BLOCK_BYTES", 256 << 10)
+    monkeypatch.setattr(readers.stream, "BLOCK_BYTES", 256 << 10)
     lines = [json.dumps({"x": i, "secret": "s3cr3t"}) for i in range(100_000)]
     lines[73_455] = '{"x": 1, "secret": "s3cr3t"'
     data = ("\n".join(lines) + "\n").encode()
