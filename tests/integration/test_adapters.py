@@ -21,7 +21,7 @@ from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, Memory
 from driftline.adapters.s3 import RangedReader, S3ObjectStore
 from driftline.adapters.sns import SnsAlertSink
 from driftline.core.errors import StorageError
-from driftline.services.ports import Check, Condition, ConditionFailed, Delete, NotFound, Put
+from driftline.services.ports import Condition, ConditionFailed, NotFound, Put
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,6 @@ def test_put_then_get_returns_the_item_and_absent_keys_give_none(table: Any) -> 
     # Then the first is found as written, the second is None
     assert table.get("P", "S") == {"pk": "P", "sk": "S", "name": "churn", "n": 3}
     assert table.get("P", "other") is None
-    assert table.get("P", "S", consistent=False) == {"pk": "P", "sk": "S", "name": "churn", "n": 3}
 
 
 def test_condition_absent_refuses_to_overwrite(table: Any) -> None:
@@ -287,21 +286,20 @@ def test_batch_get_returns_the_items_that_exist(table: Any) -> None:
 
 
 def test_transact_applies_every_operation(table: Any) -> None:
-    # Given a head at version 1 and an old item
+    # Given a head at version 1
     table.put({"pk": "T", "sk": "HEAD", "version": 1})
-    table.put({"pk": "T", "sk": "OLD"})
-    # When a transaction puts, deletes and checks, every condition holding
+    # When a transaction puts, every condition holding
     table.transact(
         [
             Put({"pk": "T", "sk": "NEW", "v": 1}, condition=Condition(absent=True)),
-            Delete("T", "OLD", condition=Condition(attr="gone", equals=None)),
-            Check("T", "HEAD", Condition(attr="version", equals=1)),
-            Check("T", "HEADLESS", Condition(absent=True)),
+            Put({"pk": "T", "sk": "HEAD", "version": 2}, condition=Condition(attr="version", equals=1)),
+            Put({"pk": "T", "sk": "OTHER"}, condition=Condition(attr="gone", equals=None)),
         ]
     )
     # Then all of it happened
-    assert _sks(table.query("T")) == ["HEAD", "NEW"]
+    assert _sks(table.query("T")) == ["HEAD", "NEW", "OTHER"]
     assert table.get("T", "NEW") == {"pk": "T", "sk": "NEW", "v": 1}
+    assert table.get("T", "HEAD") == {"pk": "T", "sk": "HEAD", "version": 2}
     table.transact([])
 
 
@@ -309,20 +307,23 @@ def test_transact_is_all_or_nothing(table: Any) -> None:
     # Given a head at version 1
     table.put({"pk": "T", "sk": "HEAD", "version": 1})
     table.put({"pk": "T", "sk": "KEEP"})
-    # When a transaction whose check fails also puts and deletes
+    # When a transaction one of whose conditions fails also puts elsewhere
     with pytest.raises(ConditionFailed, match="HEAD"):
         table.transact(
             [
                 Put({"pk": "T", "sk": "NEW"}),
-                Delete("T", "KEEP"),
-                Check("T", "HEAD", Condition(attr="version", equals=2)),
+                Put({"pk": "T", "sk": "KEEP", "changed": True}),
+                Put({"pk": "T", "sk": "HEAD", "version": 3}, condition=Condition(attr="version", equals=2)),
             ]
         )
     # Then none of it happened
     assert _sks(table.query("T")) == ["HEAD", "KEEP"]
-    # And a Check without a condition requires the item to exist
-    with pytest.raises(ConditionFailed, match="MISSING"):
-        table.transact([Put({"pk": "T", "sk": "NEW"}), Check("T", "MISSING")])
+    assert table.get("T", "KEEP") == {"pk": "T", "sk": "KEEP"}
+    # And an absent condition on an existing item fails it too
+    with pytest.raises(ConditionFailed, match="KEEP"):
+        table.transact(
+            [Put({"pk": "T", "sk": "NEW"}), Put({"pk": "T", "sk": "KEEP"}, condition=Condition(absent=True))]
+        )
     assert table.get("T", "NEW") is None
 
 
@@ -330,7 +331,7 @@ def test_transact_refuses_too_many_or_repeated_items(table: Any) -> None:
     with pytest.raises(ValueError, match="at most 100"):
         table.transact([Put({"pk": "T", "sk": f"{i}"}) for i in range(101)])
     with pytest.raises(ValueError, match="same item"):
-        table.transact([Put({"pk": "T", "sk": "A"}), Delete("T", "A")])
+        table.transact([Put({"pk": "T", "sk": "A"}), Put({"pk": "T", "sk": "A", "v": 2})])
 
 
 # -- Table: values ------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any, cast
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, Binary
 
 from driftline.core.errors import StorageError
-from driftline.services.ports import Check, Delete, Item, Put
+from driftline.services.ports import Item, Put
 
 MAX_ITEM_BYTES = 400 * 1024
 MAX_TRANSACT_OPS = 100
@@ -202,12 +202,12 @@ def check_query_args(sk_from: str | None, sk_to: str | None, index: str | None, 
         raise ValueError(f"query(): limit must be >= 0, got {limit}")
 
 
-def check_transact_args(ops: Sequence[Put | Delete | Check]) -> None:
+def check_transact_args(ops: Sequence[Put]) -> None:
     if len(ops) > MAX_TRANSACT_OPS:
         raise ValueError(f"transact(): at most {MAX_TRANSACT_OPS} operations, got {len(ops)}")
     seen: set[tuple[Any, Any]] = set()
     for op in ops:
-        key = (op.item.get("pk"), op.item.get("sk")) if isinstance(op, Put) else (op.pk, op.sk)
+        key = (op.item.get("pk"), op.item.get("sk"))
         if key in seen:
             raise ValueError(f"transact(): two operations on the same item (pk={key[0]!r}, sk={key[1]!r})")
         seen.add(key)

@@ -35,7 +35,7 @@ from driftline.adapters.dynamo_items import (
     encode_value,
 )
 from driftline.core.errors import StorageError
-from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, Put
+from driftline.services.ports import Condition, ConditionFailed, Item, Put
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -136,7 +136,7 @@ class DynamoTable:
     def _decode(self, wire: Mapping[str, Any]) -> Item:
         return {k: decode_value(self._de.deserialize(v)) for k, v in wire.items()}
 
-    def _condition(self, cond: Condition | None, expr: _Expr, where: str, *, check: bool = False) -> str | None:
+    def _condition(self, cond: Condition | None, expr: _Expr, where: str) -> str | None:
         parts: list[str] = []
         if cond is not None:
             if cond.absent:
@@ -147,8 +147,6 @@ class DynamoTable:
                 else:
                     value = encode_value(cond.equals, cond.attr, where)
                     parts.append(f"{expr.name(cond.attr)} = {expr.value(value)}")
-        if not parts and check:
-            parts.append(f"attribute_exists({expr.name('pk')})")  # a Check without a condition: the item exists
         return " AND ".join(parts) if parts else None
 
     def _error(self, err: Exception, where: str) -> StorageError:
@@ -169,10 +167,10 @@ class DynamoTable:
 
     # -- Table -----------------------------------------------------------------------------------------------------
 
-    def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None:
+    def get(self, pk: str, sk: str) -> Item | None:
         where = self._where(pk, sk)
         try:
-            resp = self._client.get_item(TableName=self.table_name, Key=self._key(pk, sk), ConsistentRead=consistent)
+            resp = self._client.get_item(TableName=self.table_name, Key=self._key(pk, sk), ConsistentRead=True)
         except (ClientError, BotoCoreError) as err:
             raise self._error(err, where) from err
         wire = resp.get("Item")
@@ -396,32 +394,20 @@ class DynamoTable:
                 )
         return found
 
-    def transact(self, ops: Sequence[Put | Delete | Check]) -> None:
+    def transact(self, ops: Sequence[Put]) -> None:
         check_transact_args(ops)
         if not ops:
             return
         transact_items: list[Any] = []
         for op in ops:
             expr = _Expr(self._ser)
-            if isinstance(op, Put):
-                encoded = encode_item(op.item, self.table_name)
-                where = self._where(op.item.get("pk"), op.item.get("sk"))
-                body: dict[str, Any] = {"TableName": self.table_name, "Item": self._wire(encoded)}
-                cond = self._condition(op.condition, expr, where)
-                kind = "Put"
-            elif isinstance(op, Delete):
-                where = self._where(op.pk, op.sk)
-                body = {"TableName": self.table_name, "Key": self._key(op.pk, op.sk)}
-                cond = self._condition(op.condition, expr, where)
-                kind = "Delete"
-            else:
-                where = self._where(op.pk, op.sk)
-                body = {"TableName": self.table_name, "Key": self._key(op.pk, op.sk)}
-                cond = self._condition(op.condition, expr, where, check=True)
-                kind = "ConditionCheck"
+            encoded = encode_item(op.item, self.table_name)
+            where = self._where(op.item.get("pk"), op.item.get("sk"))
+            body: dict[str, Any] = {"TableName": self.table_name, "Item": self._wire(encoded)}
+            cond = self._condition(op.condition, expr, where)
             if cond:
                 body.update(ConditionExpression=cond, **expr.kwargs())
-            transact_items.append({kind: body})
+            transact_items.append({"Put": body})
         where = f"table {self.table_name!r}, transaction of {len(ops)} operations"
         try:
             self._client.transact_write_items(TransactItems=transact_items)
@@ -432,7 +418,7 @@ class DynamoTable:
         except BotoCoreError as err:
             raise self._error(err, where) from err
 
-    def _cancelled(self, err: ClientError, ops: Sequence[Put | Delete | Check], where: str) -> StorageError:
+    def _cancelled(self, err: ClientError, ops: Sequence[Put], where: str) -> StorageError:
         reasons: list[Any] = list(err.response.get("CancellationReasons", []))  # type: ignore[call-overload]
         codes = [str(r.get("Code", "None")) for r in reasons]
         if not codes:  # older responses: only the message lists the codes, "[ConditionalCheckFailed, None]"
@@ -441,9 +427,7 @@ class DynamoTable:
             codes = [c.strip() for c in inner.split(",") if c.strip()]
 
         def key_of(i: int) -> str:
-            op = ops[i]
-            pk, sk = (op.item.get("pk"), op.item.get("sk")) if isinstance(op, Put) else (op.pk, op.sk)
-            return f"(pk={pk!r}, sk={sk!r})"
+            return f"(pk={ops[i].item.get('pk')!r}, sk={ops[i].item.get('sk')!r})"
 
         failed = [key_of(i) for i, c in enumerate(codes) if c == "ConditionalCheckFailed" and i < len(ops)]
         if failed:

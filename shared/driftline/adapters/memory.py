@@ -36,7 +36,7 @@ from driftline.adapters.dynamo_items import (
 )
 from driftline.adapters.sns import check_publish
 from driftline.core.errors import StorageError
-from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, NotFound, Put
+from driftline.services.ports import Condition, ConditionFailed, Item, NotFound, Put
 
 
 class _Faults:
@@ -87,9 +87,9 @@ class MemoryTable(_Faults):
         """A private, normalised copy: what DynamoDB would give back for ``item``."""
         return dict(decode_value(encode_item(item, self.table_name)))
 
-    def _holds(self, cond: Condition | None, existing: Item | None, where: str, *, check: bool = False) -> bool:
+    def _holds(self, cond: Condition | None, existing: Item | None, where: str) -> bool:
         if cond is None or (not cond.absent and cond.attr is None):
-            return existing is not None if check else True
+            return True
         if cond.absent and existing is not None:
             return False
         if cond.attr is not None:
@@ -110,7 +110,7 @@ class MemoryTable(_Faults):
 
     # -- Table -----------------------------------------------------------------------------------------------------
 
-    def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None:
+    def get(self, pk: str, sk: str) -> Item | None:
         key = self._check_key(pk, sk)
         with self._lock:
             self._maybe_fail("get")
@@ -229,30 +229,21 @@ class MemoryTable(_Faults):
             self._maybe_fail("batch_get")
             return [copy.deepcopy(self._items[k]) for k in unique if k in self._items]
 
-    def transact(self, ops: Sequence[Put | Delete | Check]) -> None:
+    def transact(self, ops: Sequence[Put]) -> None:
         check_transact_args(ops)
-        puts: dict[int, Item] = {}
-        for i, op in enumerate(ops):
-            if isinstance(op, Put):
-                puts[i] = self._stored(op.item)
-            else:
-                self._check_key(op.pk, op.sk)
+        puts = [self._stored(op.item) for op in ops]
         where = f"table {self.table_name!r}, transaction of {len(ops)} operations"
         with self._lock:
             self._maybe_fail("transact")
-            failed: list[str] = []
-            for i, op in enumerate(ops):
-                key = (puts[i]["pk"], puts[i]["sk"]) if i in puts else (op.pk, op.sk)  # type: ignore[union-attr]
-                holds = self._holds(op.condition, self._items.get(key), where, check=isinstance(op, Check))
-                if not holds:
-                    failed.append(f"(pk={key[0]!r}, sk={key[1]!r})")
+            failed = [
+                f"(pk={item['pk']!r}, sk={item['sk']!r})"
+                for op, item in zip(ops, puts, strict=True)
+                if not self._holds(op.condition, self._items.get((item["pk"], item["sk"])), where)
+            ]
             if failed:
                 raise ConditionFailed(f"{where}: cancelled, condition failed on {', '.join(failed)}")
-            for i, op in enumerate(ops):
-                if i in puts:
-                    self._items[(puts[i]["pk"], puts[i]["sk"])] = puts[i]
-                elif isinstance(op, Delete):
-                    self._items.pop((op.pk, op.sk), None)
+            for item in puts:
+                self._items[(item["pk"], item["sk"])] = item
 
 
 class MemoryObjectStore(_Faults):

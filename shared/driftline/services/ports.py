@@ -8,7 +8,7 @@ key design lives once, in ``driftline.services.store``, over either implementati
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 from driftline.core.errors import StorageError
@@ -43,22 +43,10 @@ class Put:
     condition: Condition | None = None
 
 
-@dataclass(frozen=True)
-class Delete:
-    pk: str
-    sk: str
-    condition: Condition | None = None
-
-
-@dataclass(frozen=True)
-class Check:
-    pk: str
-    sk: str
-    condition: Condition = field(default_factory=Condition)
-
-
 class Table(Protocol):
-    def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None: ...
+    def get(self, pk: str, sk: str) -> Item | None:
+        """The item (a strongly consistent read), or None."""
+        ...
 
     def put(self, item: Item, *, condition: Condition | None = None) -> None:
         """Raises ConditionFailed when ``condition`` does not hold."""
@@ -93,8 +81,8 @@ class Table(Protocol):
         """The items that exist among ``keys``, in no particular order."""
         ...
 
-    def transact(self, ops: Sequence[Put | Delete | Check]) -> None:
-        """All or nothing, at most 100 operations. Raises ConditionFailed if any condition fails."""
+    def transact(self, ops: Sequence[Put]) -> None:
+        """Puts, all or nothing, at most 100 (on distinct items). Raises ConditionFailed if any condition fails."""
 
 
 class ObjectStore(Protocol):

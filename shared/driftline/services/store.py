@@ -81,15 +81,6 @@ def doc_to_profiles(doc: dict[str, Any]) -> dict[str | None, Profile]:
 
 
 @dataclass(frozen=True)
-class FileRecord:
-    file_id: str
-    model_id: str
-    key: str
-    status: str  # processing | done | failed
-    kind: str
-
-
-@dataclass(frozen=True)
 class OpenWindow:
     """What the store knows of a window while it is open (SPEC §4 early looks): the rows its files have brought so
     far (an upper bound: a file delivered twice adds twice; the profiles are exact), the dirty mark's change token,
