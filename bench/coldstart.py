@@ -389,8 +389,8 @@ def workload_files(
     windows, no labels), and the labels of those predictions. The demo's churn model."""
     import pyarrow as pa
 
-    from driftline.cli.demo import CONFIG_YAML, encode, generate
-    from driftline.cli.demo import MODEL_ID as DEMO_ID
+    from driftline.testing import CONFIG_YAML, encode, generate
+    from driftline.testing import MODEL_ID as DEMO_ID
 
     config = CONFIG_YAML.replace(f"model_id: {DEMO_ID}", f"model_id: {MODEL_ID}").encode()
     last_closed = int(now // HOUR) * HOUR - HOUR

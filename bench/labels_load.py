@@ -129,7 +129,7 @@ class World:
     """The generated data, by global row number: window, prediction, truth; and the label files' rows."""
 
     def __init__(self, args: argparse.Namespace, model_id: str) -> None:
-        from driftline.cli.demo import generate
+        from driftline.testing import generate
 
         self.generate = generate
         self.args = args
@@ -167,7 +167,7 @@ class World:
         self.with_time = [k % 2 == 0 for k in range(args.label_files + 1)]
 
     def prediction_file(self, f: int) -> bytes:
-        from driftline.cli.demo import encode
+        from driftline.testing import encode
 
         n = self.rows_per_file
         t = self.generate(n, seed=self.args.seed * 7919 + f, start=T0 + f * self.span, span=self.span - 1,
@@ -183,7 +183,7 @@ class World:
         return pa.array([f"f{a:05d}-{b:07d}" for a, b in zip(f.tolist(), i.tolist(), strict=True)])
 
     def label_file(self, k: int, rng: np.random.Generator) -> tuple[bytes, int]:
-        from driftline.cli.demo import encode
+        from driftline.testing import encode
 
         rows = np.concatenate(self.label_rows[k])
         flip = np.concatenate(self.flipped[k]) if self.flipped[k] else np.zeros(0, np.int64)
@@ -280,10 +280,10 @@ def probe(key: str, prefix: str, model_id: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from driftline.adapters.dynamodb import DynamoTable
     from driftline.adapters.s3 import S3ObjectStore
-    from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
     from driftline.cli.local.cloud import LocalCloud
     from driftline.services.models import ModelRegistry
     from driftline.services.store import Store, file_id_for
+    from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
     meter = Meter()
     install_meter(meter)

@@ -63,9 +63,11 @@ import boto3
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 from bench import generate as gen
+from driftline.adapters.dynamo_items import encode_value, item_size
 
 LOAD_VERSION: Final = 1  # bump when the files generated here change
 HOUR: Final = 3600
@@ -103,37 +105,14 @@ def _log(message: str) -> None:
     print(f"[load] {message}", file=sys.stderr, flush=True)
 
 
-# -- DynamoDB item sizes, from the wire format -------------------------------------------------------------------
+# -- DynamoDB item sizes, from the wire format: the project's own rules (driftline.adapters.dynamo_items) ----------
 
-
-def _number_size(text: str) -> int:
-    """DynamoDB's size of a number: about one byte per two significant digits, plus one."""
-    mantissa = text.lstrip("+-").lower().split("e", 1)[0].replace(".", "").strip("0")
-    return 1 + (max(len(mantissa), 1) + 1) // 2
+_DESERIALIZER = TypeDeserializer()
 
 
 def wire_value_size(value: Mapping[str, Any]) -> int:
     """The size DynamoDB counts for one attribute value in the low-level format (``{"S": ...}``, ...)."""
-    ((kind, x),) = value.items()
-    if kind == "S":
-        return len(x.encode("utf-8"))
-    if kind == "N":
-        return _number_size(x)
-    if kind == "B":
-        return len(x) if isinstance(x, bytes | bytearray) else len(bytes(x))
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode("utf-8")) + wire_value_size(v) for k, v in x.items())
-    if kind == "L":
-        return 3 + sum(1 + wire_value_size(v) for v in x)
-    if kind == "SS":
-        return sum(len(v.encode("utf-8")) for v in x)
-    if kind == "NS":
-        return sum(_number_size(v) for v in x)
-    if kind == "BS":
-        return sum(len(v) for v in x)
-    raise ValueError(f"unknown DynamoDB type {kind!r}")
+    return item_size({"": encode_value(_DESERIALIZER.deserialize(value), "value", "bench")})
 
 
 def wire_item_size(item: Mapping[str, Any]) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 from .test_local_cloud import READY_TIMEOUT, Cloud, drain, free_port, iso, wait_for_item
 

@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 import pytest
 
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 pytestmark = pytest.mark.e2e
 

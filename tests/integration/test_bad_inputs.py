@@ -27,8 +27,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from driftline.adapters.dynamo_items import encode_item, item_size
-from driftline.cli.demo import COUNTRIES, MODEL_ID, PLANS, encode
 from driftline.services.store import ws_key
+from driftline.testing import COUNTRIES, MODEL_ID, PLANS, encode
 
 from .conftest import Pipeline
 from .test_handlers import (

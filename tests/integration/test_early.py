@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 from .conftest import Pipeline
 from .test_handlers import BASELINE_KEY, CONFIG_KEY, iso, sns_alerts

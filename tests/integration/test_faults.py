@@ -49,7 +49,6 @@ from botocore.retries.bucket import TokenBucket
 from moto.core.botocore_stubber import MockRawResponse
 
 from driftline.adapters.s3 import S3ObjectStore
-from driftline.cli.demo import MODEL_ID, encode, generate
 from driftline.core.baseline import Baseline
 from driftline.core.config import load_config
 from driftline.core.errors import StorageError
@@ -59,6 +58,7 @@ from driftline.services.alerts import RETRY_GRACE
 from driftline.services.models import parse_key
 from driftline.services.profiling import build_baseline
 from driftline.services.store import file_id_for, ws_key
+from driftline.testing import MODEL_ID, encode, generate
 
 from .conftest import Pipeline, _session
 from .test_handlers import HOUR, T0, _reference_parquet, window_rows, without_labels

@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core.errors import StorageError
 from driftline.services.store import file_id_for, ws_key
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 from .conftest import Pipeline, make_client
 

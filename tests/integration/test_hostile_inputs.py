@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from driftline.cli.demo import MODEL_ID, encode
 from driftline.services.store import ws_key
+from driftline.testing import MODEL_ID, encode
 
 from .conftest import Pipeline
 from .test_handlers import (
@@ -335,7 +335,7 @@ def test_segment_privacy_hides_segment_values_from_alerts_and_metrics_keep_them(
     pipeline: Pipeline, read_alerts: Reader, mode: str
 ) -> None:
     # Given a model whose country segment is configured to be hashed (or dropped) in alerts, and a drifted window
-    from driftline.cli.demo import CONFIG_YAML, COUNTRIES, generate
+    from driftline.testing import CONFIG_YAML, COUNTRIES, generate
 
     config = (
         CONFIG_YAML[: CONFIG_YAML.index("alerts:\n")]
@@ -380,7 +380,7 @@ def test_a_file_spread_over_thousands_of_windows_is_rejected_in_bounded_memory(
 ) -> None:
     # Given 10,000 rows over 30 days at 5-minute windows (8,640 windows), or 4,000 rows over 20 years (one window
     # per row): each took over 1 GB before the cap, and failed every try out of memory
-    from driftline.cli.demo import generate
+    from driftline.testing import generate
 
     from .test_bad_inputs import PeakMemory
 
@@ -399,9 +399,9 @@ def test_a_file_at_the_window_cap_is_profiled_under_the_function_memory() -> Non
     # Given the demo model (5 segment values) at 5-minute windows and 10,000 rows over exactly 1,000 windows
     import io
 
-    from driftline.cli.demo import CONFIG_YAML, generate
     from driftline.core.config import load_config
     from driftline.services.profiling import build_baseline, profile_file
+    from driftline.testing import CONFIG_YAML, generate
 
     from .test_bad_inputs import PeakMemory
 

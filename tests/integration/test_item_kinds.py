@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from driftline.adapters import dynamodb
-from driftline.cli.demo import MODEL_ID, encode
+from driftline.testing import MODEL_ID, encode
 
 from .conftest import Pipeline
 from .test_handlers import T0, evaluate_after, set_up_model, window_rows, without_labels

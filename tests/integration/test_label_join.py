@@ -8,8 +8,8 @@ import random
 
 import pyarrow as pa
 
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.io.idkeys import BUCKETS, read_pack
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 from tests.unit.test_labels_join import T0, WINDOWS, confusions, direct_join, drops_of, world
 
 from .conftest import Pipeline

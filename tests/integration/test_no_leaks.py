@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from driftline.cli.demo import MODEL_ID, encode
+from driftline.testing import MODEL_ID, encode
 
 from .conftest import Pipeline, load_handler
 from .test_handlers import evaluate_after, scan, set_up_model, window_rows, without_labels

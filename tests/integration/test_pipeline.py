@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core.errors import StorageError
 from driftline.services.alerts import RETRY_GRACE, AlertPublisher
 from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService, Outcome
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 pytestmark = pytest.mark.integration
 

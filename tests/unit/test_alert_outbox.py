@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore
-from driftline.cli.demo import MODEL_ID
 from driftline.services.alerts import RETRY_GRACE
 from driftline.services.ports import Item
 from driftline.services.store import ws_key
+from driftline.testing import MODEL_ID
 
 from .test_evaluate_budget import AT, BUCKET, CountingTable, Deployment, _evaluated
 

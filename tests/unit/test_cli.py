@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from driftline.cli.demo import encode, generate
 from driftline.cli.main import main
+from driftline.testing import encode, generate
 from tests.conftest import FIXTURES
 
 
@@ -24,7 +24,7 @@ def test_model_validate_prints_ok_or_every_error(tmp_path: Path, capsys: pytest.
 
 def test_profile_counts_labelled_rows_for_performance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a reference and a current file of the demo's model, labels in the current file for some rows
-    from driftline.cli.demo import CONFIG_YAML
+    from driftline.testing import CONFIG_YAML
 
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG_YAML)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core import looks as L
 from driftline.core import rules as R
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 from .test_volume import Env
 

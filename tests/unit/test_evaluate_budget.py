@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.services.alerts import AlertPublisher
 from driftline.services.evaluate import DEFAULT_MARGIN, Budget, EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.ports import Item
 from driftline.services.store import Store
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 HOUR = 3600
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z: the start of a 1 h window

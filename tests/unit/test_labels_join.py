@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core.errors import NotReadyError, StorageError
 from driftline.core.profiler import ProfileBuilder
 from driftline.io.idkeys import BUCKETS, bucket_of, encode_pack, first_of_each, id_keys, lookup, read_pack
@@ -29,6 +28,7 @@ from driftline.services.ingest import IngestService
 from driftline.services.labels import LabelService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store, file_id_for
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 HOUR = 3600
 T0 = 1_767_225_600

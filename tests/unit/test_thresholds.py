@@ -172,9 +172,9 @@ def test_column_null_round_trips() -> None:
 def _demo_baseline() -> tuple[object, object]:
     import io
 
-    from driftline.cli.demo import CONFIG_YAML, encode, generate
     from driftline.core.config import load_config
     from driftline.services.profiling import build_baseline
+    from driftline.testing import CONFIG_YAML, encode, generate
 
     config = load_config(CONFIG_YAML)
     data = encode(generate(6_000, seed=3, start=0, span=7 * 86_400, id_prefix="ref"), "parquet")
@@ -244,9 +244,9 @@ def test_baseline_overdispersion_from_the_references_row_order() -> None:
 
     import pyarrow as pa
 
-    from driftline.cli.demo import CONFIG_YAML, encode, generate
     from driftline.core.config import load_config
     from driftline.services.profiling import build_baseline
+    from driftline.testing import CONFIG_YAML, encode, generate
 
     config = load_config(CONFIG_YAML)
     table = generate(20_000, seed=4, start=0, span=7 * 86_400, id_prefix="ref")

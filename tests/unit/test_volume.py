@@ -11,7 +11,6 @@ import pytest
 from scipy import stats
 
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
-from driftline.cli.demo import CONFIG_YAML, MODEL_ID, encode, generate
 from driftline.core import rules as R
 from driftline.core import volume as V
 from driftline.core.config import load_config
@@ -20,6 +19,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 HOUR = 3600
 T0 = 1_767_225_600

@@ -8,8 +8,6 @@ prints each alert as it arrives, then a summary and an HTML report.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import sys
 import threading
@@ -17,107 +15,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.json
-import pyarrow.parquet as pq
 
-MODEL_ID = "churn-demo"
-HOUR = 3600
-DRIFT_FROM_HOUR = 14  # drift sets in part-way through the day
-LABELLED_HOURS = 20  # labels have arrived for the first 20 hours when the demo ends
-ROWS_PER_HOUR = 800
-FORMATS = ("parquet", "csv.gz", "jsonl.gz", "csv", "jsonl", "parquet")
-
-CONFIG_YAML = f"""\
-model_id: {MODEL_ID}
-task: binary_classification
-columns:
-  id: request_id
-  timestamp: event_time
-  prediction: will_churn
-  score: churn_probability
-  label: churned
-  features:
-    numerical: [tenure_months, monthly_spend, support_tickets]
-    categorical: [plan, country, payment_method]
-  segments: [country]
-window: 1h
-business_metrics:
-  - {{name: retention_value, type: cost_matrix, values: {{tp: 120, fp: -15, fn: -400, tn: 0}}}}
-  - {{name: spend_at_risk, type: sum, column: monthly_spend, where: {{column: will_churn, equals: 1}}}}
-  - {{name: churn_rate_predicted, type: mean, column: will_churn}}
-alerts:
-  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.1, severity: warning}}
-  - {{name: accuracy-drop, metric: performance.accuracy, below_baseline_by: 0.05, for: 2, severity: critical}}
-  - {{name: segment-accuracy, metric: performance.accuracy, segment: country, below_baseline_by: 0.2, for: 2,
-     min_rows: 50, severity: critical}}
-  - {{name: estimated-accuracy, metric: estimated.accuracy, below_baseline_by: 0.05, severity: warning}}
-"""
-
-COUNTRIES = np.array(["US", "DE", "FR", "BR", "IN"])
-PLANS = np.array(["basic", "plus", "pro"])
-PAYMENTS = np.array(["card", "paypal", "wire", "sepa"])
-
-
-def generate(
-    n: int,
-    *,
-    seed: int,
-    start: float,
-    span: float,
-    drift: float = 0.0,
-    broken_country: str | None = None,
-    id_prefix: str = "r",
-) -> pa.Table:
-    """Rows of the churn model's world. ``drift`` in [0, 1] shifts tenure and spend for everyone;
-    ``broken_country`` makes the model's scores meaningless there (its accuracy collapses)."""
-    rng = np.random.default_rng(seed)
-    country = rng.choice(COUNTRIES, n, p=[0.35, 0.2, 0.15, 0.2, 0.1])
-    plan = rng.choice(PLANS, n, p=[0.5, 0.3, 0.2])
-    tenure = rng.gamma(2.0, 12.0, n) * (1.0 - 0.55 * drift)
-    spend = rng.normal(55.0, 15.0, n) + 25.0 * drift + np.where(plan == "pro", 30.0, 0.0)
-    tickets = rng.poisson(1.0 + 1.5 * drift, n)
-    payment = rng.choice(PAYMENTS, n, p=[0.5, 0.25, 0.15, 0.1])
-    logit = -1.2 - 0.04 * tenure + 0.5 * tickets + 0.01 * (spend - 55.0) + np.where(plan == "basic", 0.6, 0.0)
-    truth_p = 1.0 / (1.0 + np.exp(-logit))
-    churned = rng.random(n) < truth_p
-    score = np.clip(truth_p + rng.normal(0.0, 0.05, n), 0.001, 0.999)
-    if broken_country is not None:
-        broken = country == broken_country
-        score = np.where(broken, rng.random(n), score)  # the model is blind there
-    event_time = start + rng.random(n) * span
-    return pa.table(
-        {
-            "request_id": [f"{id_prefix}-{i:07d}" for i in range(n)],
-            "event_time": pa.array((event_time * 1000).astype(np.int64)),
-            "tenure_months": tenure.round(1),
-            "monthly_spend": spend.round(2),
-            "support_tickets": tickets,
-            "plan": plan,
-            "country": country,
-            "payment_method": payment,
-            "churn_probability": score.round(4),
-            "will_churn": (score >= 0.5).astype(np.int64),
-            "churned": churned.astype(np.int64),
-        }
-    )
-
-
-def encode(table: pa.Table, fmt: str) -> bytes:
-    """One table as a file of the given format (parquet, csv, jsonl, each optionally .gz)."""
-    buf = io.BytesIO()
-    base = fmt.removesuffix(".gz")
-    if base == "parquet":
-        pq.write_table(table, buf, compression="zstd")
-    elif base == "csv":
-        pacsv.write_csv(table, buf)
-    else:
-        for row in table.to_pylist():
-            buf.write(json.dumps(row).encode() + b"\n")
-    data = buf.getvalue()
-    return gzip.compress(data, 6) if fmt.endswith(".gz") else data
+from driftline.testing import (
+    CONFIG_YAML,
+    DRIFT_FROM_HOUR,
+    FORMATS,
+    HOUR,
+    LABELLED_HOURS,
+    MODEL_ID,
+    ROWS_PER_HOUR,
+    encode,
+    generate,
+)
 
 
 @dataclass
