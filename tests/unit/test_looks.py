@@ -73,14 +73,16 @@ def test_a_drift_is_caught_early_well_before_the_window_is_whole() -> None:
     assert float(sorted(o.first_rows)[len(o.first_rows) // 2]) <= 1_600  # median: by 1.6% of the day's rows
 
 
-def _rule(metric: str, for_windows: int = 1) -> AlertRule:
+def _rule(
+    metric: str, for_windows: int = 1, *, name: str = "r", op: str = "above", threshold: float = 0.1
+) -> AlertRule:
     return AlertRule(
-        name="r",
+        name=name,
         metric=metric,
         columns=None,
         segment=None,
-        op="above",
-        threshold=0.1,
+        op=op,
+        threshold=threshold,
         for_windows=for_windows,
         min_rows=100,
         severity="warning",
@@ -181,32 +183,12 @@ def test_an_early_look_alarms_only_on_a_margin_clear_of_the_noise_of_the_rows_so
     from driftline.core.rules import Target, Verdict
     from driftline.services.early import Look, clear_of_noise
 
-    rule = AlertRule(
-        name="acc",
-        metric="estimated.accuracy",
-        columns=None,
-        segment=None,
-        op="below_baseline_by",
-        threshold=0.05,
-        for_windows=1,
-        min_rows=100,
-        severity="warning",
-    )
+    rule = _rule("estimated.accuracy", name="acc", op="below_baseline_by", threshold=0.05)
     verdict = Verdict(Target(rule, None, None), 0, True, 0.70, 0.75, 0.80)
     baseline: Any = None  # not read for shares
     # at 100 rows, an accuracy of 0.8 moves by 0.05 one time in ten: no early alarm; at 10,000 rows it alarms
     assert not clear_of_noise(verdict, 100, baseline, Look(0, 100))
     assert clear_of_noise(verdict, 10_000, baseline, Look(3, 10_000))
     # rules the gate knows nothing of are judged as they are
-    other = AlertRule(
-        name="f1",
-        metric="performance.f1",
-        columns=None,
-        segment=None,
-        op="below",
-        threshold=0.5,
-        for_windows=1,
-        min_rows=100,
-        severity="warning",
-    )
+    other = _rule("performance.f1", name="f1", op="below", threshold=0.5)
     assert clear_of_noise(Verdict(Target(other, None, None), 0, True, 0.4, 0.5, None), 100, baseline, Look(0, 100))

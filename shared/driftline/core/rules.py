@@ -74,32 +74,16 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
             auto=d.threshold is None,
         )
         rules.append(rule)
-    rules.append(
-        AlertRule(
-            name="default-no-data",
-            metric="volume.rows",
-            columns=None,
-            segment=None,
-            op="below",
-            threshold=1.0,
-            min_rows=0,
-            severity="warning",
-        )
-    )
+    rules.append(_volume_rule("default-no-data", 1.0))
     # below a share of the model's usual rows (core/volume.py); the threshold is set per window by the evaluator
-    rules.append(
-        AlertRule(
-            name=LOW_VOLUME_RULE,
-            metric="volume.rows",
-            columns=None,
-            segment=None,
-            op="below",
-            threshold=LOW_VOLUME_FRACTION,
-            min_rows=0,
-            severity="warning",
-        )
-    )
+    rules.append(_volume_rule(LOW_VOLUME_RULE, LOW_VOLUME_FRACTION))
     return rules
+
+
+def _volume_rule(name: str, threshold: float) -> AlertRule:
+    return AlertRule(
+        name=name, metric="volume.rows", columns=None, segment=None, op="below", threshold=threshold, min_rows=0
+    )
 
 
 @dataclass(frozen=True)
