@@ -22,6 +22,8 @@ from typing import Any, Final
 import yaml
 
 from driftline.core.errors import ConfigError
+from driftline.core.fairness import FAIRNESS_METRICS, FAIRNESS_RANGES, FairnessConfig, parse_fairness
+from driftline.core.scenarios import Scenario, parse_scenarios
 
 __all__ = [
     "ALL_FEATURES",
@@ -144,12 +146,24 @@ _TOP_KEYS: Final = (
     "business_metrics",
     "alerts",
     "positive_class",
+    "scenarios",
+    "fairness",
 )
 _COLUMN_KEYS: Final = ("id", "timestamp", "prediction", "score", "label", "features", "segments")
 _FEATURE_KEYS: Final = ("numerical", "categorical")
 _BUSINESS_KEYS: Final = ("name", "type", "values", "column", "where")
 _WHERE_KEYS: Final = ("column", "equals")
-_RULE_KEYS: Final = ("name", "metric", "columns", "segment", *RULE_OPS, "for", "min_rows", "severity")
+_RULE_KEYS: Final = (
+    "name",
+    "metric",
+    "columns",
+    "segment",
+    "scenario",
+    *RULE_OPS,
+    "for",
+    "min_rows",
+    "severity",
+)
 
 _DURATION_RE: Final = re.compile(r"([0-9]{1,9})([smhdw])")
 _DURATION_UNITS: Final[Mapping[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -236,6 +250,7 @@ class AlertRule:
     for_windows: int = 1
     min_rows: int = 100
     severity: str = "warning"
+    scenario: str | None = None  # a scenario name: the rule judges the scenario's metrics (segment "scenario:<name>")
 
     @property
     def segment_column(self) -> str | None:
@@ -262,6 +277,12 @@ class ModelConfig:
     business_metrics: tuple[BusinessMetric, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     positive_class: str | None = None
+    scenarios: tuple[Scenario, ...] = ()
+    fairness: FairnessConfig | None = None
+
+    @property
+    def sensitive_columns(self) -> tuple[str, ...]:
+        return () if self.fairness is None else self.fairness.sensitive
 
     @property
     def numerical_features(self) -> tuple[str, ...]:
@@ -311,6 +332,10 @@ class ModelConfig:
             out["alerts"] = [_rule_to_dict(rule) for rule in self.alerts]
         if self.positive_class is not None:
             out["positive_class"] = self.positive_class
+        if self.scenarios:
+            out["scenarios"] = [s.to_dict() for s in self.scenarios]
+        if self.fairness is not None:
+            out["fairness"] = self.fairness.to_dict()
         return out
 
 
@@ -331,6 +356,8 @@ def _rule_to_dict(rule: AlertRule) -> dict[str, Any]:
         out["columns"] = list(rule.columns)
     if rule.segment is not None:
         out["segment"] = rule.segment
+    if rule.scenario is not None:
+        out["scenario"] = rule.scenario
     out[rule.op] = rule.threshold
     out["for"] = rule.for_windows
     out["min_rows"] = rule.min_rows
@@ -509,6 +536,8 @@ class _Declared:
     segments: tuple[str, ...] = ()
     monitored: tuple[str, ...] = ()
     has_score: bool = False
+    sensitive: tuple[str, ...] | None = ()  # None: the fairness section is invalid
+    scenarios: frozenset[str] | None = frozenset()  # None: the scenarios section is invalid
 
 
 class _Parser:
@@ -645,6 +674,25 @@ class _Parser:
         if root.get("positive_class") is not None:
             positive_class = self.positive_class(root["positive_class"], task)
 
+        fairness: FairnessConfig | None = None
+        if root.get("fairness") is not None:
+            roles = frozenset(c for c in (declared.names or ()) if c not in declared.numerical + declared.categorical)
+            fairness = parse_fairness(
+                self, root["fairness"], task=task, roles=roles, numerical=frozenset(declared.numerical)
+            )
+            declared.sensitive = None if fairness is None else fairness.sensitive
+
+        scenarios: tuple[Scenario, ...] | None = ()
+        if root.get("scenarios") is not None:
+            numerical = set(declared.numerical)
+            if columns is not None and columns.score:
+                numerical.add(columns.score)
+            if task == "regression" and columns is not None:
+                numerical.update(c for c in (columns.prediction, columns.label) if c)
+            known = None if declared.names is None else declared.names | set(declared.sensitive or ())
+            scenarios = parse_scenarios(self, root["scenarios"], columns=known, numerical=frozenset(numerical))
+            declared.scenarios = None if scenarios is None else frozenset(s.name for s in scenarios)
+
         business: tuple[BusinessMetric, ...] | None = ()
         if root.get("business_metrics") is not None:
             business = self.business_metrics(root["business_metrics"], declared)
@@ -656,7 +704,7 @@ class _Parser:
 
         if self.errors or model_id is None or task is None or columns is None or window is None:
             return None
-        if window_seconds is None or business is None or alerts is None:
+        if window_seconds is None or business is None or alerts is None or scenarios is None:
             return None
         return ModelConfig(
             model_id=model_id,
@@ -667,6 +715,8 @@ class _Parser:
             business_metrics=business,
             alerts=alerts,
             positive_class=positive_class,
+            scenarios=scenarios,
+            fairness=fairness,
         )
 
     def model_id(self, value: object, expected: str | None) -> str | None:
@@ -940,12 +990,21 @@ class _Parser:
             columns_path = _join(path, "columns")
             if level == "model":
                 self.error(columns_path, f"not allowed: {metric} is a model-level metric, not a per-column one")
+            elif level == "fairness":
+                columns = self.fairness_columns(item["columns"], columns_path, declared)
             elif level == "column" and metric is not None:
                 columns = self.rule_columns(item["columns"], columns_path, metric, declared)
 
         segment = None
         if item.get("segment") is not None:
             segment = self.segment(item["segment"], _join(path, "segment"), declared)
+        scenario = None
+        if item.get("scenario") is not None:
+            scenario = self.scenario(item["scenario"], _join(path, "scenario"), declared)
+            if segment is not None:
+                self.error(_join(path, "scenario"), "a rule has a segment or a scenario, not both")
+        if level == "fairness" and (segment is not None or scenario is not None):
+            self.error(path, f"{metric} is judged per group of each sensitive column; leave out segment and scenario")
 
         op, threshold = self.threshold(item, path, metric, bounds)
 
@@ -972,12 +1031,43 @@ class _Parser:
             for_windows=for_windows,
             min_rows=min_rows,
             severity=severity,
+            scenario=scenario,
         )
+
+    def scenario(self, value: object, path: str, declared: _Declared) -> str | None:
+        name = self.string(value, path)
+        if name is None or declared.scenarios is None:
+            return name
+        if name not in declared.scenarios:
+            close = difflib.get_close_matches(name, sorted(declared.scenarios), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(sorted(declared.scenarios)) or "none"
+            self.error(path, f"no scenario named {name!r}{hint} in scenarios (configured: {known})")
+            return None
+        return name
+
+    def fairness_columns(self, value: object, path: str, declared: _Declared) -> tuple[str, ...] | None:
+        items = self.sequence(value, path, MAX_FEATURES)
+        if items is None or declared.sensitive is None:
+            return None
+        names: list[str] = []
+        for index, raw in enumerate(items):
+            name = self.string(raw, f"{path}[{index}]")
+            if name is not None and name not in declared.sensitive:
+                self.error(f"{path}[{index}]", f"{name!r} is not a sensitive column (fairness.sensitive)")
+            elif name is not None:
+                names.append(name)
+        return tuple(names) or None
 
     def metric(
         self, metric: str, path: str, declared: _Declared, business_names: frozenset[str] | None
     ) -> tuple[str | None, tuple[float, float]]:
-        """Return the metric's level ("column" or "model") and its range, or (None, ...) after an error."""
+        """Return the metric's level ("column", "model" or "fairness") and its range, or (None, ...) after an error."""
+        if metric in FAIRNESS_METRICS:
+            if declared.sensitive == ():
+                self.error(path, f"{metric!r} needs a fairness section (fairness.sensitive)")
+                return None, _UNBOUNDED
+            return "fairness", FAIRNESS_RANGES[metric]
         if metric in COLUMN_METRICS:
             return "column", _METRIC_RANGES[metric]
         if metric in MODEL_METRICS:
@@ -1011,7 +1101,7 @@ class _Parser:
         self.error(
             path,
             f"unknown metric {_short_repr(metric)}{hint}; expected one of {', '.join(MODEL_METRICS + COLUMN_METRICS)}, "
-            "performance.<name>, estimated.<name> or business.<name>",
+            "performance.<name>, estimated.<name>, business.<name> or fairness.<name>",
         )
         return None, _UNBOUNDED
 

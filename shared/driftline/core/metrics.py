@@ -17,6 +17,7 @@ from driftline.core import stats
 from driftline.core.baseline import Baseline, BinSpec
 from driftline.core.bins import NumericBins, Resolution
 from driftline.core.config import BusinessMetric, ModelConfig
+from driftline.core.fairness import group_metrics
 from driftline.core.profile import CategoricalProfile, NumericProfile, PerformanceProfile, Profile
 
 FloatArray = NDArray[np.float64]
@@ -28,6 +29,8 @@ class MetricValue:
     metric: str
     column: str | None
     value: float
+    segment: str | None = None  # fairness: the group ("<column>=<group>"); None: the profile's own segment
+    rows: int | None = None  # fairness: the group's rows (labelled rows for label metrics); None: the profile's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", float(self.value))  # a plain float, never a numpy scalar
@@ -61,6 +64,20 @@ def compute_metrics(
         value = business_value(bm, profile, spec)
         if value is not None:
             out.append(MetricValue(f"business.{bm.name}", None, value))
+    if segment is None:
+        out += fairness_metrics(profile, spec)
+    return out
+
+
+def fairness_metrics(profile: Profile, spec: BinSpec) -> list[MetricValue]:
+    """``fairness.*`` per group of each sensitive column against its reference group (core/fairness.py)."""
+    out: list[MetricValue] = []
+    for col in spec.fairness_groups:
+        pred, conf = profile.fairness.get(col), profile.performance.groups.get(col)
+        if pred is None and conf is None:
+            continue
+        for v in group_metrics(col, spec.group_labels(col), spec.reference_group(col), pred, conf):
+            out.append(MetricValue(v.metric, v.column, v.value, v.segment, v.rows))
     return out
 
 
@@ -284,11 +301,11 @@ def window_points(
             config.model_id,
             m.metric,
             m.column,
-            segment,
+            segment if m.segment is None else m.segment,
             window_start,
             end,
             m.value,
-            labeled if m.metric.startswith("performance.") else profile.rows,
+            m.rows if m.rows is not None else labeled if m.metric.startswith("performance.") else profile.rows,
         )
         for m in compute_metrics(profile, baseline, config, segment=segment)
     ]

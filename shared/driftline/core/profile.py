@@ -172,12 +172,14 @@ class PerformanceProfile:
     Classification: ``confusion[label_slot, prediction_slot]`` over the class slots; binary with a score:
     ``score_hist[0]`` / ``score_hist[1]`` are the score's slot counts for negative / positive labels.
     Regression: ``reg`` = [n, sum |e|, sum e^2, sum |e / y| (y != 0), n (y != 0), sum y, sum y^2].
+    Fairness (binary): ``groups[sensitive column][group] = [tp, fp, fn, tn]`` over the baseline's groups.
     """
 
     labeled: int = 0
     confusion: IntArray | None = None
     score_hist: IntArray | None = None
     reg: FloatArray | None = None
+    groups: dict[str, IntArray] = field(default_factory=dict)
 
     def merge(self, other: PerformanceProfile) -> PerformanceProfile:
         return PerformanceProfile(
@@ -185,10 +187,12 @@ class PerformanceProfile:
             _merge_opt(self.confusion, other.confusion, "confusion counts"),
             _merge_opt(self.score_hist, other.score_hist, "score histograms"),
             _merge_opt_f(self.reg, other.reg),
+            _merge_count_dicts(self.groups, other.groups, "fairness confusion counts"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **({"g": {k: _encode_counts(v) for k, v in sorted(self.groups.items())}} if self.groups else {}),
             "n": self.labeled,
             "cm": None if self.confusion is None else _encode_counts(self.confusion),
             "sh": None if self.score_hist is None else _encode_counts(self.score_hist),
@@ -202,7 +206,15 @@ class PerformanceProfile:
             None if d["cm"] is None else _decode_counts(d["cm"]),
             None if d["sh"] is None else _decode_counts(d["sh"]),
             None if d["reg"] is None else np.asarray(d["reg"], dtype=np.float64),
+            {k: _decode_counts(v) for k, v in d.get("g", {}).items()},
         )
+
+
+def _merge_count_dicts(a: dict[str, IntArray], b: dict[str, IntArray], what: str) -> dict[str, IntArray]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _add_counts(out[k], v, what) if k in out else v
+    return out
 
 
 def _merge_opt(a: IntArray | None, b: IntArray | None, what: str) -> IntArray | None:
@@ -235,6 +247,8 @@ class Profile:
     estimation: IntArray | None = None
     # business metric name -> [sum, count] over the rows that qualify
     business: dict[str, FloatArray] = field(default_factory=dict)
+    # fairness (binary): sensitive column -> per group [rows with a prediction, predicted positives]
+    fairness: dict[str, IntArray] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, baseline_id: str) -> Profile:
@@ -257,6 +271,7 @@ class Profile:
             self.performance.merge(other.performance),
             _merge_opt(self.estimation, other.estimation, "estimation counts"),
             _merge_arrays(self.business, other.business),
+            _merge_count_dicts(self.fairness, other.fairness, "fairness counts"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,6 +284,7 @@ class Profile:
             "perf": self.performance.to_dict(),
             "est": None if self.estimation is None else _encode_counts(self.estimation),
             "bus": {k: v.tolist() for k, v in sorted(self.business.items())},
+            **({"fair": {k: _encode_counts(v) for k, v in sorted(self.fairness.items())}} if self.fairness else {}),
         }
 
     @classmethod
@@ -282,6 +298,7 @@ class Profile:
             PerformanceProfile.from_dict(d["perf"]),
             None if d["est"] is None else _decode_counts(d["est"]),
             {k: np.asarray(v, dtype=np.float64) for k, v in d["bus"].items()},
+            {k: _decode_counts(v) for k, v in d.get("fair", {}).items()},
         )
 
 
@@ -314,7 +331,13 @@ def merge_all(profiles: list[Profile], baseline_id: str) -> Profile:
     numeric: dict[str, list[NumericProfile]] = {}
     categorical: dict[str, list[CategoricalProfile]] = {}
     business: dict[str, list[FloatArray]] = {}
+    fairness: dict[str, list[IntArray]] = {}
+    groups: dict[str, list[IntArray]] = {}
     for p in profiles:
+        for k, f in p.fairness.items():
+            fairness.setdefault(k, []).append(f)
+        for k, f in p.performance.groups.items():
+            groups.setdefault(k, []).append(f)
         for k, n in p.numeric.items():
             numeric.setdefault(k, []).append(n)
         for k, c in p.categorical.items():
@@ -333,10 +356,18 @@ def merge_all(profiles: list[Profile], baseline_id: str) -> Profile:
             _sum_counts([q.confusion for q in perf], "confusion counts"),
             _sum_counts([q.score_hist for q in perf], "score histograms"),
             _sum_floats([q.reg for q in perf]),
+            {k: _summed(v, "fairness confusion counts") for k, v in groups.items()},
         ),
         _sum_counts([p.estimation for p in profiles], "estimation counts"),
         {k: functools.reduce(np.add, v) for k, v in business.items()},  # in order, as one-by-one merging
+        {k: _summed(v, "fairness counts") for k, v in fairness.items()},
     )
+
+
+def _summed(arrays: Sequence[IntArray], what: str) -> IntArray:
+    out = _sum_counts(arrays, what)
+    assert out is not None
+    return out
 
 
 def _sum_counts(arrays: Sequence[IntArray | None], what: str) -> IntArray | None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from driftline.core.config import AlertRule, ModelConfig
+from driftline.core.fairness import DEFAULT_RULE_NAME, FOUR_FIFTHS
+from driftline.core.scenarios import SCENARIO_PREFIX
 
 ALARM, OK = "ALARM", "OK"
 HISTORY_WINDOWS = 96  # verdicts kept per target
@@ -75,13 +77,31 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
     return rules
 
 
+def fairness_default_rules(config: ModelConfig) -> list[AlertRule]:
+    """With ``fairness`` configured: the four-fifths rule (``disparate_impact`` below 0.8 per group with at least
+    ``min_rows`` rows, warning), unless a rule of the config already judges ``fairness.disparate_impact``."""
+    if config.fairness is None or any(r.metric == "fairness.disparate_impact" for r in config.alerts):
+        return []
+    sensitive = config.fairness.sensitive
+    return [AlertRule(DEFAULT_RULE_NAME, "fairness.disparate_impact", sensitive, None, "below", FOUR_FIFTHS, 1, 100)]
+
+
 def targets(rules: Iterable[AlertRule], segments: Iterable[str | None]) -> list[Target]:
-    """Every (rule, column, segment) to judge, given the segments that have data in a window."""
+    """Every (rule, column, segment) to judge, given the segments that have data in a window. A fairness rule
+    judges every group of each of its sensitive columns (segments ``<column>=<group>``); a scenario rule, the
+    scenario's segment ``scenario:<name>``."""
     segs = list(segments)
     out: list[Target] = []
     for rule in rules:
-        if rule.segment is None:
-            rule_segs: list[str | None] = [None]
+        if rule.metric.startswith("fairness."):
+            for sensitive in rule.columns or ():
+                group_prefix = sensitive + "="
+                out += [Target(rule, sensitive, s) for s in segs if s is not None and s.startswith(group_prefix)]
+            continue
+        if rule.scenario is not None:
+            rule_segs: list[str | None] = [f"{SCENARIO_PREFIX}{rule.scenario}"]
+        elif rule.segment is None:
+            rule_segs = [None]
         elif "=" in rule.segment:
             rule_segs = [rule.segment]
         else:
@@ -160,4 +180,6 @@ def resolve_columns(rule: AlertRule, config: ModelConfig) -> AlertRule:
     """Model-level metrics have no column; column metrics without ``columns`` apply to every monitored column."""
     if rule.columns is None and rule.metric.startswith(("quality.", "drift.")):
         return replace(rule, columns=config.monitored_columns)
+    if rule.columns is None and rule.metric.startswith("fairness."):
+        return replace(rule, columns=config.sensitive_columns)
     return rule

@@ -220,6 +220,7 @@ class EvaluateService:
         rules = [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(
             config, {(m, c): v for (m, c, s), v in base.items() if s is None}
         )
+        rules += R.fairness_default_rules(config)
         metrics = {(p.metric, p.column, p.segment): (p.value, p.rows) for p in points}
         flat = [(p.metric, p.column, p.segment, p.value) for p in points]
         segments = {p.segment for p in points}
@@ -296,6 +297,6 @@ class EvaluateService:
             values: dict[tuple[str, str | None, str | None], float] = {}
             for seg, prof in baseline.reference.items():
                 for m in compute_metrics(prof, baseline, config, segment=seg):
-                    values[(m.metric, m.column, seg)] = m.value
+                    values[(m.metric, m.column, seg if m.segment is None else m.segment)] = m.value
             self._baseline_metrics[key] = values
         return self._baseline_metrics[key]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from driftline.core.config import ModelConfig
 from driftline.core.profiler import PreparedBatch
 from driftline.io.coerce import to_category, to_numeric
-from driftline.io.prepare import BatchPreparer
+from driftline.io.prepare import GROUP_CODE_PREFIX, SCENARIO_BITS, BatchPreparer
 
 
 class IdIndex:
@@ -40,6 +41,13 @@ class IdIndex:
         for seg in cfg.columns.segments:
             if batch.schema.get_field_index(seg) >= 0:
                 cols[f"seg:{seg}"] = to_category(batch.column(seg)).to_pylist()
+        for col, codes in prepared.fairness.items():  # the group's code, not the raw value
+            cols[f"fg:{col}"] = codes.tolist()
+        if prepared.scenarios:
+            bits = np.zeros(prepared.n, np.int64)
+            for i, s in enumerate(cfg.scenarios):
+                bits |= prepared.scenarios[s.name].astype(np.int64) << i
+            cols["sc"] = bits.tolist()
         names = list(cols)
         for i, row_id in enumerate(ids):
             if row_id is None:
@@ -73,5 +81,9 @@ def joined_batch(config: ModelConfig, items: list[dict[str, Any]], labels: pa.Ar
             data[cols.score] = pa.array([it.get("score") for it in sel], pa.float64())
         for seg in cols.segments:
             data[seg] = pa.array([it.get(f"seg:{seg}") for it in sel], pa.string())
+        for col in config.sensitive_columns:
+            data[GROUP_CODE_PREFIX + col] = pa.array([it.get(f"fg:{col}") for it in sel], pa.int64())
+        if config.scenarios:
+            data[SCENARIO_BITS] = pa.array([it.get("sc", 0) for it in sel], pa.int64())
         out[bid] = pa.RecordBatch.from_pydict(data)
     return out
