@@ -132,7 +132,7 @@ def direct(rows: pa.Table, *, labels: bool) -> dict[tuple[str, str, int], tuple[
             tp, fp = np.sum(m & yhat & y), np.sum(m & yhat & ~y)
             fn, tn = np.sum(m & ~yhat & y), np.sum(m & ~yhat & ~y)
             stats[grp] = (m.sum(), yhat[m].mean(), tp / (tp + fn), fp / (fp + tn), (tp + tn) / m.sum())
-        n_r, rate_r, tpr_r, fpr_r, acc_r = stats["female"]
+        _, rate_r, tpr_r, fpr_r, acc_r = stats["female"]
         for grp in GROUPS[1:]:
             n, rate, tpr, fpr, acc = stats[grp]
             seg, w_ = f"gender={grp}", int(w)
