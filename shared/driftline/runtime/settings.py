@@ -18,6 +18,7 @@ class Settings:
     id_retention_days: int = 90
     endpoint_url: str | None = None
     region: str | None = None
+    event_bus: str | None = None  # alerts are also put on this EventBridge bus (SPEC §4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,4 +45,5 @@ class Settings:
             id_retention_days=days("DRIFTLINE_ID_RETENTION_DAYS", 90),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
+            event_bus=e.get("DRIFTLINE_EVENT_BUS") or None,
         )
