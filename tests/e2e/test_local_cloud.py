@@ -223,7 +223,7 @@ def test_local_cloud_end_to_end(cloud: Cloud, tmp_path: Path) -> None:
     t0 = time.monotonic()
     # 1. the ready line (SPEC §5)
     ready = cloud.wait_ready(READY_TIMEOUT)
-    assert set(ready) == {"endpoint_url", "region", "bucket", "table", "topic_arn"}
+    assert set(ready) == {"endpoint_url", "region", "bucket", "table", "topic_arn", "event_bus"}
     assert ready["endpoint_url"].startswith("http://127.0.0.1:")
     assert ready["topic_arn"].startswith("arn:aws:sns:")
     s3, sqs, sns, ddb = (cloud.client(s) for s in ("s3", "sqs", "sns", "dynamodb"))
