@@ -84,7 +84,7 @@ class Deployment:
         store = Store(self.table, clock=lambda: self.now)
         registry = ModelRegistry(store, self.objects, clock=lambda: self.now)
         alerts = AlertPublisher(store, self.sink)
-        self.store = store
+        self.store, self.registry = store, registry
         self.ingest = IngestService(store, registry, alerts, clock=lambda: self.now)
         self.evaluate = EvaluateService(store, registry, alerts, clock=lambda: self.now)
 
@@ -103,9 +103,9 @@ class Deployment:
         }
 
 
-def deployed() -> Deployment:
+def deployed(config: str = CONFIG) -> Deployment:
     d = Deployment()
-    d.drop(f"models/{MODEL}/config.yaml", CONFIG.encode())
+    d.drop(f"models/{MODEL}/config.yaml", config.encode())
     d.drop(f"baselines/{MODEL}/ref.parquet", encode(world(3000, seed=1, start=T0 - 86400, span=86400), "parquet"))
     return d
 
@@ -221,3 +221,48 @@ def test_the_four_fifths_rule_alarms_for_the_group_that_falls_below_only() -> No
         ("ALARM", "gender=male", "gender", "2026-01-01T01:00:00Z")
     ]
     assert fair[0]["severity"] == "warning" and fair[0]["threshold"] == 0.8
+
+
+SCENARIO = """scenarios:
+  - {name: high-income, where: {all: [{column: income, above: 22000}, {column: gender, in: [female]}]}}
+"""
+
+
+def test_scenario_performance_after_delayed_labels_equals_the_direct_computation() -> None:
+    # Given a scenario on a feature and the sensitive column (not a feature), predictions first, labels later
+    d = deployed(CONFIG + SCENARIO)
+    d.drop(f"predictions/{MODEL}/p.parquet", encode(LOGS.drop(["repaid"]), "parquet"))
+    d.fairness_points()
+    d.drop(f"labels/{MODEL}/l.csv", encode(LOGS.select(["request_id", "repaid"]), "csv"))
+    d.fairness_points()
+    # Then the scenario's accuracy per window is the accuracy of its rows
+    got = {p.window_start: (p.value, p.rows) for p in d.store.series(
+        MODEL, "performance.accuracy", None, "scenario:high-income", start=T0, end=T0 + 2 * HOUR)}  # fmt: skip
+    ws = (np.asarray(LOGS["event_time"]) - T0) // HOUR * HOUR + T0
+    inside = (np.asarray(LOGS["income"]) > 22000) & (np.asarray(LOGS["gender"].to_pylist()) == "female")
+    right = np.asarray(LOGS["approved"]) == np.asarray(LOGS["repaid"])
+    want = {int(w): (float(right[inside & (ws == w)].mean()), int((inside & (ws == w)).sum())) for w in np.unique(ws)}
+    assert got.keys() == want.keys()
+    for w, (value, rows) in want.items():
+        assert math.isclose(got[w][0], value, rel_tol=1e-12) and got[w][1] == rows
+
+
+def test_the_report_has_a_fairness_section_and_a_scenarios_section() -> None:
+    from driftline.cli.report import render_report
+
+    d = deployed(CONFIG + SCENARIO)
+    d.drop(f"predictions/{MODEL}/all.parquet", encode(LOGS, "parquet"))
+    d.fairness_points()
+    page = render_report(d, MODEL, start=T0, end=T0 + 2 * HOUR)  # type: ignore[arg-type]
+    for text in (
+        "Fairness across groups",
+        "gender · disparate impact",
+        "four-fifths rule",
+        "gender=male",
+        "gender · latest window",
+        "Scenarios · volume.rows",
+        "Scenarios · latest window",
+        "high-income",
+    ):
+        assert text in page, text
+    assert page.count("<tr class=bad>") == 1  # gender=male, below four-fifths in the latest window
