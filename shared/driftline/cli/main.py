@@ -112,7 +112,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     c = _container(args)
     start, end = time_range(args)
     model_level = bool(args.metric) and args.metric.split(".")[0] in ("volume", "performance", "estimated", "business")
-    if args.metric and (args.column or model_level):
+    per_group = bool(args.metric) and args.metric.startswith("fairness.") and not args.segment  # every group's
+    if args.metric and (args.column or model_level) and not per_group:
         # one metric's series: one Query on its partition
         points = c.store.series(args.model, args.metric, args.column, args.segment, start=start, end=end)
     else:
