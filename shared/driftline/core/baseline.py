@@ -293,6 +293,8 @@ class Baseline:
     reference: dict[str | None, Profile]
     calibration: FloatArray | None = None
     sources: tuple[str, ...] = field(default=())
+    # binary with a score and fairness: sensitive column -> [group, score fine slot] P(positive), per group
+    group_calibration: dict[str, FloatArray] = field(default_factory=dict)
 
     @property
     def population(self) -> Profile:
@@ -313,6 +315,11 @@ class Baseline:
             "spec": self.spec.to_dict(),
             "reference": {("" if k is None else k): v.to_dict() for k, v in self.reference.items()},
             "calibration": None if self.calibration is None else self.calibration.tolist(),
+            **(
+                {"group_calibration": {k: v.tolist() for k, v in self.group_calibration.items()}}
+                if self.group_calibration
+                else {}
+            ),
         }
 
     def to_json(self) -> bytes:
@@ -330,6 +337,7 @@ class Baseline:
             {(k or None): Profile.from_dict(v) for k, v in d["reference"].items()},
             None if d["calibration"] is None else np.asarray(d["calibration"], dtype=np.float64),
             tuple(d.get("sources", ())),
+            {k: np.asarray(v, dtype=np.float64) for k, v in d.get("group_calibration", {}).items()},
         )
 
     @classmethod

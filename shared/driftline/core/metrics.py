@@ -65,19 +65,28 @@ def compute_metrics(
         if value is not None:
             out.append(MetricValue(f"business.{bm.name}", None, value))
     if segment is None:
-        out += fairness_metrics(profile, spec)
+        out += fairness_metrics(profile, baseline, config)
     return out
 
 
-def fairness_metrics(profile: Profile, spec: BinSpec) -> list[MetricValue]:
-    """``fairness.*`` per group of each sensitive column against its reference group (core/fairness.py)."""
+def fairness_metrics(profile: Profile, baseline: Baseline, config: ModelConfig) -> list[MetricValue]:
+    """``fairness.*`` per group of each sensitive column against its reference group (core/fairness.py), and
+    with a score ``estimated.*`` per group from each group's own calibration (core/group_estimation.py)."""
     out: list[MetricValue] = []
+    spec = baseline.spec
     for col in spec.fairness_groups:
+        labels = spec.group_labels(col)
         pred, conf = profile.fairness.get(col), profile.performance.groups.get(col)
-        if pred is None and conf is None:
+        if pred is not None or conf is not None:
+            for v in group_metrics(col, labels, spec.reference_group(col), pred, conf):
+                out.append(MetricValue(v.metric, v.column, v.value, v.segment, v.rows))
+        est, calibration = profile.group_estimation.get(col), baseline.group_calibration.get(col)
+        if est is None or calibration is None or calibration.shape[0] != est.shape[0]:
             continue
-        for v in group_metrics(col, spec.group_labels(col), spec.reference_group(col), pred, conf):
-            out.append(MetricValue(v.metric, v.column, v.value, v.segment, v.rows))
+        for g, label in enumerate(labels):
+            rows = int(est[g].sum())
+            for m in estimated_metrics(config, est[g], calibration[g]) if rows else []:
+                out.append(MetricValue(m.metric, col, m.value, label, rows))
     return out
 
 

@@ -122,8 +122,9 @@ class ProfileBuilder:
     :class:`Profile` is built until :meth:`result`, so the cost per batch does not grow with the number of
     groups times columns of Python objects."""
 
-    def __init__(self, config: ModelConfig, spec: BinSpec, baseline_id: str) -> None:
+    def __init__(self, config: ModelConfig, spec: BinSpec, baseline_id: str, *, reference: bool = False) -> None:
         self.config = config
+        self.reference = reference  # reference data: also each fairness group's score counts by label
         self.spec = spec
         self.baseline_id = baseline_id
         self._blocks: dict[tuple[int, str | None], _Block] = {}
@@ -181,10 +182,9 @@ class ProfileBuilder:
     ) -> None:
         parts: dict[_Field, tuple[np.ndarray, _Combine]] = {}
         if fairness:
-            for col, (pred, conf) in self._fairness(g, batch).items():
-                parts[("fair", col, "pred")] = (pred, np.add)
-                if conf is not None:
-                    parts[("fairperf", col, "conf")] = (conf, np.add)
+            for col, arrays in self._fairness(g, batch, numeric).items():
+                for name, arr in arrays.items():
+                    parts[("fairperf" if name in ("conf", "scores") else "fair", col, name)] = (arr, np.add)
         label = self.config.columns.label
         for col, num in numeric.items():
             if num is None and col == label:
@@ -318,9 +318,13 @@ class ProfileBuilder:
             out["score_hist"] = score_hist
         return out
 
-    def _fairness(self, g: _Grouping, batch: PreparedBatch) -> dict[str, tuple[IntArray, IntArray | None]]:
-        """Per population group (window) and sensitive column: ``[groups, 2]`` counts of rows with a prediction and
-        predicted positives, and with labels ``[groups, 4]`` confusion counts tp, fp, fn, tn (binary only)."""
+    def _fairness(
+        self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]
+    ) -> dict[str, dict[str, IntArray]]:
+        """Per population group (window) and sensitive column (binary only): ``pred`` ``[groups, 2]`` counts of
+        rows with a prediction and predicted positives; with labels ``conf`` ``[groups, 4]`` confusion counts tp,
+        fp, fn, tn; with a score ``est`` ``[groups, 2, slots]`` (predicted negative / positive by score slot), and
+        in reference data with labels ``scores`` ``[groups, 2, slots]`` (negative / positive label by slot)."""
         cfg, spec = self.config, self.spec
         p_in = batch.categorical.get(cfg.columns.prediction)
         if cfg.task != "binary_classification" or p_in is None or not batch.fairness:
@@ -333,18 +337,28 @@ class ProfileBuilder:
         cell = None
         if y_in is not None:  # tp 0, fp 1, fn 2, tn 3
             cell = 2 * (1 - pred_pos) + (y_in.codes != positive).astype(np.int64)
-        out: dict[str, tuple[IntArray, IntArray | None]] = {}
+        sc = numeric.get(cfg.columns.score) if cfg.columns.score else None
+        n_s = 0 if sc is None or cfg.columns.score is None else spec.numeric[cfg.columns.score].n_slots("fine")
+        out: dict[str, dict[str, IntArray]] = {}
         for col, codes in batch.fairness.items():
             n_groups = len(spec.fairness_groups[col]) + 1
             idx = g.idx * n_groups + codes
             size = g.n * n_groups
             counts = np.bincount(idx[has_pred] * 2 + pred_pos[has_pred], minlength=size * 2).reshape(g.n, n_groups, 2)
-            pred = np.stack([counts[..., 0] + counts[..., 1], counts[..., 1]], axis=-1).astype(np.int64)
-            conf = None
+            arrays = {"pred": np.stack([counts[..., 0] + counts[..., 1], counts[..., 1]], axis=-1).astype(np.int64)}
             if cell is not None and labeled is not None:
                 flat = np.bincount(idx[labeled] * 4 + cell[labeled], minlength=size * 4)
-                conf = flat.reshape(g.n, n_groups, 4).astype(np.int64)
-            out[col] = (pred, conf)
+                arrays["conf"] = flat.reshape(g.n, n_groups, 4).astype(np.int64)
+            if sc is not None:
+                ok = has_pred & sc.finite
+                slots = (idx[ok] * 2 + pred_pos[ok]) * n_s + sc.fine[ok]
+                arrays["est"] = np.bincount(slots, minlength=size * 2 * n_s).reshape(g.n, n_groups, 2, n_s)
+                if self.reference and y_in is not None and labeled is not None:
+                    ok = labeled & sc.finite
+                    y_pos = (y_in.codes == positive).astype(np.int64)
+                    slots = (idx[ok] * 2 + y_pos[ok]) * n_s + sc.fine[ok]
+                    arrays["scores"] = np.bincount(slots, minlength=size * 2 * n_s).reshape(g.n, n_groups, 2, n_s)
+            out[col] = arrays
         return out
 
     def _estimation(
@@ -398,7 +412,9 @@ class _Block:
         categorical: dict[str, CategoricalProfile] = {}
         business: dict[str, FloatArray] = {}
         fairness: dict[str, IntArray] = {}
+        group_estimation: dict[str, IntArray] = {}
         groups: dict[str, IntArray] = {}
+        group_scores: dict[str, IntArray] = {}
         for (part, col, name), (values, seen) in self.fields.items():
             if not seen[s] or col is None:
                 continue
@@ -423,9 +439,9 @@ class _Block:
             elif part == "bus":
                 business[col] = values[s].copy()
             elif part == "fair":
-                fairness[col] = values[s].copy()
+                (fairness if name == "pred" else group_estimation)[col] = values[s].astype(np.int64)
             elif part == "fairperf":
-                groups[col] = values[s].copy()
+                (groups if name == "conf" else group_scores)[col] = values[s].astype(np.int64)
         labeled = self._get(("perf", None, "labeled"), s)
         performance = PerformanceProfile()
         if labeled is not None:
@@ -436,6 +452,7 @@ class _Block:
                 None if score_hist is None else score_hist.copy(),
                 None if reg is None else reg.copy(),
                 groups,
+                group_scores,
             )
         est = self._get(("est", None, "counts"), s)
         return Profile(
@@ -448,6 +465,7 @@ class _Block:
             estimation=None if est is None else est.copy(),
             business=business,
             fairness=fairness,
+            group_estimation=group_estimation,
         )
 
 

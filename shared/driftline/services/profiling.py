@@ -12,6 +12,7 @@ import pyarrow as pa
 from driftline.core.baseline import Baseline, BinSettings, ReferenceSampler, baseline_id_for, calibrate
 from driftline.core.config import ModelConfig
 from driftline.core.errors import InputError
+from driftline.core.group_estimation import group_calibrations
 from driftline.core.profile import Profile, merge_all
 from driftline.core.profiler import GroupKey, PreparedBatch, ProfileBuilder
 from driftline.io.prepare import (
@@ -136,7 +137,7 @@ def build_baseline(
     spec = sampler.freeze()
     names = [n for n, _ in sources]
     bid = baseline_id_for(config.model_id, names, spec)
-    builder = ProfileBuilder(config, spec, bid)
+    builder = ProfileBuilder(config, spec, bid, reference=True)
     for i, (name, opener) in enumerate(sources):
         preparer = BatchPreparer(config, spec, reference=True)
         again = kept[i] if kept is not None else _batches(opener(), name, config, batch_rows, reference=True)
@@ -151,4 +152,8 @@ def build_baseline(
     score_hist = reference[None].performance.score_hist
     if score_hist is not None and score_hist[0].sum() > 0 and score_hist[1].sum() > 0:
         calibration = calibrate(score_hist)
-    return Baseline(bid, config.model_id, created_at, spec, reference, calibration, tuple(names))
+    groups = {}
+    if calibration is not None:
+        for col, scores in reference[None].performance.group_scores.items():
+            groups[col] = group_calibrations(calibration, scores)
+    return Baseline(bid, config.model_id, created_at, spec, reference, calibration, tuple(names), groups)
