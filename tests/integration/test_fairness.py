@@ -266,3 +266,17 @@ def test_the_report_has_a_fairness_section_and_a_scenarios_section() -> None:
     ):
         assert text in page, text
     assert page.count("<tr class=bad>") == 1  # gender=male, below four-fifths in the latest window
+
+
+def test_a_rule_with_a_scenario_judges_the_scenarios_metrics() -> None:
+    # Given a rule on the scenario's missing rate of income and one on its rows
+    rules = """  - {name: scen-rows, metric: volume.rows, scenario: high-income, above: 1, severity: info}
+  - {name: scen-missing, metric: quality.missing_rate, columns: [income], scenario: high-income, above: 0.5}
+"""
+    d = deployed(CONFIG + rules + SCENARIO)
+    d.drop(f"predictions/{MODEL}/all.parquet", encode(LOGS, "parquet"))
+    d.fairness_points()
+    # Then the rows rule alarms on the scenario (both windows hold its rows), the missing-rate rule does not
+    alerts = [json.loads(p["messages"]["default"]) for p in d.sink.published]
+    scen = [(a["rule"], a["state"], a["segment"], a["window_start"]) for a in alerts if a["rule"].startswith("scen-")]
+    assert scen == [("scen-rows", "ALARM", "scenario:high-income", "2026-01-01T00:00:00Z")]
