@@ -280,3 +280,16 @@ def test_a_rule_with_a_scenario_judges_the_scenarios_metrics() -> None:
     alerts = [json.loads(p["messages"]["default"]) for p in d.sink.published]
     scen = [(a["rule"], a["state"], a["segment"], a["window_start"]) for a in alerts if a["rule"].startswith("scen-")]
     assert scen == [("scen-rows", "ALARM", "scenario:high-income", "2026-01-01T00:00:00Z")]
+
+
+def test_scenario_bits_kept_under_another_scenario_list_count_for_none() -> None:
+    # Given predictions kept under one scenario list, then a config whose scenario list differs, then labels
+    d = deployed(CONFIG + SCENARIO)
+    d.drop(f"predictions/{MODEL}/p.parquet", encode(LOGS.drop(["repaid"]), "parquet"))
+    other = SCENARIO.replace("high-income", "rich").replace("22000", "30000")
+    d.drop(f"models/{MODEL}/config.yaml", (CONFIG + other).encode())
+    d.drop(f"labels/{MODEL}/l.csv", encode(LOGS.select(["request_id", "repaid"]), "csv"))
+    d.fairness_points()
+    # Then the labels reach the population and the groups, and no scenario (their bits meant another list)
+    perf = [p for p in d.store.points(MODEL, start=T0, end=T0 + 2 * HOUR) if p.metric == "performance.accuracy"]
+    assert {p.segment for p in perf} == {None}

@@ -8,6 +8,8 @@ its metrics carry ``segment = "scenario:<name>"``. This module holds the validat
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -61,6 +63,13 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "where": self.where.to_dict()}
+
+
+def scenarios_key(scenarios: Sequence[Scenario]) -> int:
+    """A short, stable fingerprint of a scenario list (names, conditions and order): what a prediction's scenario
+    bits mean. Bits kept under another list are not read against this one."""
+    text = json.dumps([s.to_dict() for s in scenarios], sort_keys=True)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
 
 
 class _Checker(Protocol):

@@ -154,7 +154,8 @@ class BatchPreparer:
         for col, groups in self.spec.fairness_groups.items():
             arr = _column(batch, GROUP_CODE_PREFIX + col)  # rows rebuilt for their labels: the code kept
             if arr is not None:
-                fairness[col] = np.asarray(pc.fill_null(arr, len(groups)).to_numpy(zero_copy_only=False), np.int64)
+                kept = np.asarray(pc.fill_null(arr, len(groups)).to_numpy(zero_copy_only=False), np.int64)
+                fairness[col] = np.where((kept >= 0) & (kept <= len(groups)), kept, len(groups))
                 continue
             arr = _column(batch, col)
             codes = (

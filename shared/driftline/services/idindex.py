@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from driftline.core.config import ModelConfig
 from driftline.core.profiler import PreparedBatch
+from driftline.core.scenarios import scenarios_key
 from driftline.io.coerce import to_category, to_numeric
 from driftline.io.prepare import GROUP_CODE_PREFIX, SCENARIO_BITS, BatchPreparer
 
@@ -48,6 +49,7 @@ class IdIndex:
             for i, s in enumerate(cfg.scenarios):
                 bits |= prepared.scenarios[s.name].astype(np.int64) << i
             cols["sc"] = bits.tolist()
+            cols["sck"] = [scenarios_key(cfg.scenarios)] * prepared.n
         names = list(cols)
         for i, row_id in enumerate(ids):
             if row_id is None:
@@ -83,7 +85,8 @@ def joined_batch(config: ModelConfig, items: list[dict[str, Any]], labels: pa.Ar
             data[seg] = pa.array([it.get(f"seg:{seg}") for it in sel], pa.string())
         for col in config.sensitive_columns:
             data[GROUP_CODE_PREFIX + col] = pa.array([it.get(f"fg:{col}") for it in sel], pa.int64())
-        if config.scenarios:
-            data[SCENARIO_BITS] = pa.array([it.get("sc", 0) for it in sel], pa.int64())
+        if config.scenarios:  # bits kept under another scenario list (the config changed since) count for none
+            key = scenarios_key(config.scenarios)
+            data[SCENARIO_BITS] = pa.array([it.get("sc", 0) if it.get("sck") == key else 0 for it in sel], pa.int64())
         out[bid] = pa.RecordBatch.from_pydict(data)
     return out
