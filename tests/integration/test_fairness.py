@@ -185,13 +185,26 @@ def test_fairness_metrics_equal_fairlearn_where_the_definitions_coincide() -> No
         for grp in GROUPS[1:]:
             m = (ws == w) & np.isin(g, ["female", grp])  # two groups: fairlearn's range is our |difference|
             y, yhat = np.asarray(LOGS["repaid"])[m], np.asarray(LOGS["approved"])[m]
-            dpd = fairlearn_metrics.demographic_parity_difference(y, yhat, sensitive_features=g[m])
-            eod = fairlearn_metrics.equalized_odds_difference(y, yhat, sensitive_features=g[m])
-            seg = f"gender={grp}"
-            ours_dpd = after[("fairness.demographic_parity_difference", seg, int(w))][0]
-            ours_eod = after[("fairness.equalized_odds_difference", seg, int(w))][0]
-            assert math.isclose(abs(ours_dpd), dpd, rel_tol=1e-9, abs_tol=1e-12)
-            assert math.isclose(ours_eod, eod, rel_tol=1e-9, abs_tol=1e-12)
+            theirs = {
+                name: getattr(fairlearn_metrics, name)(y, yhat, sensitive_features=g[m])
+                for name in (
+                    "demographic_parity_difference",
+                    "demographic_parity_ratio",
+                    "equalized_odds_difference",
+                    "equal_opportunity_difference",
+                    "accuracy_score_difference",
+                )
+            }
+            ours = {k[0].removeprefix("fairness."): v for k, (v, _) in after.items() if k[1:] == (f"gender={grp}", w)}
+            pairs = [
+                (abs(ours["demographic_parity_difference"]), theirs["demographic_parity_difference"]),
+                (min(ours["disparate_impact"], 1 / ours["disparate_impact"]), theirs["demographic_parity_ratio"]),
+                (ours["equalized_odds_difference"], theirs["equalized_odds_difference"]),
+                (abs(ours["equal_opportunity_difference"]), theirs["equal_opportunity_difference"]),
+                (abs(ours["accuracy_difference"]), theirs["accuracy_score_difference"]),
+            ]
+            for mine, fl in pairs:
+                assert math.isclose(mine, fl, rel_tol=1e-9, abs_tol=1e-12), (grp, w, pairs)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
