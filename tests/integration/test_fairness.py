@@ -306,3 +306,18 @@ def test_scenario_bits_kept_under_another_scenario_list_count_for_none() -> None
     # Then the labels reach the population and the groups, and no scenario (their bits meant another list)
     perf = [p for p in d.store.points(MODEL, start=T0, end=T0 + 2 * HOUR) if p.metric == "performance.accuracy"]
     assert {p.segment for p in perf} == {None}
+
+
+def test_the_four_fifths_rule_alarms_early_on_the_open_window() -> None:
+    # Given the second hour's predictions (men approved at 0.7 of their rate) while that hour is still open
+    d = deployed()
+    d.drop(f"predictions/{MODEL}/h2.parquet", encode(LOGS.slice(900), "parquet"))
+    # When the evaluator ticks half-way through the hour
+    d.evaluate.evaluate(MODEL, at=T0 + HOUR + 1800)
+    # Then the ALARM is out already, marked partial, with the rows so far
+    alerts = [json.loads(p["messages"]["default"]) for p in d.sink.published]
+    fair = [a for a in alerts if a["metric"] == "fairness.disparate_impact"]
+    assert [(a["state"], a["segment"], a["window_start"]) for a in fair] == [
+        ("ALARM", "gender=male", "2026-01-01T01:00:00Z")
+    ]
+    assert fair[0]["details"].get("partial") is True
