@@ -79,7 +79,7 @@ def test_a_group_below_four_fifths_alarms_and_every_alert_reaches_an_eventbridge
     drain(sqs, queues["sns-alerts"][0], envelopes)
     alarms = fairness_alarms()
     assert [(a["state"], a["column"], a["segment"], a["window_start"], a["rule"]) for a in alarms] == [
-        ("ALARM", "gender", "gender=male", iso(origin + HOUR), "default-disparate-impact")
+        ("ALARM", "gender", "gender=male", iso(origin + HOUR), "default-fairness")
     ], f"{alarms}\n{cloud.logs()}"
     assert alarms[0]["severity"] == "warning" and alarms[0]["threshold"] == 0.8 and alarms[0]["value"] < 0.8
 

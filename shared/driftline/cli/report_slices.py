@@ -11,19 +11,17 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
+from driftline.core import catalogue
 from driftline.core.config import ModelConfig
-from driftline.core.fairness import FOUR_FIFTHS
 from driftline.core.metrics import MetricPoint
 from driftline.core.scenarios import SCENARIO_PREFIX
 
-_SCENARIO_METRICS = ("volume.rows", "drift.jensen_shannon")
-_FAIRNESS_COLUMNS = (
-    ("fairness.disparate_impact", "disparate impact"),
-    ("fairness.demographic_parity_difference", "parity diff."),
-    ("fairness.equal_opportunity_difference", "equal opp. diff."),
-    ("fairness.equalized_odds_difference", "equalized odds diff."),
-    ("fairness.accuracy_difference", "accuracy diff."),
-)
+_ROWS = "volume.rows"
+_DRIFT = "drift.jensen_shannon"
+_FAIRNESS = catalogue.names(family="fairness")
+_DISPARATE_IMPACT = "fairness.disparate_impact"
+_rule = catalogue.METRICS[_DISPARATE_IMPACT].default
+FOUR_FIFTHS = 0.8 if _rule is None or _rule.threshold is None else _rule.threshold  # the default rule's line
 
 
 def wanted(p: MetricPoint) -> bool:
@@ -31,7 +29,7 @@ def wanted(p: MetricPoint) -> bool:
     if p.metric.startswith("fairness."):
         return True
     return bool(p.segment and p.segment.startswith(SCENARIO_PREFIX)) and (
-        p.metric in _SCENARIO_METRICS or p.metric.startswith(("performance.", "estimated."))
+        p.metric in (_ROWS, _DRIFT) or p.metric.startswith(("performance.", "estimated."))
     )
 
 
@@ -61,7 +59,7 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
         groups = sorted({p.segment or "" for p in mine})
         colors = {g: page.PALETTE[i % len(page.PALETTE)] for i, g in enumerate(groups)}
         for metric, title, refs in (
-            ("fairness.disparate_impact", "disparate impact", [page.RefLine(FOUR_FIFTHS, "four-fifths rule")]),
+            (_DISPARATE_IMPACT, "disparate impact", [page.RefLine(FOUR_FIFTHS, "four-fifths rule")]),
             ("fairness.demographic_parity_difference", "positive rate minus the reference's", [page.RefLine(0.0, "")]),
         ):
             series = [
@@ -83,7 +81,10 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
             out.append(page._card(f"{col} · {title}", chart + keys, note=note))
         out.append(
             _latest_table(
-                f"{col} · latest window", mine, [m for m, _ in _FAIRNESS_COLUMNS], [t for _, t in _FAIRNESS_COLUMNS]
+                f"{col} · latest window",
+                mine,
+                list(_FAIRNESS),
+                [m.removeprefix("fairness.").replace("_", " ") for m in _FAIRNESS],
             )
         )
     scen = [p for p in pts if p.segment and p.segment.startswith(SCENARIO_PREFIX)]
@@ -91,14 +92,9 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
         out.append('<h2 class="section">Scenarios</h2>')
         names = sorted({p.segment or "" for p in scen})
         colors = {n: page.PALETTE[i % len(page.PALETTE)] for i, n in enumerate(names)}
-        perf = next(
-            (
-                m
-                for m in ("performance.accuracy", "performance.rmse", "estimated.accuracy")
-                if any(p.metric == m for p in scen)
-            ),
-            None,
-        )
+        # the first headline performance series the scenarios have: labelled, then estimated
+        headline = [f"{family}.{short}" for family in ("performance", "estimated") for short in ("accuracy", "rmse")]
+        perf = next((m for m in headline if any(p.metric == m for p in scen)), None)
         for metric in ["volume.rows"] + ([perf] if perf else []):
             series = [
                 page.Series(
@@ -134,7 +130,7 @@ def _latest_table(title: str, points: Sequence[MetricPoint], metrics: Sequence[s
     value = {(p.segment, p.metric): p for p in rows}
     body = ""
     for g in groups:
-        di = value.get((g, "fairness.disparate_impact"))
+        di = value.get((g, _DISPARATE_IMPACT))
         bad = di is not None and di.value < FOUR_FIFTHS
         n = max((p.rows for p in rows if p.segment == g), default=0)
         cells = "".join(f"<td>{_num(value[(g, m)].value) if (g, m) in value else '–'}</td>" for m in metrics)

@@ -32,24 +32,9 @@ from numpy.typing import NDArray
 
 IntArray = NDArray[np.int64]
 
-FAIRNESS_METRICS: Final = (
-    "fairness.disparate_impact",
-    "fairness.demographic_parity_difference",
-    "fairness.equal_opportunity_difference",
-    "fairness.equalized_odds_difference",
-    "fairness.accuracy_difference",
-)
-LABEL_METRICS: Final = frozenset(FAIRNESS_METRICS[2:])  # need labels; rows = the group's labelled rows
-FAIRNESS_RANGES: Final[Mapping[str, tuple[float, float]]] = {
-    "fairness.disparate_impact": (0.0, float("inf")),
-    "fairness.demographic_parity_difference": (-1.0, 1.0),
-    "fairness.equal_opportunity_difference": (-1.0, 1.0),
-    "fairness.equalized_odds_difference": (0.0, 1.0),
-    "fairness.accuracy_difference": (-1.0, 1.0),
-}
+# The metrics themselves (names, ranges, directions, the four-fifths default rule) are catalogue entries
+# (driftline.core.catalogue); this module computes their values.
 MAX_SENSITIVE: Final = 10
-FOUR_FIFTHS: Final = 0.8
-DEFAULT_RULE_NAME: Final = "default-disparate-impact"
 _KEYS: Final = ("sensitive", "reference")
 
 
