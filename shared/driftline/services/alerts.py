@@ -2,8 +2,10 @@
 
 Every alert is first written to the alert history under a key that names its rule, column, segment, window and
 state (a conditional write: the second writer loses), with an outbox item in the same transaction, then
-published, then its outbox item deleted and the history item marked published. An alert whose publication
-failed stays in the outbox and is retried by the next evaluator run (which reads the outbox, not the history),
+published, then its outbox item deleted and the history item marked published. With an event bus (SPEC §4
+EventBridge), the same JSON object is then put on the bus and marked evented, the outbox item going only then.
+An alert whose publication (or event) failed stays in the outbox and is retried by the next evaluator run (which
+reads the outbox, not the history): an event whose put failed is retried without sending the SNS message again,
 so none is lost and none is published twice by two writers.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 
 from driftline.core import catalogue
 from driftline.core.metrics import iso_utc
-from driftline.services.ports import AlertSink
+from driftline.services.ports import AlertSink, EventSink
 from driftline.services.store import Store, ws_key
 
 log = logging.getLogger(__name__)
@@ -155,9 +157,10 @@ def attributes(alert: Alert) -> dict[str, str]:
 
 
 class AlertPublisher:
-    def __init__(self, store: Store, sink: AlertSink) -> None:
+    def __init__(self, store: Store, sink: AlertSink, events: EventSink | None = None) -> None:
         self.store = store
         self.sink = sink
+        self.events = events
 
     def publish(self, alert: Alert) -> bool:
         """Record and publish once. True when this call published it."""
@@ -167,11 +170,15 @@ class AlertPublisher:
         self._send(alert.model_id, alert.history_key, alert)
         return True
 
-    def _send(self, model_id: str, key: str, alert: Alert) -> None:
-        message_id = self.sink.publish(
-            subject=subject(alert), messages=sns_messages(alert), attributes=attributes(alert)
-        )
-        self.store.mark_published(model_id, key, message_id)
+    def _send(self, model_id: str, key: str, alert: Alert, *, published: bool = False) -> None:
+        if not published:
+            message_id = self.sink.publish(
+                subject=subject(alert), messages=sns_messages(alert), attributes=attributes(alert)
+            )
+            self.store.mark_published(model_id, key, message_id, done=self.events is None)
+        if self.events is not None:
+            event_id = self.events.put(detail=sns_messages(alert)["default"])
+            self.store.mark_evented(model_id, key, event_id)
 
     def retry_unpublished(self, model_id: str) -> int:
         """Publish the alerts recorded earlier whose publication did not complete (their publisher died). Only
@@ -182,7 +189,7 @@ class AlertPublisher:
             if not self.store.claim_retry(item):
                 continue
             alert = alert_from_payload(json.loads(item["alert"]), op=str(item.get("op", "above")))
-            self._send(model_id, str(item["sk"]), alert)
+            self._send(model_id, str(item["sk"]), alert, published=bool(item.get("published")))
             n += 1
         return n
 

@@ -600,8 +600,15 @@ class Store:
         or is being, published). The outbox item stays until the alert is published: what the retry reads."""
         now = self.clock()
         expires = int(now) + self.metrics_ttl
-        history = {**payload, "pk": f"ALERT#{model_id}", "sk": history_key, "published": False, "attempt": 0}
-        outbox = {**payload, "pk": f"OUTBOX#{model_id}", "sk": history_key, "attempt": 0}
+        history = {
+            **payload,
+            "pk": f"ALERT#{model_id}",
+            "sk": history_key,
+            "published": False,
+            "evented": False,  # put on the event bus (when the stack has one)
+            "attempt": 0,
+        }
+        outbox = {**payload, "pk": f"OUTBOX#{model_id}", "sk": history_key, "published": False, "attempt": 0}
         try:
             self.table.transact(
                 [
@@ -613,16 +620,26 @@ class Store:
         except ConditionFailed:
             return False
 
-    def mark_published(self, model_id: str, history_key: str, message_id: str) -> None:
-        """Published: its outbox item goes first (a crash in between leaves the history's flag unset, never a
-        second publication), then the history item says so."""
-        self.table.delete(f"OUTBOX#{model_id}", history_key)
+    def mark_published(self, model_id: str, history_key: str, message_id: str, *, done: bool = True) -> None:
+        """Published on SNS. ``done`` (no event bus to put it on next): its outbox item goes first (a crash in
+        between leaves the history's flag unset, never a second publication), then the history item says so.
+        Otherwise the outbox item stays, marked published, until the event is put (:meth:`mark_evented`)."""
+        if done:
+            self.table.delete(f"OUTBOX#{model_id}", history_key)
+        else:
+            self.table.add(f"OUTBOX#{model_id}", history_key, {}, set_values={"published": True})
         self.table.add(f"ALERT#{model_id}", history_key, {}, set_values={"published": True, "message_id": message_id})
 
+    def mark_evented(self, model_id: str, history_key: str, event_id: str) -> None:
+        """Put on the event bus: the last step, so its outbox item goes (first, as in :meth:`mark_published`)."""
+        self.table.delete(f"OUTBOX#{model_id}", history_key)
+        self.table.add(f"ALERT#{model_id}", history_key, {}, set_values={"evented": True, "event_id": event_id})
+
     def unpublished_alerts(self, model_id: str, *, older_than: float) -> list[Item]:
-        """Alerts recorded (or last retried) more than ``older_than`` seconds ago and still not published: their
-        publisher died between recording and publishing. Younger ones may be being published right now. Reads the
-        model's outbox only (the unpublished alerts), however long its alert history."""
+        """Alerts recorded (or last retried) more than ``older_than`` seconds ago whose publication did not
+        complete (not published, or, with an event bus, not yet put on it: ``published`` says which): their
+        publisher died on the way. Younger ones may be being published right now. Reads the model's outbox only,
+        however long its alert history; alerts recorded before the bus existed left it when published."""
         cutoff = self.clock() - older_than
         return [i for i in self.table.query(f"OUTBOX#{model_id}") if float(i.get("recorded_at", 0)) <= cutoff]
 
