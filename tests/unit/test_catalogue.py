@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from driftline.core import catalogue, config, rules
-from driftline.core.config import ConfigError, load_config_dict
+from driftline.core.config import load_config_dict
+from driftline.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "shared" / "driftline"
