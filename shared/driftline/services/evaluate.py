@@ -121,12 +121,28 @@ class EvaluateService:
             except DriftlineError as err:  # one model's problem does not stop the others
                 log.warning("model not evaluated", extra={"model_id": model_id, "reason": str(err)})
                 reports.append(EvaluationReport(model_id, errors=[str(err)]))
+            self._record_run(reports[-1])
         return reports
 
     def evaluate(self, model_id: str, *, at: float | None = None, time_left: float | None = None) -> EvaluationReport:
         """One model. ``time_left``: seconds this run has (None: no limit)."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
-        return self._evaluate(model_id, at, budget)
+        report = self._evaluate(model_id, at, budget)
+        self._record_run(report)
+        return report
+
+    def _record_run(self, report: EvaluationReport) -> None:
+        """The run, for ``driftline status``; never a reason to fail the run."""
+        try:
+            self.store.put_run(
+                report.model_id,
+                at=self.clock(),
+                windows=len(report.windows),
+                windows_left=report.windows_left,
+                errors=report.errors,
+            )
+        except DriftlineError as err:
+            log.warning("evaluation run not recorded", extra={"model_id": report.model_id, "reason": str(err)})
 
     def _evaluate(self, model_id: str, at: float | None, budget: Budget | None) -> EvaluationReport:
         now = self.clock() if at is None else at
