@@ -418,7 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  - {e}", file=sys.stderr)
         return EXIT_FAIL
     except UsageError as err:
-        print(f"driftline {args.command}: {err}", file=sys.stderr)
+        command = " ".join(filter(None, (args.command, getattr(args, f"{args.command}_cmd", None))))
+        print(f"driftline {command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except DriftlineError as err:
         print(f"driftline: {err}", file=sys.stderr)

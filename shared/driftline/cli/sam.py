@@ -85,8 +85,8 @@ def function_id(stack: Any, name: str) -> str:
     by_lower = {f.lower(): f for f in functions} | {f.lower().removesuffix("function"): f for f in functions}
     found = by_lower.get(name.lower())
     if found is None:
-        close = difflib.get_close_matches(name, functions, n=1, cutoff=0.5)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+        hint = f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
         raise UsageError(f"no function {name!r} in template.yaml{hint}; functions: {', '.join(functions)}")
     return str(found)
 

@@ -151,6 +151,7 @@ class LocalCloud:
     stack_name: str = STACK_NAME
     region: str = REGION
     quiet_logs: bool = True
+    pumps: bool = True  # False: notifications wait in the queues (for `sam local invoke` or a test to deliver)
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port(self.host)
@@ -180,7 +181,7 @@ class LocalCloud:
         self._wait_up()
         self.provision()
         for fn in self.functions.values():
-            if fn.queue_url:
+            if fn.queue_url and self.pumps:
                 self._spawn(self._pump, fn)
             elif fn.schedule and self.tick != 0:
                 self._spawn(self._scheduler, fn)
