@@ -170,7 +170,9 @@ def test_sam_env_and_event_match_the_template_the_pump_and_s3(tmp_path: Path, ca
         # And the evaluator's event is the scheduler's, named as the template names the schedule
         tick = lambda_event(state, "EvaluateFunction", None)
         assert keys_of(tick) == keys_of(json.loads((EVENTS / "evaluate-schedule.json").read_text()))
-        assert tick["resources"] == [f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{cloud.stack_name}-evaluate"]
+        assert tick["resources"] == [
+            f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{cloud.stack_name}-evaluate"
+        ]
 
         # And the mistakes are one line each, exit non-zero
         for argv, message in (
