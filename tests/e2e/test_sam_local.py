@@ -244,3 +244,30 @@ def test_handlers_in_fresh_interpreters_store_what_the_event_pump_stores(tmp_pat
     assert invoked["alerts"] == pumped["alerts"]
     assert invoked["files"] == pumped["files"]
     assert invoked["errors"] == pumped["errors"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("*.json")))
+def test_sample_events_name_the_local_clouds_resources(name: str) -> None:
+    """infra/events/ are consistent with the local cloud: its bucket, the queue each key is routed to, its schedule
+    (so `sam local invoke -e infra/events/...` against it reads an object of its bucket once the object is put)."""
+    from driftline.cli.local.cloud import STACK_NAME, project_root
+    from driftline.cli.sam import _route, _stack
+
+    stack = _stack({"root": str(project_root()), "stack": STACK_NAME, "region": "us-east-1"})
+    bucket = stack.physical_name("DataBucket")
+    event = json.loads((EVENTS / name).read_text())
+    if "Records" not in event:
+        assert event["resources"] == [
+            f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{STACK_NAME}-evaluate"
+        ]
+        return
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        assert record["md5OfBody"] == __import__("hashlib").md5(record["body"].encode()).hexdigest()
+        if "Records" not in body:  # s3:TestEvent
+            assert body["Bucket"] == bucket
+            continue
+        s3_record = body["Records"][0]["s3"]
+        assert s3_record["bucket"]["name"] == bucket and s3_record["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
+        queue = _route(stack, unquote_plus(s3_record["object"]["key"]))
+        assert queue is not None and record["eventSourceARN"] == stack.get_att(queue, "Arn")

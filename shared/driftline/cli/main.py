@@ -242,7 +242,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     require_local_extra()
     from driftline.cli.local.cloud import serve
 
-    return serve(port=args.port, tick=args.tick, host=args.host)
+    return serve(port=args.port, tick=args.tick, host=args.host, pumps=args.pump)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -314,7 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to bind (default: %(default)s; 0.0.0.0 lets a container reach it, see `local sam-env`)",
     )
-    up.add_argument("--tick", type=float, default=None, help="evaluator period in seconds (default: the template's)")
+    up.add_argument(
+        "--tick", type=float, default=None, help="evaluator period in seconds, 0: never (default: the template's)"
+    )
+    up.add_argument(
+        "--no-pump",
+        dest="pump",
+        action="store_false",
+        help="leave S3 notifications in the queues: the functions run only when invoked (`sam local invoke`)",
+    )
     up.set_defaults(func=cmd_local_up)
     from driftline.cli.sam import add_sam_commands
 

@@ -521,7 +521,7 @@ def running(**kwargs: Any) -> Iterator[LocalCloud]:
         cloud.stop()
 
 
-def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1") -> int:
+def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1", pumps: bool = True) -> int:
     """``driftline local up``: print the ready line (the only line on stdout: every log goes to stderr), leave the
     settings where the CLI finds them (``driftline.cli.local.state``), serve until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
@@ -538,7 +538,7 @@ def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    cloud = LocalCloud(port=port, host=host, tick=tick).start()
+    cloud = LocalCloud(port=port, host=host, tick=tick, pumps=pumps).start()
     try:
         write_state(cloud.ready_line, stack=cloud.stack_name, root=cloud.root, host=host)
         ready_out.write(json.dumps(cloud.ready_line) + "\n")
