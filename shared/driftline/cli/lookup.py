@@ -4,7 +4,7 @@ with a "did you mean" (never an empty answer for a typo)."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from driftline.cli.stack import UsageError
@@ -16,7 +16,7 @@ def _hint(name: str, candidates: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _listing(names: Sequence[str], limit: int = 12) -> str:
+def _listing(names: Iterable[str], limit: int = 12) -> str:
     names = sorted(set(names))
     shown = ", ".join(names[:limit])
     return shown + (f", … ({len(names)} in all)" if len(names) > limit else "") if names else "none"

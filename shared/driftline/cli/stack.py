@@ -15,7 +15,7 @@ from driftline.runtime.settings import Settings
 
 OUTPUTS = {"DataBucketName": "bucket", "MetricsTableName": "table", "AlertsTopicArn": "topic_arn"}
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "host.docker.internal")  # noqa: S104 - names, not binds
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+DUMMY_KEY = "testing"  # moto accepts any credentials
 
 
 class UsageError(DriftlineError):
@@ -41,7 +41,9 @@ def session_for(endpoint_url: str | None, region: str | None) -> Any:
     any, and a fresh machine has none: NoCredentialsError otherwise)."""
     session = boto3.session.Session(region_name=region)
     if is_local(endpoint_url) and session.get_credentials() is None:
-        session = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS)
+        session = boto3.session.Session(
+            aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=region
+        )
     return session
 
 
