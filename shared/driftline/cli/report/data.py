@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -46,25 +47,45 @@ def _segment_metric(metric: str) -> bool:
     return metric in (DRIFT, ROWS) or metric.startswith("performance.") or metric == "estimated.accuracy"
 
 
+def _segment_series_metric(metric: str) -> bool:
+    """Segment metrics charted over time (one line per segment): rows and performance."""
+    return metric == ROWS or metric.startswith("performance.") or metric == "estimated.accuracy"
+
+
 def _population_metric(metric: str) -> bool:
-    return metric in (DRIFT, ROWS, MISSING) or metric.startswith(("performance.", "estimated.", "business."))
+    return metric in (ROWS,) or metric.startswith(("drift.", "quality.", "performance.", "estimated.", "business."))
+
+
+def is_partial(p: MetricPoint) -> bool:
+    """A point of a window still open (SPEC §3), where the store says so."""
+    return bool(getattr(p, "partial", False))
 
 
 def select_points(points: Iterable[MetricPoint]) -> list[MetricPoint]:
-    """The points the page uses: the population series it charts, and the latest point of each segment series
-    it tabulates (streamed, so a long range with many segments stays small in memory)."""
+    """The points the page uses, streamed so that a long range with many segments stays small in memory: the
+    population series it charts; per segment the series of rows and performance, the latest point of each drift
+    series it tabulates, and per window the worst drift of any column (a point with ``column`` None)."""
     population: list[MetricPoint] = []
+    series: list[MetricPoint] = []
     latest: dict[tuple[str, str | None, str], MetricPoint] = {}
+    worst: dict[tuple[str, int], MetricPoint] = {}
     for p in points:
         if p.segment is None:
             if _population_metric(p.metric):
                 population.append(p)
+            continue
+        if _segment_series_metric(p.metric):
+            series.append(p)
         elif _segment_metric(p.metric):
             key = (p.metric, p.column, p.segment)
             old = latest.get(key)
             if old is None or p.window_start > old.window_start:
                 latest[key] = p
-    return population + list(latest.values())
+            if p.metric == DRIFT and p.column is not None and math.isfinite(p.value):
+                top = worst.get((p.segment, p.window_start))
+                if top is None or p.value > top.value:
+                    worst[(p.segment, p.window_start)] = dataclasses.replace(p, column=None)
+    return population + series + list(latest.values()) + list(worst.values())
 
 
 def latest_drift_window(points: Iterable[MetricPoint]) -> int | None:
@@ -121,12 +142,16 @@ class _Data:
     baseline: Baseline | None
     population: dict[tuple[str, str | None], list[tuple[int, float]]]  # (metric, column) -> sorted series
     segments: dict[tuple[str, str | None, str], MetricPoint]  # (metric, column, segment) -> latest point
+    segment_series: dict[tuple[str, str], list[tuple[int, float]]]  # (metric, segment) -> series (drift: worst)
+    partial: frozenset[tuple[str, str | None, str | None, int]]  # (metric, column, segment, window) still open
     alerts: list[dict[str, Any]]
     errors: list[Mapping[str, Any]]
     window_profile: Profile | None
     window_start: int | None
     window_baseline: Baseline | None
     generated_at: float
+    status: Mapping[str, Any] | None  # driftline status's object (files, freshness, the evaluator), when loaded
+    alerted_windows: Mapping[int, tuple[Profile, Baseline | None]]  # window start -> its profile and baseline
     step: int  # window width, seconds
     rules: list[AlertRule]
     base_values: dict[tuple[str, str | None], float]  # the baseline's own population metric values
@@ -147,22 +172,38 @@ class _Data:
         window_start: int | None,
         window_baseline: Baseline | None,
         generated_at: float,
+        status: Mapping[str, Any] | None = None,
+        alerted_windows: Mapping[int, tuple[Profile, Baseline | None]] | None = None,
     ) -> _Data:
         population: dict[tuple[str, str | None], dict[int, float]] = {}
         segments: dict[tuple[str, str | None, str], MetricPoint] = {}
+        segment_series: dict[tuple[str, str], dict[int, float]] = {}
+        worst: dict[tuple[str, int], float] = {}
+        partial: set[tuple[str, str | None, str | None, int]] = set()
         widths: list[int] = []
         for p in points:
             if not math.isfinite(p.value):
                 continue
+            if is_partial(p):
+                partial.add((p.metric, p.column, p.segment, p.window_start))
             if p.segment is None:
                 population.setdefault((p.metric, p.column), {})[p.window_start] = p.value
                 if len(widths) < 50 and p.window_end > p.window_start:
                     widths.append(p.window_end - p.window_start)
-            else:
-                key = (p.metric, p.column, p.segment)
-                old = segments.get(key)
-                if old is None or p.window_start > old.window_start:
-                    segments[key] = p
+                continue
+            if _segment_series_metric(p.metric) and p.column is None:
+                segment_series.setdefault((p.metric, p.segment), {})[p.window_start] = p.value
+            if p.metric == DRIFT:
+                key_w = (p.segment, p.window_start)
+                worst[key_w] = max(worst.get(key_w, -math.inf), p.value)
+                if p.column is None:
+                    continue  # select_points' worst-column point: charted, not tabulated
+            key = (p.metric, p.column, p.segment)
+            old = segments.get(key)
+            if old is None or p.window_start > old.window_start:
+                segments[key] = p
+        for (seg, ws), value in worst.items():
+            segment_series.setdefault((DRIFT, seg), {})[ws] = value
         step = int(np.median(widths)) if widths else 3600
         if config is not None:
             step = config.window_seconds
@@ -187,12 +228,16 @@ class _Data:
             baseline,
             {k: sorted(v.items()) for k, v in population.items()},
             segments,
+            {k: sorted(v.items()) for k, v in segment_series.items()},
+            frozenset(partial),
             alert_list,
             error_list,
             window_profile,
             window_start,
             window_baseline,
             generated_at,
+            status,
+            dict(alerted_windows or {}),
             max(step, 1),
             rules,
             base_values,
@@ -203,6 +248,14 @@ class _Data:
 
     def series(self, metric: str, column: str | None = None) -> list[tuple[int, float]]:
         return self.population.get((metric, column), [])
+
+    def partial_of(self, metric: str, column: str | None = None, segment: str | None = None) -> frozenset[int]:
+        """The window starts of the series' points that belong to a window still open."""
+        return frozenset(t for (m, c, s, t) in self.partial if (m, c, s) == (metric, column, segment))
+
+    def metrics_with(self, prefix: str) -> list[str]:
+        """Population metrics whose name starts with ``prefix``, in name order."""
+        return sorted({m for (m, _) in self.population if m.startswith(prefix)})
 
     def columns_of(self, metric: str) -> list[str]:
         cols = {c for (m, c) in self.population if m == metric and c is not None}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from driftline.cli.report.data import DRIFT, MAX_CATEGORIES, TOP_DRIFTED, _Data
+from driftline.cli.report.data import DRIFT, MAX_CATEGORIES, TOP_DRIFTED, _Data, _epoch, _float
 from driftline.cli.report.sections import _card
 from driftline.cli.report.svg import BASELINE_BAR, WINDOW_BAR, _edge, _fmt, _iso, bar_chart, esc, legend
 from driftline.core.baseline import Baseline
@@ -23,7 +23,8 @@ class Distribution:
     drift: float | None
 
 
-def distributions(data: _Data) -> list[Distribution]:
+def distributions(data: _Data, *, top: int | None = TOP_DRIFTED) -> list[Distribution]:
+    """The latest window's distributions of the features, most drifted first (``top`` of them; None: all)."""
     prof, base, ws = data.window_profile, data.window_baseline, data.window_start
     if prof is None or base is None or ws is None:
         return []
@@ -38,7 +39,7 @@ def distributions(data: _Data) -> list[Distribution]:
     latest.sort(key=lambda x: (-x[0], x[1]))
     ref = base.reference_for(None)
     out = []
-    for value, col in latest[:TOP_DRIFTED]:
+    for value, col in latest[:top]:
         dist = _distribution(col, prof, ref, base)
         if dist is not None:
             out.append(Distribution(col, dist[0], dist[1], dist[2], value))
@@ -98,21 +99,24 @@ def _distribution(
     return None
 
 
+def _bars(d: Distribution, when: str) -> str:
+    chart = bar_chart(
+        d.labels,
+        [("baseline", BASELINE_BAR, d.reference), (f"window {when}", WINDOW_BAR, d.window)],
+        label=f"{d.column} distribution",
+    )
+    return chart + legend([("baseline", BASELINE_BAR, False), (f"window {when}", WINDOW_BAR, False)])
+
+
 def _distribution_cards(data: _Data) -> list[str]:
     dists = distributions(data)
     cards = []
     when = _iso(data.window_start)
     for d in dists:
-        chart = bar_chart(
-            d.labels,
-            [("baseline", BASELINE_BAR, d.reference), (f"window {when}", WINDOW_BAR, d.window)],
-            label=f"{d.column} distribution",
-        )
-        keys = legend([("baseline", BASELINE_BAR, False), (f"window {when}", WINDOW_BAR, False)])
         cards.append(
             _card(
                 f"Distribution · {d.column}",
-                chart + keys,
+                _bars(d, when),
                 note=esc(f"drift.jensen_shannon {_fmt(d.drift)} in the window starting {when}"),
             )
         )
@@ -128,4 +132,51 @@ def _distribution_cards(data: _Data) -> list[str]:
             "computed with. ",
             1,
         )
+    return cards
+
+
+def every_feature_card(data: _Data) -> str:
+    """The latest window's distribution of every feature the top cards do not show, folded (no script needed)."""
+    rest = distributions(data, top=None)[TOP_DRIFTED:]
+    if not rest:
+        return ""
+    when = _iso(data.window_start)
+    parts = []
+    for d in rest:
+        title = f"{d.column} · drift.jensen_shannon {_fmt(d.drift)}"
+        parts.append(f'<details class="dist"><summary>{esc(title)}</summary>{_bars(d, when)}</details>')
+    note = esc(f"The window starting {when}; open a feature to see its distribution against the baseline.")
+    return _card(f"Every feature's distribution ({len(rest)} more)", "".join(parts), wide=True, note=note)
+
+
+MAX_ALERTED = 12
+
+
+def alerted_window_cards(data: _Data) -> list[str]:
+    """For each drift ALARM of the population (newest first) whose window's profile was loaded: the distribution of
+    the alerted column in that window against the baseline it was computed with."""
+    cards: list[str] = []
+    seen: set[tuple[int, str]] = set()
+    for a in data.alerts:  # newest first
+        if len(cards) >= MAX_ALERTED:
+            break
+        metric, col, seg = a.get("metric"), a.get("column"), a.get("segment")
+        if a.get("state") != "ALARM" or not str(metric).startswith("drift.") or seg is not None or not col:
+            continue
+        ws = _epoch(a.get("window_start"))
+        if ws is None or ws not in data.alerted_windows or (ws, str(col)) in seen:
+            continue
+        seen.add((ws, str(col)))
+        prof, base = data.alerted_windows[ws]
+        base = base or data.baseline
+        if base is None:
+            continue
+        dist = _distribution(str(col), prof, base.reference_for(None), base)
+        if dist is None:
+            continue
+        d = Distribution(str(col), dist[0], dist[1], dist[2], None)
+        note = esc(
+            f"{a.get('rule')}: {metric} {_fmt(_float(a.get('value')))} (threshold {_fmt(_float(a.get('threshold')))})"
+        )
+        cards.append(_card(f"Alerted window · {col} · {_iso(ws)}", _bars(d, _iso(ws)), note=note))
     return cards

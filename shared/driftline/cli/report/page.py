@@ -11,21 +11,27 @@ through :func:`html.escape`; no raw feature value is shown, only category names 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from driftline.cli.report.data import (
     DRIFT,
-    MISSING,
     ROWS,
     _attempt,
     _Data,
+    _epoch,
     alert_payload,
     latest_drift_window,
     select_points,
 )
-from driftline.cli.report.distributions import _distribution_cards
+from driftline.cli.report.distributions import (
+    MAX_ALERTED,
+    _distribution_cards,
+    alerted_window_cards,
+    every_feature_card,
+)
 from driftline.cli.report.sections import (
     _alerts_card,
     _business_cards,
@@ -36,6 +42,13 @@ from driftline.cli.report.sections import (
     _segments_card,
 )
 from driftline.cli.report.svg import _iso, esc
+from driftline.cli.report.timeseries import (
+    drift_statistic_cards,
+    freshness_card,
+    quality_cards,
+    segment_series_cards,
+)
+from driftline.cli.status import model_status
 from driftline.core.baseline import Baseline
 from driftline.core.config import ModelConfig
 from driftline.core.metrics import MetricPoint
@@ -89,7 +102,31 @@ def render_report(container: Container, model_id: str, *, start: int, end: int) 
         window_profile=window_profile,
         window_start=ws,
         window_baseline=window_baseline,
+        status=_attempt(lambda: model_status(container, model_id)),
+        alerted_windows=_alerted_windows(container, model_id, alerts, baseline),
     )
+
+
+def _alerted_windows(
+    container: Container, model_id: str, alerts: list[dict[str, Any]], baseline: Baseline | None
+) -> dict[int, tuple[Profile, Baseline | None]]:
+    """The population profiles of the windows with a drift ALARM (the newest ``MAX_ALERTED``), and their baselines."""
+    out: dict[int, tuple[Profile, Baseline | None]] = {}
+    for a in sorted(alerts, key=lambda a: str(a.get("window_start")), reverse=True):
+        ws = _epoch(a.get("window_start"))
+        if len(out) >= MAX_ALERTED or ws is None or ws in out:
+            continue
+        if a.get("state") != "ALARM" or not str(a.get("metric")).startswith("drift.") or a.get("segment") is not None:
+            continue
+        wp = _attempt(functools.partial(container.store.window_profiles, model_id, ws))
+        prof = None if wp is None else wp.profiles.get(None)
+        if prof is None:
+            continue
+        base = baseline
+        if base is None or base.baseline_id != prof.baseline_id:
+            base = _attempt(functools.partial(container.registry.baseline, model_id, prof.baseline_id))
+        out[ws] = (prof, base)
+    return out
 
 
 def render_report_from_data(
@@ -106,13 +143,17 @@ def render_report_from_data(
     window_start: int | None = None,
     window_baseline: Baseline | None = None,
     generated_at: float | None = None,
+    status: Mapping[str, Any] | None = None,
+    alerted_windows: Mapping[int, tuple[Profile, Baseline | None]] | None = None,
 ) -> str:
     """The HTML page from already-loaded data; pure (no I/O).
 
     ``points``: metric points (population and segments); ``alerts``: alert payloads (SPEC §4) or alert history
     items whose ``"alert"`` holds the payload as JSON; ``errors``: items with ``at``, ``key`` and ``reason``;
     ``window_profile``: the population profile of the window ``window_start`` (the latest with drift metrics),
-    compared with ``window_baseline`` (default ``baseline``) for the distribution charts."""
+    compared with ``window_baseline`` (default ``baseline``) for the distribution charts; ``status``: the object of
+    ``driftline status --format json`` (freshness, files, the evaluator); ``alerted_windows``: the population
+    profiles (and baselines) of windows with drift alarms, for their distribution charts."""
     data = _Data.build(
         model_id,
         start,
@@ -126,6 +167,8 @@ def render_report_from_data(
         window_start,
         window_baseline or baseline,
         time.time() if generated_at is None else generated_at,
+        status,
+        alerted_windows,
     )
     return _page(data)
 
@@ -139,20 +182,36 @@ def _page(data: _Data) -> str:
             _chart_card(data, "Feature drift · Jensen-Shannon distance", DRIFT, features, wide=True, note=note)
         )
     cards.append(_chart_card(data, "Volume · rows per window", ROWS, [None]))
-    cards.append(_chart_card(data, "Data quality · missing rate", MISSING, data.columns_of(MISSING)))
+    cards.append(freshness_card(data))
+    cards += quality_cards(data)
     if outputs:
-        cards.append(_chart_card(data, "Prediction, score and label drift · Jensen-Shannon", DRIFT, outputs))
+        cards.append(_chart_card(data, "Prediction, score and label drift · Jensen-Shannon", DRIFT, outputs, y_cap=1.0))
+    stats = drift_statistic_cards(data)
+    if stats:
+        cards.append('<h2 class="section">Drift statistics beyond Jensen-Shannon</h2>')
+        cards += stats
     cards += _performance_cards(data)
     cards += _business_cards(data)
     segments = _segments_card(data)
     if segments:
         cards.append(segments)
+    over_time = segment_series_cards(data)
+    if over_time:
+        cards.append('<h2 class="section">Segments over time</h2>')
+        cards += over_time
     dist = _distribution_cards(data)
     if dist:
         cards.append(
             f'<h2 class="section">Most drifted features in the latest window ({esc(_iso(data.window_start))})</h2>'
         )
         cards += dist
+        every = every_feature_card(data)
+        if every:
+            cards.append(every)
+    alerted = alerted_window_cards(data)
+    if alerted:
+        cards.append('<h2 class="section">Distributions in the windows that alarmed</h2>')
+        cards += alerted
     for section in EXTRA_SECTIONS:
         cards += section(data)
     cards.append(_alerts_card(data))
@@ -219,4 +278,8 @@ tr.flag td:first-child{box-shadow:inset 3px 0 0 var(--bad)}
 .badge{display:inline-block;padding:1px 7px;border-radius:10px;font-size:11px;font-weight:700;color:#fff}
 .badge.alarm{background:var(--bad)}.badge.ok{background:var(--ok)}
 footer{padding:4px 28px 24px;color:var(--muted);font-size:12px}
+.chart .partial{fill:#fff;stroke-width:2}.chart .partial-link{stroke-width:1.5;stroke-dasharray:2 3}
+table.facts th{position:static;background:none;width:45%;font-weight:500;color:var(--muted)}
+details.dist{border-top:1px solid var(--line);padding:4px 0}
+details.dist summary{cursor:pointer;font-weight:600;padding:3px 0}
 """

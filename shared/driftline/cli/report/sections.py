@@ -36,11 +36,16 @@ def _chart_card(
     *,
     wide: bool = False,
     y_floor: float | None = 0.0,
+    y_cap: float | None = None,
     note: str = "",
 ) -> str:
+    """A chart of ``metric`` for ``columns`` (None: the model-level series), whole population."""
     series = [
         Series(
-            c if c is not None else metric, data.colors.get(c, PALETTE[0]) if c else PALETTE[0], data.series(metric, c)
+            c if c is not None else metric,
+            data.colors.get(c, PALETTE[0]) if c else PALETTE[0],
+            data.series(metric, c),
+            partial=data.partial_of(metric, c),
         )
         for c in columns
     ]
@@ -55,10 +60,12 @@ def _chart_card(
         ref_lines=refs,
         markers=marks,
         y_floor=y_floor,
+        y_cap=y_cap,
         label=title,
     )
     keys = legend([(s.name, s.color, s.dashed) for s in series]) if any(c is not None for c in columns) else ""
-    return _card(title, chart + keys + _marker_legend(marks, refs), wide=wide, note=note)
+    partial = any(s.partial for s in series)
+    return _card(title, chart + keys + _marker_legend(marks, refs, partial=partial), wide=wide, note=note)
 
 
 def _header(data: _Data) -> str:
@@ -287,13 +294,14 @@ def _errors_card(data: _Data) -> str:
     rows = []
     for e in data.errors[:MAX_TABLE_ROWS]:
         rows.append(
-            f'<tr><td>{esc(_iso(_float(e.get("at"))))}</td><td class="key">{esc(e.get("key", ""))}</td>'
-            f"<td>{esc(e.get('reason', ''))}</td></tr>"
+            f"<tr><td>{esc(_iso(_float(e.get('at'))))}</td><td>{esc(str(e.get('kind') or 'failed').replace('_', '-'))}"
+            f'</td><td class="key">{esc(e.get("key", ""))}</td><td>{esc(e.get("reason", ""))}</td></tr>'
         )
     more = len(data.errors) - MAX_TABLE_ROWS
     tail = f'<p class="note">{more:,} older errors not shown.</p>' if more > 0 else ""
     table = (
-        '<div class="scroll"><table><thead><tr><th>at</th><th>key</th><th>reason</th></tr></thead><tbody>'
+        '<div class="scroll"><table><thead><tr><th>at</th><th>kind</th><th>key</th><th>reason</th></tr></thead><tbody>'
         f"{''.join(rows)}</tbody></table></div>{tail}"
     )
-    return _card("Errors", table, wide=True, note="Files that could not be processed, newest first.")
+    note = "Files that could not be processed (failed, dead-lettered, rejected keys), newest first."
+    return _card("Errors", table, wide=True, note=note)

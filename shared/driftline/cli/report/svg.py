@@ -92,6 +92,7 @@ class Series:
     color: str
     points: Sequence[tuple[int, float]]
     dashed: bool = False
+    partial: frozenset[int] = frozenset()  # window starts of points whose window is still open
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,14 @@ def line_chart(
     ref_lines: Sequence[RefLine] = (),
     markers: Sequence[Marker] = (),
     y_floor: float | None = None,
+    y_cap: float | None = None,
     label: str = "",
 ) -> str:
     """An inline SVG line chart over time (x: window starts, ISO dates), with dashed reference lines and markers.
 
-    Lines break where windows are missing; a lone window shows as a dot."""
+    Lines break where windows are missing; a lone window shows as a dot. A point of a window still open (a
+    series' ``partial``) is a hollow circle, joined to the line by a dotted segment. ``y_floor``/``y_cap``: the
+    axis never goes below / above (rates: 0 and 1); a series flat at the floor gets a small positive range."""
     pts = [(t, v) for s in series for t, v in s.points]
     if not pts:
         return '<p class="empty">No data in this range.</p>'
@@ -155,7 +159,15 @@ def line_chart(
     lo, hi = min(values), max(values)
     if y_floor is not None:
         lo = min(lo, y_floor)
+        if hi <= lo:  # flat at the floor: not a range around it (a missing rate of 0 is not -1 .. 1)
+            hi = lo + (0.05 * (y_cap - lo) if y_cap is not None else 1.0)
+    if y_cap is not None:
+        hi = min(max(hi, lo), y_cap)
     ticks, ystep = nice_ticks(lo, hi)
+    if y_floor is not None and ticks[0] < y_floor <= lo:
+        ticks = [t for t in ticks if t >= y_floor - 1e-12]
+    if y_cap is not None and ticks[-1] > y_cap >= hi:
+        ticks = [t for t in ticks if t <= y_cap + 1e-12]
     lo, hi = ticks[0], ticks[-1]
     ml, mr, mt, mb = 58, 14, 12, 40
     pw, ph = width - ml - mr, height - mt - mb
@@ -190,11 +202,26 @@ def line_chart(
         last_date = date
     out.append(f'<line class="frame" x1="{ml}" x2="{ml + pw}" y1="{mt + ph}" y2="{mt + ph}"/></g>')
     for s in series:
-        d = _path(s.points, x, y, step)
-        if not d:
-            continue
+        done = [(t, v) for t, v in s.points if t not in s.partial]
+        d = _path(done, x, y, step)
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
-        out.append(f'<path class="line" d="{d}" stroke="{s.color}"{dash}><title>{esc(s.name)}</title></path>')
+        if d:
+            out.append(f'<path class="line" d="{d}" stroke="{s.color}"{dash}><title>{esc(s.name)}</title></path>')
+        for t, v in s.points:
+            if t not in s.partial:
+                continue
+            before = [(pt, pv) for pt, pv in done if 0 < t - pt <= 1.5 * step]
+            if before:
+                pt, pv = before[-1]
+                out.append(
+                    f'<line class="partial-link" x1="{x(pt):.1f}" y1="{y(pv):.1f}" x2="{x(t):.1f}" y2="{y(v):.1f}" '
+                    f'stroke="{s.color}"/>'
+                )
+            out.append(
+                f'<circle class="partial" cx="{x(t):.1f}" cy="{y(v):.1f}" r="4.5" stroke="{s.color}">'
+                f"<title>{esc(s.name)} {esc(_fmt(v))}: partial, the window starting {esc(_iso(t))} is still open"
+                "</title></circle>"
+            )
     for r in ref_lines:
         yy = y(r.value)
         out.append(
@@ -296,8 +323,13 @@ def legend(items: Sequence[tuple[str, str, bool]]) -> str:
     return "".join(out)
 
 
-def _marker_legend(markers: Sequence[Marker], ref_lines: Sequence[RefLine]) -> str:
+def _marker_legend(markers: Sequence[Marker], ref_lines: Sequence[RefLine], *, partial: bool = False) -> str:
     parts = []
+    if partial:
+        parts.append(
+            '<span class="key"><svg width="12" height="12" aria-hidden="true"><circle cx="6" cy="6" r="4.5" '
+            'fill="#fff" stroke="#5f6b7a" stroke-width="2"/></svg>partial: window still open</span>'
+        )
     if ref_lines:
         parts.append(
             '<span class="key"><svg width="22" height="10" aria-hidden="true"><line x1="1" x2="21" y1="5" '
