@@ -47,11 +47,16 @@ def known_metrics(config: ModelConfig | None, seen: Iterable[str] = ()) -> set[s
     return names
 
 
+def _other_family(metric: str, config: ModelConfig | None) -> bool:
+    """Families the catalogue above does not list one by one (fairness.*: per configured sensitive column)."""
+    return metric.startswith("fairness.") and config is not None and bool(getattr(config, "fairness", None))
+
+
 def check_metric(metric: str | None, config: ModelConfig | None, seen: Iterable[str] = ()) -> None:
     if not metric:
         return
     known = known_metrics(config, seen)
-    if metric not in known:
+    if metric not in known and not _other_family(metric, config):
         raise UsageError(f"unknown metric {metric!r}{_hint(metric, known)}; expected one of: {_listing(known, 40)}")
 
 

@@ -140,10 +140,6 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     start, end = time_range(args)
     c = _container(args)
     check_model(c.store, args.model)
-    config = _model_config(c, args.model)
-    check_metric(args.metric, config)
-    check_column(args.column, config)
-    check_segment(args.segment, config)
     model_level = bool(args.metric) and args.metric.split(".")[0] in ("volume", "performance", "estimated", "business")
     one_segment = bool(args.segment) or (args.format == "table" and not args.all_segments)
     if args.metric and (args.column or model_level) and one_segment:
@@ -161,6 +157,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
                 else (args.all_segments or args.format != "table" or p.segment is None)
             )
         ]
+    if not points:  # an empty answer: say so if a name is wrong (names with points are right, whatever they are)
+        config = _model_config(c, args.model)
+        check_metric(args.metric, config)
+        check_column(args.column, config)
+        check_segment(args.segment, config)
     points.sort(key=lambda p: (p.window_start, p.metric, p.column or "", p.segment or ""))
     emit_points(points, args.format)
     return EXIT_OK
@@ -171,7 +172,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     start, end = time_range(args, default="7d")
     c = _container(args)
-    check_model(c.store, args.model)
+    check_model(c.store, args.model, allow_unconfigured=True)
     rows = []
     for item in c.store.alert_history(args.model, start=start, end=end):
         payload = json.loads(item["alert"])
