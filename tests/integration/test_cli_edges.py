@@ -282,3 +282,13 @@ def test_settings_from_the_running_local_cloud_and_dummy_credentials(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert session_for("http://127.0.0.1:4566", "us-east-1").get_credentials().access_key == "testing"
     assert session_for(None, "us-east-1").get_credentials() is None
+
+
+def test_sam_commands_without_a_local_cloud_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(STATE_ENV, str(tmp_path / "none.json"))
+    for argv in (["local", "sam-env"], ["local", "event", "ingest", "--key", "predictions/m/a.csv"]):
+        code, out, err = run(capsys, *argv)
+        one_line_error(code, err, "no local cloud is running", "driftline local up")
+        assert code == 1 and out == ""

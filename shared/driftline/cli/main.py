@@ -142,9 +142,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     check_model(c.store, args.model)
     model_level = bool(args.metric) and args.metric.split(".")[0] in ("volume", "performance", "estimated", "business")
     one_segment = bool(args.segment) or (args.format == "table" and not args.all_segments)
-    if args.metric and (args.column or model_level) and one_segment:
-        # one metric's series: one Query on its partition
-        points = c.store.series(args.model, args.metric, args.column, args.segment, start=start, end=end)
+    segments = [args.segment] if one_segment else _segment_names(c, args.model)
+    if args.metric and (args.column or model_level) and segments is not None:
+        # one metric's series, for the population and each segment: one Query per partition
+        points = [
+            p
+            for segment in segments
+            for p in c.store.series(args.model, args.metric, args.column, segment, start=start, end=end)
+        ]
     else:
         points = [
             p
@@ -165,6 +170,23 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     points.sort(key=lambda p: (p.window_start, p.metric, p.column or "", p.segment or ""))
     emit_points(points, args.format)
     return EXIT_OK
+
+
+def _segment_names(c: Any, model_id: str) -> list[str | None] | None:
+    """The population and every segment a series can have: the current baseline's segment values (fixed when it
+    was built, the catch-all included) and the configured scenarios; None when they cannot be known."""
+    try:
+        baseline = c.registry.current_baseline(model_id)
+        config = c.registry.config(model_id)
+    except DriftlineError:
+        return None
+    if getattr(config, "fairness", None):  # fairness groups are segments of their own: not listed here
+        return None
+    names: list[str | None] = [None]
+    for column in baseline.spec.segments:
+        names += baseline.spec.segment_labels(column)
+    names += [f"scenario:{sc.name}" for sc in getattr(config, "scenarios", ()) or ()]
+    return names
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

@@ -188,7 +188,14 @@ def _write(doc: Any, out: str | None) -> None:
 
 
 def cmd_sam_env(args: argparse.Namespace) -> int:
-    _write(sam_env(_local(), docker_host=args.docker_host), args.out)
+    state = _local()
+    if args.docker_host and state.get("host") in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"driftline: warning: the local cloud listens on {state['host']} only, which {args.docker_host} does not "
+            "reach: restart it with `driftline local up --host 0.0.0.0`",
+            file=sys.stderr,
+        )
+    _write(sam_env(state, docker_host=args.docker_host), args.out)
     return 0
 
 
