@@ -421,6 +421,10 @@ def test_local_cloud_end_to_end(cloud: Cloud, tmp_path: Path) -> None:
     assert {(p["window_start"], p["value"]) for p in one if p["segment"] is None} == {
         (iso(w), n) for w, n in expected_rows.items()
     }
+    # and, as for every kind of metric, each segment's series besides the population's (SPEC §5)
+    segment_rows = {(p["window_start"], p["segment"], p["value"]) for p in points if p["metric"] == "volume.rows"}
+    assert {(p["window_start"], p["segment"], p["value"]) for p in one} == segment_rows
+    assert any(p["segment"] for p in one)
 
     # alert history and errors through the CLI
     history = json.loads(cloud.driftline("alerts", "--model", MODEL_ID, "--format", "json").stdout)
