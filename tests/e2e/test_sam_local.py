@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,7 +213,10 @@ def test_handlers_in_fresh_interpreters_store_what_the_event_pump_stores(tmp_pat
     # interpreter with only its code and layers, the env vars of `local sam-env` and the events of `local event`
     build = source_build(tmp_path / "build")
     runtime = runtime_links(tmp_path / "runtime")
-    python = cs.find_python312()
+    try:
+        python = cs.find_python312()  # the runtime's version where there is one
+    except SystemExit:
+        python = [sys.executable]
     by_name = {fn.logical_id: fn for fn in build.functions}
     home = tmp_path / "home"
     home.mkdir()
