@@ -14,6 +14,7 @@ help:
 	@echo "make test        run every test (installs what it needs)"
 	@echo "make lint        ruff + mypy"
 	@echo "make bench       benchmarks (profiling throughput vs a floor, peak memory, the evaluator's merge, handler import times)"
+	@echo "make bench-detect drift thresholds: false alarms per column-window at n = 100..1M and power, auto vs fixed/NannyML/Evidently rules"
 	@echo "make bench-peers the same drift job with Evidently, whylogs and NannyML (each in its own venv under bench/.peers/)"
 	@echo "make load        2,000 files / 10M rows through the local cloud: files/s, evaluator time, DynamoDB items and bytes"
 	@echo "make build       sam build + the unzipped size of each function with its layers"
@@ -46,6 +47,10 @@ bench: $(STAMP)
 bench-peers: $(STAMP)
 	$(BIN)/python -m bench.peers
 
+bench-detect: $(STAMP)
+	$(BIN)/python -m bench.detect
+	$(BIN)/python -m bench.early
+
 load: $(STAMP)
 	$(BIN)/python -m bench.load
 
@@ -58,4 +63,4 @@ lint-infra: $(STAMP)
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache bench/data
 
-.PHONY: help install test lint demo bench bench-peers load build lint-infra clean
+.PHONY: help install test lint demo bench bench-peers bench-detect load build lint-infra clean

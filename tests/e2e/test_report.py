@@ -308,15 +308,15 @@ def test_report_content_and_escaping(churn_config: ModelConfig) -> None:
 
 
 NEW_SECTIONS = (
-    "Data quality · out-of-range rate",
-    "Data quality · unseen-category rate",
-    "Data quality · type-error rate",
-    "Data quality · event-time error rate",
-    "Drift · population stability index",
-    "Drift · Hellinger distance",
-    "Drift · Kolmogorov-Smirnov D",
-    "Drift · χ² p-value",
-    "Drift · Wasserstein · monthly_spend",
+    "Data quality · out of range rate",
+    "Data quality · unseen category rate",
+    "Data quality · type error rate",
+    "Data quality · time error rate",
+    "Drift · psi",
+    "Drift · hellinger",
+    "Drift · kolmogorov smirnov",
+    "Drift · chi2 pvalue",
+    "Drift · wasserstein · monthly_spend",
     "Segments over time · rows",
     "Segments over time · accuracy",
     "Segments over time · worst drift",
@@ -337,10 +337,10 @@ def test_report_new_sections(churn_config: ModelConfig) -> None:
     for title in NEW_SECTIONS:
         assert title in page, title
     # a 50% out-of-range window is on the chart, on a 0..1-bounded axis: the line reaches the top tick (0.5)
-    oor = section(page, "Data quality · out-of-range rate")
+    oor = section(page, "Data quality · out of range rate")
     assert ">0.5<" in oor and ">0.0<" in oor and ">-" not in oor
     # a rate that is always 0 has an axis from 0 up, never -1 .. 1
-    flat = section(page, "Data quality · type-error rate")
+    flat = section(page, "Data quality · type error rate")
     assert ">-1" not in flat and ">0.00<" in flat and ">0.05<" in flat
     # the open window's points are drawn apart (hollow, dotted link), and said to be partial
     assert page.count('class="partial"') >= 3

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from driftline.cli.stack import UsageError
-from driftline.core.config import COLUMN_METRICS, MODEL_METRICS, PERFORMANCE_METRICS, ModelConfig
+from driftline.core import catalogue
+from driftline.core.config import ModelConfig
 
 
 def _hint(name: str, candidates: Iterable[str]) -> str:
@@ -36,27 +37,27 @@ def check_model(store: Any, model_id: str, *, allow_unconfigured: bool = False) 
 
 
 def known_metrics(config: ModelConfig | None, seen: Iterable[str] = ()) -> set[str]:
-    """The metric names the model's configuration produces, and any the store holds for it."""
-    names = set(MODEL_METRICS) | set(COLUMN_METRICS) | {"quality.time_error_rate"} | set(seen)
+    """The metric names the model's configuration produces (read from the catalogue), and any the store holds."""
+    names = set(seen)
+    for spec in catalogue.METRICS.values():
+        if spec.pattern:  # business.<name>: the configured names below
+            continue
+        if config is not None:
+            if config.task not in spec.tasks or (spec.needs_score and not config.columns.score):
+                continue
+            if spec.family == "fairness" and not getattr(config, "fairness", None):
+                continue
+        names.add(spec.name)
     if config is not None:
-        perf = PERFORMANCE_METRICS.get(config.task, ())
-        names |= {f"performance.{m}" for m in perf}
-        if config.task == "binary_classification" and config.columns.score:
-            names |= {f"estimated.{m}" for m in perf}
         names |= {f"business.{b.name}" for b in config.business_metrics}
     return names
-
-
-def _other_family(metric: str, config: ModelConfig | None) -> bool:
-    """Families the catalogue above does not list one by one (fairness.*: per configured sensitive column)."""
-    return metric.startswith("fairness.") and config is not None and bool(getattr(config, "fairness", None))
 
 
 def check_metric(metric: str | None, config: ModelConfig | None, seen: Iterable[str] = ()) -> None:
     if not metric:
         return
     known = known_metrics(config, seen)
-    if metric not in known and not _other_family(metric, config):
+    if metric not in known:
         raise UsageError(f"unknown metric {metric!r}{_hint(metric, known)}; expected one of: {_listing(known, 40)}")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from driftline import __version__
 from driftline.cli.output import POINT_TABLE_COLUMNS, emit, emit_points, format_table  # noqa: F401 - re-exported
 from driftline.cli.stack import UsageError
+from driftline.core import catalogue
 from driftline.core.config import parse_duration
 from driftline.core.errors import ConfigError, DriftlineError
 
@@ -140,7 +141,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     start, end = time_range(args)
     c = _container(args)
     check_model(c.store, args.model)
-    model_level = bool(args.metric) and args.metric.split(".")[0] in ("volume", "performance", "estimated", "business")
+    spec = catalogue.spec_for(args.metric) if args.metric else None
+    model_level = spec is not None and spec.level == "model"
     one_segment = bool(args.segment) or (args.format == "table" and not args.all_segments)
     segments = [args.segment] if one_segment else _segment_names(c, args.model)
     if args.metric and (args.column or model_level) and segments is not None:

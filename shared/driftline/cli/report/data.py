@@ -291,7 +291,12 @@ class _Data:
             for col in rule.columns or (None,):
                 if col not in columns:
                     continue
-                if rule.op in ("above", "below"):
+                if rule.auto:  # set per window: the value the evaluator last reported, if it alerted
+                    reported = self._alert_threshold(rule.name, metric, col)
+                    if reported is None:
+                        continue
+                    value = reported
+                elif rule.op in ("above", "below"):
                     value = rule.threshold
                 else:
                     base = self.base_values.get((metric, col))

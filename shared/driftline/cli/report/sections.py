@@ -20,6 +20,7 @@ from driftline.cli.report.svg import (
     legend,
     line_chart,
 )
+from driftline.core import catalogue
 
 
 def _card(title: str, body: str, *, wide: bool = False, note: str = "") -> str:
@@ -164,7 +165,7 @@ def _segments_card(data: _Data) -> str:
     has_actual = any(m == wanted for (m, _, _) in data.segments)
     perf_metric = wanted if has_actual or regression else "estimated.accuracy"
     perf_name = perf_metric.replace("performance.", "").replace("estimated.", "estimated ")
-    worse_high = regression
+    worse_high = catalogue.METRICS[wanted].worse == "higher"
     threshold = data.drift_threshold()
     features = set(data.config.features) if data.config is not None else None
 

@@ -6,51 +6,58 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from driftline.cli.report.data import DRIFT, ROWS, _Data
+from driftline.cli.report.data import DRIFT, MISSING, ROWS, _Data
 from driftline.cli.report.sections import _card, _chart_card
 from driftline.cli.report.svg import PALETTE, Series, _fmt, _iso, _marker_legend, esc, legend, line_chart
+from driftline.core import catalogue
 
-QUALITY = (
-    ("quality.missing_rate", "missing rate", "values missing, per column"),
-    ("quality.out_of_range_rate", "out-of-range rate", "numerical values outside the baseline's range"),
-    ("quality.unseen_category_rate", "unseen-category rate", "categories the baseline never saw"),
-    ("quality.type_error_rate", "type-error rate", "values that do not parse as the column's type"),
-    ("quality.time_error_rate", "event-time error rate", "rows whose event time is missing or implausible"),
-)
-# Drift statistics other than Jensen-Shannon (charted at the top): (metric, title, bounded in [0, 1], note)
-DRIFT_STATS = (
-    ("drift.psi", "population stability index", False, "PSI on the baseline's bins; 0.1 / 0.25 are common limits"),
-    ("drift.hellinger", "Hellinger distance", True, "in [0, 1]"),
-    ("drift.kolmogorov_smirnov", "Kolmogorov-Smirnov D", True, "numerical columns; the largest CDF gap"),
-    ("drift.chi2_pvalue", "χ² p-value", True, "categorical columns; low means the window differs from the baseline"),
-)
-WASSERSTEIN = "drift.wasserstein"
 MAX_SEGMENT_LINES = 12
-MAX_WASSERSTEIN = 12
+IN_COLUMN_UNITS = "drift.wasserstein"  # SPEC §3: in the column's units, so one chart per column
+MAX_PER_COLUMN = 12  # small multiples of a statistic in the column's units
+
+
+def _title(name: str) -> str:
+    return name.partition(".")[2].replace("_", " ")
+
+
+def _bounded(spec: catalogue.MetricSpec) -> float | None:
+    """The axis cap of a metric bounded above by 1 (rates, most distances, p-values); None otherwise."""
+    return 1.0 if spec.range[1] == 1.0 else None
 
 
 def quality_cards(data: _Data) -> list[str]:
-    """One chart per quality rate with data (the missing rate always: an empty chart says there is none)."""
+    """One chart per quality rate of the catalogue with data (the missing rate always: an empty chart says so)."""
     cards = []
-    for metric, name, note in QUALITY:
-        columns: list[str | None] = [None] if metric == "quality.time_error_rate" else list(data.columns_of(metric))
-        if metric != "quality.missing_rate" and not any(data.series(metric, c) for c in columns):
+    for name in catalogue.names(family="quality"):
+        spec = catalogue.METRICS[name]
+        columns: list[str | None] = [None] if spec.level == "model" else list(data.columns_of(name))
+        if name != MISSING and not any(data.series(name, c) for c in columns):
             continue
-        cards.append(_chart_card(data, f"Data quality · {name}", metric, columns, y_cap=1.0, note=esc(note)))
+        note = "per column, whole population" if spec.level == "column" else "share of the rows read"
+        cards.append(
+            _chart_card(data, f"Data quality · {_title(name)}", name, columns, y_cap=_bounded(spec), note=note)
+        )
     return cards
 
 
 def drift_statistic_cards(data: _Data) -> list[str]:
-    """Each drift statistic beyond Jensen-Shannon, features as lines; Wasserstein per column (its own units)."""
+    """Each drift statistic of the catalogue beyond Jensen-Shannon, features as lines; a statistic in the column's
+    own units (unbounded: Wasserstein) as small multiples, one chart per column."""
     cards = []
-    for metric, name, bounded, note in DRIFT_STATS:
-        columns = data.columns_of(metric)
-        if columns:
-            cap = 1.0 if bounded else None
-            cards.append(_chart_card(data, f"Drift · {name}", metric, list(columns), y_cap=cap, note=esc(note)))
-    for col in data.columns_of(WASSERSTEIN)[:MAX_WASSERSTEIN]:
-        note = esc(f"Wasserstein distance in {col}'s units")
-        cards.append(_chart_card(data, f"Drift · Wasserstein · {col}", WASSERSTEIN, [col], note=note))
+    for name in catalogue.names(family="drift"):
+        if name == DRIFT:
+            continue
+        spec = catalogue.METRICS[name]
+        columns = data.columns_of(name)
+        if not columns:
+            continue
+        if name == IN_COLUMN_UNITS:
+            for col in columns[:MAX_PER_COLUMN]:
+                note = esc(f"{name} in {col}'s units")
+                cards.append(_chart_card(data, f"Drift · {_title(name)} · {col}", name, [col], note=note))
+            continue
+        note = esc(f"{name}, per column; {'higher' if spec.worse == 'higher' else 'lower'} is worse")
+        cards.append(_chart_card(data, f"Drift · {_title(name)}", name, list(columns), y_cap=_bounded(spec), note=note))
     return cards
 
 
