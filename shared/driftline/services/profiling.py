@@ -81,22 +81,22 @@ def profile_file(
     baseline: Baseline,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
-    on_batch: Callable[[BatchPreparer, PreparedBatch], None] | None = None,
+    on_batch: Callable[[pa.RecordBatch, PreparedBatch], None] | None = None,
     read_ahead_batches: int = 2,
 ) -> FileProfile:
     """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all.
-    ``on_batch`` sees each prepared batch (``preparer.last_batch`` holds its Arrow rows). The next
+    ``on_batch`` sees each prepared batch with the Arrow rows it was made of. The next
     ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread)."""
     preparer = BatchPreparer(config, baseline.spec)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
     batches = _batches(source, name, config, batch_rows, ids=on_batch is not None)
     for i, batch in enumerate(read_ahead(batches, read_ahead_batches)):
-        prepared = preparer.prepare(batch)
+        prepared, rows = preparer.prepare_rows(batch)
         if i == 0:
             _check_required(preparer.stats, config, name, reference=False)
         builder.add(prepared)
         if on_batch is not None and prepared.n:
-            on_batch(preparer, prepared)
+            on_batch(rows, prepared)
         if progress:
             progress(name, preparer.stats.rows)
     if preparer.stats.rows == 0:
