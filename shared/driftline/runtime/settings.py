@@ -18,6 +18,7 @@ class Settings:
     id_retention_days: int = 90
     endpoint_url: str | None = None
     region: str | None = None
+    max_receive_count: int = 5  # the queues' maxReceiveCount (template.yaml): the last try reports before the DLQ
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,4 +45,15 @@ class Settings:
             id_retention_days=days("DRIFTLINE_ID_RETENTION_DAYS", 90),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
+            max_receive_count=_tries(e.get("DRIFTLINE_MAX_RECEIVE_COUNT", "5")),
         )
+
+
+def _tries(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DriftlineError(f"DRIFTLINE_MAX_RECEIVE_COUNT must be a whole number, got {raw!r}") from None
+    if not 1 <= value <= 1000:
+        raise DriftlineError(f"DRIFTLINE_MAX_RECEIVE_COUNT must be between 1 and 1000, got {value}")
+    return value

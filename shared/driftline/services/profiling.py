@@ -83,15 +83,22 @@ def profile_file(
     progress: Progress | None = None,
     on_batch: Callable[[pa.RecordBatch, PreparedBatch], None] | None = None,
     read_ahead_batches: int = 2,
+    now: float | None = None,
 ) -> FileProfile:
     """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all.
     ``on_batch`` sees each prepared batch with the Arrow rows it was made of. The next
-    ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread)."""
-    preparer = BatchPreparer(config, baseline.spec)
+    ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread). ``now``:
+    the file's arrival, which bounds its plausible event times (default: the current time)."""
+    preparer = BatchPreparer(config, baseline.spec, now=now)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
     batches = _batches(source, name, config, batch_rows, ids=on_batch is not None)
     for i, batch in enumerate(read_ahead(batches, read_ahead_batches)):
-        prepared, rows = preparer.prepare_rows(batch)
+        try:
+            prepared, rows = preparer.prepare_rows(batch)
+        except InputError as err:
+            if err.key is None:
+                raise InputError(err.reason, key=name) from err
+            raise
         if i == 0:
             _check_required(preparer.stats, config, name, reference=False)
         builder.add(prepared)
