@@ -103,3 +103,7 @@ def test_status_records_files_runs_alarms_and_errors() -> None:
     assert run is not None and (run.windows, run.windows_left, run.errors) == (2, 1, ("boom",))
     assert [(e.key, e.kind) for e in store.error_records("m")] == [("k2", "dead_letter"), ("k1", "failed")]
     assert store.file_counts("other").received == 0 and store.last_run("other") is None
+    # and a file whose message was dead-lettered leaves the processing count
+    store.finish_file("c", status="dead_lettered", reason="5 tries")
+    counts = store.file_counts("m")
+    assert (counts.dead_lettered, counts.processing) == (1, 0)

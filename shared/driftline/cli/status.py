@@ -80,7 +80,7 @@ def model_status(c: Any, model_id: str, *, now: float | None = None, baseline_ro
             "processing": files.processing,
             "done": files.done,
             "failed": files.failed,
-            "dead_lettered": sum(1 for e in errors if e.kind == "dead_letter"),
+            "dead_lettered": max(files.dead_lettered, sum(1 for e in errors if e.kind == "dead_letter")),
             "error_records": len(errors),
             "last_error": None
             if not errors

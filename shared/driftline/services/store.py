@@ -148,10 +148,11 @@ class FileCounts:
     last_kind: str | None = None
     last_at: float | None = None
     last_file_id: str | None = None
+    dead_lettered: int = 0  # its message went to a dead-letter queue after its last try
 
     @property
     def processing(self) -> int:
-        return max(self.received - self.done - self.failed, 0)
+        return max(self.received - self.done - self.failed - self.dead_lettered, 0)
 
 
 @dataclass(frozen=True)
@@ -334,7 +335,7 @@ class Store:
         if reason:
             values["reason"] = reason
         item = self.table.add(f"FILE#{file_id}", "FILE", {}, set_values=values)
-        if item.get("model_id") and status in ("done", "failed"):
+        if item.get("model_id") and status in ("done", "failed", "dead_lettered"):
             self.table.add(f"MODEL#{item['model_id']}", "FILES", {status: 1})
 
     def file_counts(self, model_id: str) -> FileCounts:
@@ -347,6 +348,7 @@ class Store:
             item.get("last_kind"),
             None if item.get("last_at") is None else float(item["last_at"]),
             item.get("last_file_id"),
+            int(item.get("dead_lettered", 0)),
         )
 
     def get_file(self, file_id: str) -> Item | None:
