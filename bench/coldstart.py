@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -42,13 +41,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("config", "baseline", "ingest", "labels", "evaluate")  # also the order of a round
@@ -65,92 +61,18 @@ RUNTIME_DISTS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil
 RUNTIME_PRELOADED = ("json", "logging", "decimal", "traceback", "warnings", "importlib", "http.client")
 MARK = "@@coldstart@@ "
 
+from driftline.cli.local.events import schedule_event, sqs_event, sqs_record  # noqa: E402 - the shared builders
+
 # --------------------------------------------------------------------------------------------------------------
 # Events, shaped as the services deliver them (see infra/events/)
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _iso(at: float, *, millis: bool = True) -> str:
-    moment = datetime.fromtimestamp(at, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond // 1000:03d}Z" if millis else "Z")
+def s3_notification(bucket: str, key: str, **kwargs: Any) -> dict[str, Any]:
+    """The S3 ``ObjectCreated:Put`` notification of one object (driftline.cli.local.events, the one home)."""
+    from driftline.cli.local.events import s3_notification as build
 
-
-def s3_notification(
-    bucket: str, key: str, *, size: int, etag: str, version_id: str | None = None, at: float | None = None
-) -> dict[str, Any]:
-    """The S3 ``ObjectCreated:Put`` notification of one object; the key URL-encoded as real S3 encodes it."""
-    at = time.time() if at is None else at
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag.strip('"')}
-    if version_id:  # the data bucket is versioned
-        obj["versionId"] = version_id
-    obj["sequencer"] = f"{int(at * 1e6):018X}"
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": _iso(at),
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AROAEXAMPLEROLEID:coldstart-bench"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": "coldstart"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "coldstart",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "A3NL1KOZZKEXAMPLE"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
-    }
-
-
-def sqs_record(body: dict[str, Any] | str, *, queue_arn: str, at: float | None = None) -> dict[str, Any]:
-    """One SQS message as Lambda's SQS event source hands it over: the body is a JSON *string*."""
-    at = time.time() if at is None else at
-    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
-    sent = str(int(at * 1000))
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "AQEB" + uuid.uuid4().hex + "coldstart",
-        "body": text,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": sent,
-            "SenderId": "AIDAJHIPRHEMV73VRJEBU",
-            "ApproximateFirstReceiveTimestamp": sent,
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(text.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
-
-
-def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": list(records)}
-
-
-def schedule_event(*, schedule: str = "driftline-evaluate", at: float | None = None) -> dict[str, Any]:
-    """What EventBridge Scheduler sends EvaluateFunction: template.yaml's ``Input``, filled in."""
-    at = time.time() if at is None else at
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "account": ACCOUNT,
-        "time": _iso(at - at % 60, millis=False),
-        "region": REGION,
-        "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{schedule}"],
-        "detail": {"attempt_number": "1"},
-    }
+    return build(bucket, key, principal="AWS:AROAEXAMPLEROLEID:coldstart-bench", **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
+from driftline.cli.report import svg
+from driftline.cli.report.svg import _card, _iso
 from driftline.core import catalogue
 from driftline.core.config import ModelConfig
 from driftline.core.metrics import MetricPoint
@@ -43,8 +45,6 @@ def _num(x: float | None) -> str:
 
 def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: int) -> list[str]:
     """The sections' HTML cards (none when there is nothing to show)."""
-    from driftline.cli import report as page  # the chart kit; imported here (report imports this module)
-
     pts = [p for p in points if wanted(p)]
     out: list[str] = []
     fairness = [p for p in pts if p.metric.startswith("fairness.")]
@@ -57,13 +57,13 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
         if not mine:
             continue
         groups = sorted({p.segment or "" for p in mine})
-        colors = {g: page.PALETTE[i % len(page.PALETTE)] for i, g in enumerate(groups)}
+        colors = {g: svg.PALETTE[i % len(svg.PALETTE)] for i, g in enumerate(groups)}
         for metric, title, refs in (
-            (_DISPARATE_IMPACT, "disparate impact", [page.RefLine(FOUR_FIFTHS, "four-fifths rule")]),
-            ("fairness.demographic_parity_difference", "positive rate minus the reference's", [page.RefLine(0.0, "")]),
+            (_DISPARATE_IMPACT, "disparate impact", [svg.RefLine(FOUR_FIFTHS, "four-fifths rule")]),
+            ("fairness.demographic_parity_difference", "positive rate minus the reference's", [svg.RefLine(0.0, "")]),
         ):
             series = [
-                page.Series(
+                svg.Series(
                     g,
                     colors[g],
                     sorted((p.window_start, p.value) for p in mine if p.metric == metric and p.segment == g),
@@ -73,12 +73,12 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
             series = [s for s in series if s.points]
             if not series:
                 continue
-            chart = page.line_chart(
+            chart = svg.line_chart(
                 series, step=step, ref_lines=refs, y_floor=0.0 if metric.endswith("impact") else None, label=title
             )
-            keys = page.legend([(s.name, s.color, False) for s in series])
+            keys = svg.legend([(s.name, s.color, False) for s in series])
             note = "Per group, against the reference group; dashed: the four-fifths line." if refs[0].value else ""
-            out.append(page._card(f"{col} · {title}", chart + keys, note=note))
+            out.append(_card(f"{col} · {title}", chart + keys, note=note))
         out.append(
             _latest_table(
                 f"{col} · latest window",
@@ -91,13 +91,13 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
     if scen:
         out.append('<h2 class="section">Scenarios</h2>')
         names = sorted({p.segment or "" for p in scen})
-        colors = {n: page.PALETTE[i % len(page.PALETTE)] for i, n in enumerate(names)}
+        colors = {n: svg.PALETTE[i % len(svg.PALETTE)] for i, n in enumerate(names)}
         # the first headline performance series the scenarios have: labelled, then estimated
         headline = [f"{family}.{short}" for family in ("performance", "estimated") for short in ("accuracy", "rmse")]
         perf = next((m for m in headline if any(p.metric == m for p in scen)), None)
         for metric in ["volume.rows"] + ([perf] if perf else []):
             series = [
-                page.Series(
+                svg.Series(
                     n.removeprefix(SCENARIO_PREFIX),
                     colors[n],
                     sorted(
@@ -109,10 +109,8 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
                 for n in names
             ]
             series = [s for s in series if s.points]
-            chart = page.line_chart(series, step=step, y_floor=0.0, label=metric)
-            out.append(
-                page._card(f"Scenarios · {metric}", chart + page.legend([(s.name, s.color, False) for s in series]))
-            )
+            chart = svg.line_chart(series, step=step, y_floor=0.0, label=metric)
+            out.append(_card(f"Scenarios · {metric}", chart + svg.legend([(s.name, s.color, False) for s in series])))
         out.append(_scenario_table(scen, names))
     return out
 
@@ -122,8 +120,6 @@ def _latest(points: Sequence[MetricPoint]) -> int | None:
 
 
 def _latest_table(title: str, points: Sequence[MetricPoint], metrics: Sequence[str], heads: Sequence[str]) -> str:
-    from driftline.cli import report as page
-
     ws = _latest(points)
     rows = [p for p in points if p.window_start == ws]
     groups = sorted({p.segment or "" for p in rows})
@@ -137,12 +133,10 @@ def _latest_table(title: str, points: Sequence[MetricPoint], metrics: Sequence[s
         body += f"<tr{' class=bad' if bad else ''}><td>{_esc(g)}</td><td>{n}</td>{cells}</tr>"
     head = "".join(f"<th>{_esc(h)}</th>" for h in ("group", "rows", *heads))
     table = f'<table class="segments"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    return page._card(title, table, note=f"Window {_esc(page._iso(ws))}; groups below four-fifths marked.")
+    return _card(title, table, note=f"Window {_esc(_iso(ws))}; groups below four-fifths marked.")
 
 
 def _scenario_table(points: Sequence[MetricPoint], names: Sequence[str]) -> str:
-    from driftline.cli import report as page
-
     ws = _latest(points)
     rows = [p for p in points if p.window_start == ws]
     body = ""
@@ -158,4 +152,4 @@ def _scenario_table(points: Sequence[MetricPoint], names: Sequence[str]) -> str:
         )
     head = "<tr><th>scenario</th><th>rows</th><th>performance</th><th>most drifted (JS)</th></tr>"
     table = f'<table class="segments"><thead>{head}</thead><tbody>{body}</tbody></table>'
-    return page._card("Scenarios · latest window", table, wide=True, note=f"Window {_esc(page._iso(ws))}.")
+    return _card("Scenarios · latest window", table, wide=True, note=f"Window {_esc(_iso(ws))}.")

@@ -73,7 +73,7 @@ def scenarios_key(scenarios: Sequence[Scenario]) -> int:
 
 
 class _Checker(Protocol):
-    """What the config parser offers (``driftline.core.config.validation._Parser``): errors collected with their key path."""
+    """What the config parser offers (``core.config.validation._Parser``): errors collected with their key path."""
 
     errors: list[str]
 

@@ -81,11 +81,13 @@ class IngestService:
         self.store.finish_file(file_id, status="done", rows=outcome.rows)
         return outcome
 
-    def report_failure(self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None) -> None:
+    def report_failure(
+        self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None, kind: str = "failed"
+    ) -> None:
         """An error record and an ``ingest.error`` alert (SPEC §4), dated ``at`` (default: now). Idempotent for a
         given ``at``: the same error record, and the alert recorded (and published) once."""
         now = self.clock() if at is None else at
-        self.store.record_error(model_id, key=key, file_id=file_id, reason=reason, at=now)
+        self.store.record_error(model_id, key=key, file_id=file_id, reason=reason, at=now, kind=kind)
         self.alerts.publish(
             Alert(
                 model_id=model_id,

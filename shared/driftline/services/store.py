@@ -5,6 +5,8 @@
     MODEL#<model>                    CONFIG                               the model's config (JSON) in force
     MODEL#<model>                    BASELINE                             the current baseline: id and S3 key
     MODEL#<model>                    STATE                                first window seen, last window closed
+    MODEL#<model>                    FILES                                files received / done / failed; the last one
+    MODEL#<model>                    RUN                                  the evaluator's last run, its errors
     FILE#<file id>                   FILE                                 one input file: status, key, rows
     PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
     PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
@@ -109,6 +111,75 @@ class WindowProfiles:
 
 
 @dataclass(frozen=True)
+class ConfigRecord:
+    """The configuration in force: when it was stored and from which object version."""
+
+    model_id: str
+    key: str
+    etag: str
+    updated_at: float
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    baseline_id: str
+    key: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """A model's files since its first: received (claimed once each), finished done or failed, and the last one
+    received. A file still being processed (or whose attempt died, until its redelivery) is neither done nor failed."""
+
+    received: int = 0
+    done: int = 0
+    failed: int = 0
+    last_key: str | None = None
+    last_kind: str | None = None
+    last_at: float | None = None
+    last_file_id: str | None = None
+    dead_lettered: int = 0  # its message went to a dead-letter queue after its last try
+
+    @property
+    def processing(self) -> int:
+        return max(self.received - self.done - self.failed - self.dead_lettered, 0)
+
+
+@dataclass(frozen=True)
+class AlarmRecord:
+    """A rule's target (column, segment) whose state is ALARM."""
+
+    rule: str
+    column: str | None
+    segment: str | None
+    since: float | None  # when the state was last written
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The evaluator's last run for a model."""
+
+    at: float
+    windows: int
+    windows_left: int
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """A file that could not be processed. ``kind``: ``failed`` (processing failed), ``dead_letter`` (its message
+    went to a dead-letter queue), ``rejected`` (a key that names no usable object), as the writer says."""
+
+    at: float
+    key: str
+    file_id: str
+    reason: str
+    kind: str = "failed"
+
+
+@dataclass(frozen=True)
 class JoinEntry:
     """A file's place in the label join's log: ``kind`` P (predictions with ids) or L (labels); ``windows``: the
     windows of its rows (a label file: of its labels' event times; None: too many to list, or some unknown)."""
@@ -197,6 +268,24 @@ class Store:
             }
         )
 
+    def config_record(self, model_id: str) -> ConfigRecord | None:
+        item = self.table.get(f"MODEL#{model_id}", "CONFIG")
+        if item is None:
+            return None
+        return ConfigRecord(
+            model_id,
+            str(item.get("key", "")),
+            str(item.get("etag", "")),
+            float(item.get("updated_at", 0)),
+            dict(json.loads(item["config"])),
+        )
+
+    def baseline_record(self, model_id: str) -> BaselineRecord | None:
+        item = self.table.get(f"MODEL#{model_id}", "BASELINE")
+        if item is None:
+            return None
+        return BaselineRecord(str(item["baseline_id"]), str(item["key"]), str(item.get("created_at", "")))
+
     def get_baseline_ref(self, model_id: str) -> tuple[str, str] | None:
         """(baseline id, S3 key) of the model's current baseline."""
         item = self.table.get(f"MODEL#{model_id}", "BASELINE")
@@ -225,17 +314,34 @@ class Store:
         }
         try:
             self.table.put(item, condition=Condition(absent=True))
-            return True
         except ConditionFailed:
             existing = self.table.get(f"FILE#{file_id}", "FILE")
             # done, or failed for good (unreadable: trying again cannot help) → a duplicate delivery
             return existing is None or existing.get("status") not in ("done", "failed")
+        last = {"last_key": key, "last_kind": kind, "last_at": item["started_at"], "last_file_id": file_id}
+        self.table.add(f"MODEL#{model_id}", "FILES", {"received": 1}, set_values=last)
+        return True
 
     def finish_file(self, file_id: str, *, status: str, rows: int = 0, reason: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "rows": rows, "finished_at": self.clock()}
         if reason:
             values["reason"] = reason
-        self.table.add(f"FILE#{file_id}", "FILE", {}, set_values=values)
+        item = self.table.add(f"FILE#{file_id}", "FILE", {}, set_values=values)
+        if item.get("model_id") and status in ("done", "failed", "dead_lettered"):
+            self.table.add(f"MODEL#{item['model_id']}", "FILES", {status: 1})
+
+    def file_counts(self, model_id: str) -> FileCounts:
+        item = self.table.get(f"MODEL#{model_id}", "FILES") or {}
+        return FileCounts(
+            int(item.get("received", 0)),
+            int(item.get("done", 0)),
+            int(item.get("failed", 0)),
+            item.get("last_key"),
+            item.get("last_kind"),
+            None if item.get("last_at") is None else float(item["last_at"]),
+            item.get("last_file_id"),
+            int(item.get("dead_lettered", 0)),
+        )
 
     def get_file(self, file_id: str) -> Item | None:
         return self.table.get(f"FILE#{file_id}", "FILE")
@@ -576,6 +682,39 @@ class Store:
 
     # -- alerts and errors ---------------------------------------------------------------------------------------
 
+    def open_alarms(self, model_id: str) -> list[AlarmRecord]:
+        return [
+            AlarmRecord(
+                str(i.get("rule", "")),
+                i.get("column"),
+                i.get("segment"),
+                None if i.get("updated_at") is None else float(i["updated_at"]),
+            )
+            for i in self.get_alert_states(model_id).values()
+            if i.get("state") == "ALARM"
+        ]
+
+    def put_run(self, model_id: str, *, at: float, windows: int, windows_left: int, errors: Sequence[str]) -> None:
+        """The evaluator's run for the model (one item, overwritten each run)."""
+        self.table.put(
+            {
+                "pk": f"MODEL#{model_id}",
+                "sk": "RUN",
+                "at": at,
+                "windows": windows,
+                "windows_left": windows_left,
+                "errors": json.dumps([str(e)[:1000] for e in errors[:20]]),
+            }
+        )
+
+    def last_run(self, model_id: str) -> RunRecord | None:
+        item = self.table.get(f"MODEL#{model_id}", "RUN")
+        if item is None:
+            return None
+        return RunRecord(
+            float(item["at"]), int(item["windows"]), int(item["windows_left"]), tuple(json.loads(item["errors"]))
+        )
+
     def get_alert_states(self, model_id: str) -> dict[str, Item]:
         return {str(i["sk"]): i for i in self.table.query(f"ALERT#{model_id}", sk_prefix="S#")}
 
@@ -659,8 +798,18 @@ class Store:
     def alert_history(self, model_id: str, *, start: int, end: int) -> list[Item]:
         return list(self.table.query(f"ALERT#{model_id}", sk_from=f"H#{ws_key(start)}", sk_to=f"H#{ws_key(end)}~"))
 
-    def record_error(self, model_id: str, *, key: str, file_id: str, reason: str, at: float | None = None) -> None:
-        """A file that could not be processed, dated ``at`` (default: now): one item per file and date."""
+    def record_error(
+        self,
+        model_id: str,
+        *,
+        key: str,
+        file_id: str,
+        reason: str,
+        at: float | None = None,
+        kind: str = "failed",
+    ) -> None:
+        """A file that could not be processed, dated ``at`` (default: now): one item per file and date. ``kind``:
+        see ``ErrorRecord``."""
         now = self.clock() if at is None else at
         self.table.put(
             {
@@ -669,6 +818,7 @@ class Store:
                 "key": key,
                 "reason": reason,
                 "file_id": file_id,
+                "kind": kind,
                 "at": now,
                 "expires_at": int(now) + self.metrics_ttl,
             }
@@ -676,6 +826,19 @@ class Store:
 
     def errors(self, model_id: str) -> list[Item]:
         return list(self.table.query(f"ERR#{model_id}", reverse=True))
+
+    def error_records(self, model_id: str) -> list[ErrorRecord]:
+        """The model's error records, newest first."""
+        return [
+            ErrorRecord(
+                float(i["at"]),
+                str(i.get("key", "")),
+                str(i.get("file_id", "")),
+                str(i.get("reason", "")),
+                str(i.get("kind", "failed")),
+            )
+            for i in self.errors(model_id)
+        ]
 
 
 def _open_window(window_start: int, mark: Item, look: Item) -> OpenWindow:

@@ -30,7 +30,9 @@ from typing import Any
 
 import boto3
 
+from driftline.cli.local.state import clear_state, write_state
 from driftline.cli.local.template import Stack, load_template
+from driftline.core.errors import DriftlineError
 
 log = logging.getLogger("driftline.local")
 
@@ -55,6 +57,23 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def client_host(bind: str) -> str:
+    """The address a client on this machine uses for a server bound to ``bind`` (``0.0.0.0``: every interface)."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(bind, bind)  # noqa: S104
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port already in use in one line (else moto fails to bind, and the local cloud would provision the
+    server already listening there: ResourceInUseException)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            raise DriftlineError(
+                f"port {port} on {host} is in use ({err.strerror}): another `driftline local up`? pass --port N"
+            ) from None
 
 
 def rate_seconds(expression: str) -> float:
@@ -132,10 +151,11 @@ class LocalCloud:
     stack_name: str = STACK_NAME
     region: str = REGION
     quiet_logs: bool = True
+    pumps: bool = True  # False: notifications wait in the queues (for `sam local invoke` or a test to deliver)
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port(self.host)
-        self.endpoint_url = f"http://{self.host}:{self.port}"
+        self.endpoint_url = f"http://{client_host(self.host)}:{self.port}"
         self.functions: dict[str, FunctionWiring] = {}
         self.outputs: dict[str, str] = {}
         self._stop = threading.Event()
@@ -161,7 +181,7 @@ class LocalCloud:
         self._wait_up()
         self.provision()
         for fn in self.functions.values():
-            if fn.queue_url:
+            if fn.queue_url and self.pumps:
                 self._spawn(self._pump, fn)
             elif fn.schedule and self.tick != 0:
                 self._spawn(self._scheduler, fn)
@@ -219,7 +239,7 @@ class LocalCloud:
         while time.time() < deadline:
             if self._server is not None and self._server.poll() is not None:
                 raise RuntimeError(f"moto server exited with code {self._server.returncode} on {self.endpoint_url}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5):
+            with contextlib.suppress(OSError), socket.create_connection((client_host(self.host), self.port), 0.5):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"moto server did not start on {self.endpoint_url}")
@@ -264,6 +284,7 @@ class LocalCloud:
             self.functions[f] = self._wire(stack, f, urls)
         outputs = stack.template.get("Outputs") or {}
         self.outputs = {k: self._url(str(stack.resolve(v["Value"])), urls) for k, v in outputs.items()}
+        self._register_stack()
         env = next(iter(self.functions.values())).env if self.functions else {}
         for k, v in env.items():
             os.environ[k] = v
@@ -271,6 +292,15 @@ class LocalCloud:
         os.environ["POWERTOOLS_SERVICE_NAME"] = "driftline-local"  # one process runs every function
         if self.quiet_logs:
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+
+    def _register_stack(self) -> None:
+        """A CloudFormation stack of the local cloud's name holding the template's outputs, so that ``--stack``
+        (the CLI's, or ``aws cloudformation describe-stacks``) resolves against the local cloud as against AWS."""
+        body = {
+            "Resources": {"Provisioned": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {k: {"Value": v} for k, v in self.outputs.items()},
+        }
+        self.client("cloudformation").create_stack(StackName=self.stack_name, TemplateBody=json.dumps(body))
 
     @staticmethod
     def _url(value: str, urls: dict[str, str]) -> str:
@@ -497,9 +527,16 @@ def running(**kwargs: Any) -> Iterator[LocalCloud]:
         cloud.stop()
 
 
-def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1") -> int:
-    """``driftline local up``: print the ready line, serve until SIGINT or SIGTERM."""
+def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1", pumps: bool = True) -> int:
+    """``driftline local up``: print the ready line (the only line on stdout: every log goes to stderr), leave the
+    settings where the CLI finds them (``driftline.cli.local.state``), serve until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    check_port(host, port)
+    # stdout keeps the ready line alone: file descriptor 1 becomes stderr for everything else (the functions'
+    # Powertools logs and metrics, warnings), the ready line goes to a copy of the original stdout
+    sys.stdout.flush()
+    ready_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -507,12 +544,15 @@ def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    cloud = LocalCloud(port=port, host=host, tick=tick).start()
+    cloud = LocalCloud(port=port, host=host, tick=tick, pumps=pumps).start()
     try:
-        print(json.dumps(cloud.ready_line), flush=True)
+        write_state(cloud.ready_line, stack=cloud.stack_name, root=cloud.root, host=host)
+        ready_out.write(json.dumps(cloud.ready_line) + "\n")
+        ready_out.close()
         while not stop.wait(0.5):
             pass
     finally:
+        clear_state()
         cloud.stop()
         print("driftline local cloud stopped", file=sys.stderr, flush=True)
     return 0
