@@ -1,6 +1,8 @@
 """``Table`` over one DynamoDB table (keys ``pk``/``sk``, GSI ``gsi1`` on ``gsi1pk``/``gsi1sk``), with the
 low-level boto3 client.
 
+Over 400 lines: one client adapter, each Table operation with its paging, chunking and retries.
+
 Values follow ``driftline.adapters.dynamo_items`` (the same rules as the in-memory fake).
 
 Errors are translated here: ConditionalCheckFailed → ``ConditionFailed``; throttling and server errors (after

@@ -1,5 +1,7 @@
 """Baselines: frozen bins, the reference data profiled on them, and the score calibration.
 
+Over 400 lines: the bins, reference profile and calibration are one frozen object built in the same two passes.
+
 A baseline is built in two streamed passes over the reference files (``driftline.services.baselines`` drives
 them): the first feeds a :class:`ReferenceSampler` (a bounded reservoir per numerical column, exact category
 counts pruned to a bounded size) and freezes the bins (:class:`BinSpec`); the second profiles the reference

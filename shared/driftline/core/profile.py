@@ -1,5 +1,7 @@
 """Mergeable profiles: the aggregates of one file (or one window) against a frozen baseline.
 
+Over 400 lines: the profile kinds (numeric, categorical, performance) share one merge and serialisation contract.
+
 A :class:`Profile` holds, for one (window, segment) group: row and file counts, per-column counts over the
 baseline's frozen slots with missing, type-error, out-of-range counts and the sums behind moments; the
 confusion counts and per-label score histograms when labels are present; the score-by-prediction counts that

@@ -1,5 +1,7 @@
 """The profiler: prepared column batches in, one mergeable :class:`Profile` per (window, segment) out.
 
+Over 400 lines: one vectorised pass whose grouping, binning and counting share the batch's arrays.
+
 Everything is vectorised: a batch is binned once per column, then every group's counts come out of one
 ``np.bincount`` over ``group * n_slots + slot``. Population groups keep fine numerical slots; segment groups
 keep coarse ones (a segment's item stays small whatever the number of segment values). Each scenario is the

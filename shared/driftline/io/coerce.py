@@ -1,5 +1,7 @@
 """Vectorised coercion of Arrow columns into the shapes the metrics need.
 
+Over 400 lines: one coercion per target shape, all sharing the same type dispatch.
+
 Every function here takes a ``pa.Array`` or ``pa.ChunkedArray`` of any type (string, integer, floating,
 boolean, decimal, timestamp, date, dictionary, nested, null) and works on whole arrays with pyarrow compute
 kernels and numpy: there is no Python loop over rows. Strings are parsed with a fast path first (one cast

@@ -1,5 +1,7 @@
 """Labels: ground truth joined to predictions logged earlier (or later), with no item per prediction.
 
+Over 400 lines: one join (packs, log, positions) whose steps share the pack format and the log's order.
+
 The join keeps, per file, one compact *pack* in S3 (``driftline.io.idkeys``: hashed ids sorted into hash buckets,
 never the ids themselves nor any raw feature or segment value) and one entry in a per-model *join log* in
 DynamoDB (``Store.join_log``): dense positions taken with conditional writes, so every file knows exactly which
