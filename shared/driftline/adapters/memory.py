@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, DecimalException
@@ -36,7 +37,7 @@ from driftline.adapters.dynamodb import (
 )
 from driftline.adapters.sns import check_publish
 from driftline.core.errors import StorageError
-from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, NotFound, Put
+from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, ListedObject, NotFound, Put
 
 
 class _Faults:
@@ -265,6 +266,7 @@ class MemoryObjectStore(_Faults):
         super().__init__()
         self.bucket = bucket
         self._objects: dict[str, tuple[bytes, str]] = {}
+        self.modified: dict[str, float] = {}  # key -> epoch seconds of its last put (tests may set it)
 
     def _body(self, op: str, key: str) -> bytes:
         with self._lock:
@@ -287,6 +289,7 @@ class MemoryObjectStore(_Faults):
         with self._lock:
             self._maybe_fail("put_bytes")
             self._objects[key] = (bytes(data), content_type)
+            self.modified[key] = time.time()
 
     def etag(self, key: str) -> str:
         return hashlib.md5(self._body("etag", key), usedforsecurity=False).hexdigest()
@@ -301,6 +304,13 @@ class MemoryObjectStore(_Faults):
     def keys(self) -> list[str]:
         with self._lock:
             return sorted(self._objects)
+
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """``ports.ObjectLister``: the objects under ``prefix`` in key order (last modified: when put)."""
+        with self._lock:
+            found = sorted((k, v) for k, v in self._objects.items() if k.startswith(prefix))
+        for key, (body, _) in found:
+            yield ListedObject(key, hashlib.md5(body, usedforsecurity=False).hexdigest(), len(body), self.modified[key])
 
 
 class MemoryAlertSink(_Faults):
@@ -327,3 +337,27 @@ class MemoryAlertSink(_Faults):
                 }
             )
         return message_id
+
+
+class MemoryQueue(_Faults):
+    """``ports.MessageQueue`` in memory: the bodies sent, in order, in ``messages`` (a consumer pops them)."""
+
+    OPERATIONS = frozenset({"send_batch"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.sent = 0
+
+    def send_batch(self, bodies: Sequence[str]) -> None:
+        with self._lock:
+            self._maybe_fail("send_batch")
+            self.messages.extend(str(b) for b in bodies)
+            self.sent += len(bodies)
+
+    def take(self, n: int | None = None) -> list[str]:
+        """Receive (and delete) up to ``n`` messages, oldest first (all without ``n``)."""
+        with self._lock:
+            n = len(self.messages) if n is None else n
+            out, self.messages = self.messages[:n], self.messages[n:]
+            return out

@@ -341,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--baseline", required=True, help="the reference data file")
     pr.add_argument("--format", choices=("table", "json", "csv"), default="json")
     pr.set_defaults(func=cmd_profile)
+
+    from driftline.cli.backfill import add_parser as add_backfill
+
+    add_backfill(sub, _aws_options)
     return parser
 
 

@@ -120,3 +120,25 @@ class AlertSink(Protocol):
         """Publish one alert: ``messages`` per protocol (``default``, ``email``, ...), sent with
         MessageStructure=json; ``attributes`` become String message attributes. Returns the message id."""
         ...
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object of a bucket listing: its key (decoded), ETag (without quotes), size and last modification."""
+
+    key: str
+    etag: str
+    size: int
+    last_modified: float  # epoch seconds
+
+
+class MessageQueue(Protocol):
+    def send_batch(self, bodies: Sequence[str]) -> None:
+        """Send messages (any number: chunked by 10 and retried by the implementation); each body is a string.
+        Raises StorageError naming the queue when some could not be sent."""
+
+
+class ObjectLister(Protocol):
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """The objects whose key begins with ``prefix``, in key order; pages followed transparently."""
+        ...

@@ -183,6 +183,11 @@ class Store:
     def get_file(self, file_id: str) -> Item | None:
         return self.table.get(f"FILE#{file_id}", "FILE")
 
+    def file_statuses(self, file_ids: Sequence[str]) -> dict[str, str]:
+        """The status (processing | done | failed) of those of ``file_ids`` ever claimed (one batched read)."""
+        items = self.table.batch_get([(f"FILE#{fid}", "FILE") for fid in file_ids])
+        return {str(i["pk"]).removeprefix("FILE#"): str(i.get("status", "")) for i in items}
+
     # -- profiles --------------------------------------------------------------------------------------------------
 
     def put_file_profiles(
