@@ -31,6 +31,7 @@ FUNCTIONS = {
     "IngestFunction": ("functions/ingest/", "ArrowDepsLayer", "IngestQueue"),
     "LabelsFunction": ("functions/labels/", "ArrowDepsLayer", "LabelsQueue"),
     "EvaluateFunction": ("functions/evaluate/", "LightDepsLayer", None),
+    "JudgeFunction": ("functions/judge/", "LightDepsLayer", "JudgeQueue"),
 }
 NOTIFICATIONS = {  # queue: S3 key filter rules
     "ConfigQueue": {"prefix": "models/", "suffix": "config.yaml"},
@@ -232,7 +233,8 @@ def test_each_function_has_its_own_role_scoped_to_its_prefixes(resources: dict[s
         "BaselineFunction": {"baselines/*", "_driftline/*"},
         "IngestFunction": {"predictions/*", "_driftline/*"},
         "LabelsFunction": {"labels/*", "_driftline/*"},
-        "EvaluateFunction": {"_driftline/*"},
+        "EvaluateFunction": set(),  # the dispatcher reads the table and queues models: no S3, no alerts
+        "JudgeFunction": {"_driftline/*"},
     }
     for fn, prefixes in expected_reads.items():
         # Given the function's role
@@ -254,7 +256,7 @@ def test_each_function_has_its_own_role_scoped_to_its_prefixes(resources: dict[s
         assert writes <= {"_driftline/*"}, fn
         # And it publishes only to the alerts topic
         publish = [s for s in statements if "sns:Publish" in _listify(s["Action"])]
-        assert publish, fn
+        assert bool(publish) == (fn != "EvaluateFunction"), fn
         assert all(s["Resource"] == {"Ref": "AlertsTopic"} for s in publish), fn
 
 
@@ -644,3 +646,10 @@ def test_the_local_cloud_gives_each_function_its_templates_timeout() -> None:
     )
     left = LambdaContext(evaluate, "us-east-1").get_remaining_time_in_millis()
     assert 299_000 < left <= 300_000
+
+
+def test_sample_judge_event_carries_evaluate_messages() -> None:
+    from driftline.services.dispatch import parse_evaluate_message
+
+    event = json.loads((EVENTS / "judge-sqs.json").read_text(encoding="utf-8"))
+    assert [parse_evaluate_message(r["body"])[0] for r in event["Records"]] == ["churn-v3", "fraud-v1"]

@@ -63,6 +63,30 @@ class _Faults:
             raise exc
 
 
+class _Partitioned(dict[tuple[str, str], Item]):
+    """The table's items by key, with the keys of each partition kept aside, so a query on the table's key reads
+    its partition only (as DynamoDB does), not every item. Mutated only through ``[key] =`` and ``pop``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_pk: dict[str, dict[tuple[str, str], None]] = {}
+
+    def __setitem__(self, key: tuple[str, str], item: Item) -> None:
+        super().__setitem__(key, item)
+        self.by_pk.setdefault(key[0], {})[key] = None
+
+    def pop(self, key: tuple[str, str], default: Any = None) -> Any:  # type: ignore[override]
+        part = self.by_pk.get(key[0])
+        if part is not None:
+            part.pop(key, None)
+            if not part:
+                del self.by_pk[key[0]]
+        return super().pop(key, default)
+
+    def partition(self, pk: str) -> list[Item]:
+        return [self[k] for k in self.by_pk.get(pk, ())]
+
+
 class MemoryTable(_Faults):
     """``ports.Table`` in memory: items keyed (pk, sk), with the semantics of ``DynamoTable``."""
 
@@ -71,7 +95,7 @@ class MemoryTable(_Faults):
     def __init__(self, table_name: str = "memory") -> None:
         super().__init__()
         self.table_name = table_name
-        self._items: dict[tuple[str, str], Item] = {}
+        self._items = _Partitioned()
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 
@@ -202,7 +226,7 @@ class MemoryTable(_Faults):
         with self._lock:
             self._maybe_fail("query")
             found = []
-            for item in self._items.values():
+            for item in self._items.partition(pk) if pk_name == "pk" else self._items.values():
                 sk = item.get(sk_name)
                 if item.get(pk_name) != pk or not isinstance(sk, str):
                     continue

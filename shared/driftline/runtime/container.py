@@ -19,6 +19,7 @@ from driftline.services.models import ModelRegistry
 from driftline.services.store import Store
 
 if TYPE_CHECKING:
+    from driftline.services.dispatch import EvaluationDispatcher, EvaluationWorker
     from driftline.services.ingest import IngestService
 
 # parameter_validation off: botocore's client-side check of every request against the service model was ~18% of
@@ -70,6 +71,23 @@ class Container:
     @cached_property
     def evaluate(self) -> EvaluateService:
         return EvaluateService(self.store, self.registry, self.alerts)
+
+    @cached_property
+    def dispatcher(self) -> EvaluationDispatcher:
+        """The scheduled evaluator's fan-out: models with windows due → the evaluate queue (needs its URL)."""
+        from driftline.adapters.sqs import SqsQueue
+        from driftline.services.dispatch import EvaluationDispatcher
+
+        if not self.settings.evaluate_queue_url:
+            raise RuntimeError("DRIFTLINE_EVALUATE_QUEUE_URL is not set: no evaluate queue to dispatch to")
+        queue = SqsQueue(self.client("sqs"), self.settings.evaluate_queue_url)
+        return EvaluationDispatcher(self.store, self.registry, queue)
+
+    @cached_property
+    def worker(self) -> EvaluationWorker:
+        from driftline.services.dispatch import EvaluationWorker
+
+        return EvaluationWorker(self.store, self.evaluate)
 
 
 _container: Container | None = None

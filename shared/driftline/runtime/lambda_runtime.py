@@ -88,9 +88,18 @@ def evaluate(event: dict[str, Any], *, time_left_ms: int | None = None) -> dict[
     ``time_left_ms``: the invocation's remaining time (Lambda's ``context.get_remaining_time_in_millis()``); the
     run starts no window it may not finish, and leaves the rest (``windows_left``) to the next tick."""
     at = event.get("at") if isinstance(event, dict) else None
+    if container().settings.evaluate_queue_url:  # fanned out: queue the models due, workers evaluate them
+        from driftline.runtime.fanout import dispatch
+
+        return dispatch(at=float(at) if at is not None else None)
     reports = container().evaluate.evaluate_all(
         at=float(at) if at is not None else None, time_left=None if time_left_ms is None else time_left_ms / 1000
     )
+    return summarize(reports)
+
+
+def summarize(reports: list[Any]) -> dict[str, Any]:
+    """The metrics, log lines and response of an evaluation run (``EvaluationReport`` list)."""
     alerts = sum(len(r.alerts) for r in reports)
     windows = sum(len(r.windows) for r in reports)
     left = sum(r.windows_left for r in reports)
@@ -117,4 +126,4 @@ def evaluate(event: dict[str, Any], *, time_left_ms: int | None = None) -> dict[
     return response
 
 
-__all__ = ["evaluate", "handle_record", "logger", "metrics", "sqs_handler", "tracer"]
+__all__ = ["container", "evaluate", "handle_record", "logger", "metrics", "sqs_handler", "summarize", "tracer"]

@@ -18,6 +18,7 @@ class Settings:
     id_retention_days: int = 90
     endpoint_url: str | None = None
     region: str | None = None
+    evaluate_queue_url: str | None = None  # set: the scheduled evaluator queues models for workers (fan-out)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,4 +45,5 @@ class Settings:
             id_retention_days=days("DRIFTLINE_ID_RETENTION_DAYS", 90),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
+            evaluate_queue_url=e.get("DRIFTLINE_EVALUATE_QUEUE_URL") or None,
         )

@@ -5,6 +5,7 @@
     MODEL#<model>                    CONFIG                               the model's config (JSON) in force
     MODEL#<model>                    BASELINE                             the current baseline: id and S3 key
     MODEL#<model>                    STATE                                first window seen, last window closed
+    MODEL#<model>                    LEASE                                the evaluator holding the model, until when
     FILE#<file id>                   FILE                                 one input file: status, key, rows
     PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
     PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
@@ -21,6 +22,7 @@ JSON, split into parts below DynamoDB's 400 KB item limit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -232,6 +234,35 @@ class Store:
         """(window start, change token) of the windows with unevaluated changes, oldest first."""
         items = self.table.query(f"DIRTY#{model_id}", sk_to=None if until is None else ws_key(until))
         return [(int(i["window_start"]), str(i["seq"])) for i in items]
+
+    def has_dirty(self, model_id: str, *, until: int | None = None) -> bool:
+        """Whether some window (up to ``until``) has unevaluated changes: one item read at most."""
+        items = self.table.query(f"DIRTY#{model_id}", sk_to=None if until is None else ws_key(until), limit=1)
+        return next(iter(items), None) is not None
+
+    # -- leases: one evaluator per model at a time -------------------------------------------------------------------
+
+    def acquire_lease(self, model_id: str, owner: str, *, seconds: float) -> bool:
+        """Hold the model for ``seconds`` (or renew one's own hold): True when ``owner`` holds it now. A lease
+        held by another and not expired is respected; an expired one is taken over. Every write carries a new
+        token and is conditional on the token read, so of two takers only one wins, and a late renewal by the
+        expired holder cannot slip in after a takeover."""
+        pk, now = f"MODEL#{model_id}", self.clock()
+        item = {"pk": pk, "sk": "LEASE", "owner": owner, "until": now + seconds, "token": uuid.uuid4().hex}
+        current = self.table.get(pk, "LEASE")
+        if current is not None and current.get("owner") != owner and float(current.get("until", 0)) > now:
+            return False
+        cond = Condition(absent=True) if current is None else Condition(attr="token", equals=current.get("token"))
+        try:
+            self.table.put(item, condition=cond)
+            return True
+        except ConditionFailed:
+            return False
+
+    def release_lease(self, model_id: str, owner: str) -> None:
+        """Give the model up, if ``owner`` still holds it (a lease taken over after expiry is left alone)."""
+        with contextlib.suppress(ConditionFailed):
+            self.table.delete(f"MODEL#{model_id}", "LEASE", condition=Condition(attr="owner", equals=owner))
 
     def clear_dirty(self, model_id: str, window_start: int, token: str) -> bool:
         """Clear the mark unless a newer change set it again meanwhile."""
