@@ -18,6 +18,7 @@ from driftline.core.config import ModelConfig
 from driftline.core.errors import BaselineError, ConfigError, InputError
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher
+from driftline.services.merge import WindowMerger
 from driftline.services.models import ModelRegistry, ObjectRef
 from driftline.services.store import Store, file_id_for
 
@@ -56,6 +57,7 @@ class IngestService:
         self.registry = registry
         self.alerts = alerts
         self.clock = clock
+        self.merger = WindowMerger(store)
 
     def handle(self, ref: ObjectRef) -> Outcome:
         file_id = file_id_for(ref.bucket, ref.key, ref.etag)
@@ -80,6 +82,8 @@ class IngestService:
             self.store.finish_file(file_id, status="failed", reason=reason)
             return Outcome(ref.key, ref.model_id, "failed", reason=reason)
         self.store.finish_file(file_id, status="done", rows=outcome.rows)
+        if outcome.windows:  # windows of any number of files: every Nth file merges the window (services/merge.py)
+            self.merger.after_file(ref.model_id, outcome.windows)
         return outcome
 
     def report_failure(self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None) -> None:

@@ -9,6 +9,7 @@
     FILE#<file id>                   FILE                                 one input file: status, key, rows
     PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
     PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
+    PROF#<model>#<window start>      C#FILES                              files written to the window (a counter)
     DIRTY#<model>                    <window start>                       windows with new files or labels
     MET#<model>#<metric>#<col>#<seg> <window start>                       one metric point (gsi1: MET#<model>)
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
@@ -272,11 +273,19 @@ class Store:
         except ConditionFailed:
             return False
 
+    def count_window_file(self, model_id: str, window_start: int) -> int:
+        """Count one more file written to the window (an atomic counter); the count so far."""
+        return int(self.table.add(f"PROF#{model_id}#{ws_key(window_start)}", "C#FILES", {"files": 1})["files"])
+
     def window_profiles(self, model_id: str, window_start: int) -> WindowProfiles:
         """The window's rollup merged with every file item it does not include yet."""
         pk = f"PROF#{model_id}#{ws_key(window_start)}"
-        items = list(self.table.query(pk))
-        head = next((i for i in items if i["sk"] == "R#HEAD"), None)
+        for _ in range(3):
+            items = list(self.table.query(pk))
+            head = next((i for i in items if i["sk"] == "R#HEAD"), None)
+            if head is None or _complete(items, f"R#{int(head['version']):08d}#{head['token']}#"):
+                break
+            # a rollup moved on while the pages were read (the parts read are an older one's): read again
         version = int(head["version"]) if head else 0
         rolled: dict[str | None, Profile] = {}
         consumed: frozenset[str] = frozenset()
@@ -504,6 +513,11 @@ def _same_state(stored: Item | None, values: Item) -> bool:
         return False
     content = {k: v for k, v in values.items() if k not in _STATE_META}
     return content == {k: v for k, v in stored.items() if k not in _STATE_META}
+
+
+def _complete(items: Sequence[Item], prefix: str) -> bool:
+    parts = [i for i in items if str(i["sk"]).startswith(prefix)]
+    return bool(parts) and len(parts) == int(parts[0]["parts"])
 
 
 def _join(parts: Iterable[Item]) -> bytes:
