@@ -180,9 +180,62 @@ def table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6)) -> li
     return lines
 
 
+# -- scaling out: the evaluate queue, leases, window merges (README "Scaling out") --------------------------------
+
+TICKS = DAYS * 1440  # the evaluator's schedule: rate(1 minute)
+MERGE_EVERY = 64  # driftline.services.merge.MERGE_EVERY
+JUDGE_BATCH = 10  # template.yaml: JudgeFunction's BatchSize
+
+
+def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
+    """Dollars a month per model for what the fan-out adds: each tick the dispatcher reads the model's config,
+    state and at most one dirty mark (3 strongly consistent reads); each window due is one message on the evaluate
+    queue (sent, received and deleted ten at a time), a lease taken (a read and a conditional write) and
+    released (a delete), a judge invocation per ten models; each file counts itself in its window (one counter
+    update) and every MERGE_EVERY-th file merges the window: the file items read (they were read by the evaluator
+    before: counted again here, an upper bound) and the rollup written."""
+    i = inputs
+    windows = DAYS * 24 / i.window_hours
+    files = i.files_per_day * DAYS
+    files_per_window = i.files_per_day * i.window_hours / 24
+    merges = windows * math.floor(files_per_window / MERGE_EVERY)
+    profile_wru = math.ceil(i.profile_kb_per_file_window)
+    rru = TICKS * 3 + windows * 1 + merges * math.ceil(MERGE_EVERY * i.profile_kb_per_file_window / 4)
+    wru = windows * 2 + files * 1 + merges * (profile_wru + 1)
+    sqs = windows * 3 / JUDGE_BATCH
+    lambda_cost = windows / JUDGE_BATCH * LAMBDA_REQUEST + TICKS * 0.002 * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
+    del predictions_per_day  # the fan-out's cost follows files, windows and ticks, not rows
+    return {"DynamoDB": wru * DDB_WRU + rru * DDB_RRU, "SQS": sqs * SQS_REQUEST, "Lambda": lambda_cost}
+
+
+def scale_out_per_stack(inputs: Inputs) -> float:
+    """The evaluate queue's idle long polls (5 pollers, as per_stack) and its two alarms (DLQ, function errors)."""
+    return 5 * 3 * 60 * 24 * DAYS * SQS_REQUEST + 2 * ALARM_MONTH
+
+
+def scale_table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6), models: int = 1000) -> list[str]:
+    base = [monthly(inputs, v) for v in volumes]
+    extra = [scale_out(inputs, v) for v in volumes]
+    head = "| $ / month, scaling out | " + " | ".join(f"{v / 1e6:,.0f}M predictions/day" for v in volumes) + " |"
+    lines = [head, "|---" * (len(volumes) + 1) + "|"]
+    for service in extra[0]:
+        lines.append(f"| fan-out, leases, merges: {service} | " + " | ".join(f"{e[service]:,.3f}" for e in extra) + " |")
+    per_model = [sum(b.values()) + sum(e.values()) for b, e in zip(base, extra, strict=True)]
+    lines.append("| **Driftline, per model, scaled out** | " + " | ".join(f"**{c:,.2f}**" for c in per_model) + " |")
+    stack = per_stack(inputs) + scale_out_per_stack(inputs)
+    lines.append(
+        f"| **a {models:,}-model stack** (each model at this volume, plus the stack's {stack:,.2f}) | "
+        + " | ".join(f"**{models * c + stack:,.0f}**" for c in per_model)
+        + " |"
+    )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print("\n".join(table(inputs_of(args))))
+    print()
+    print("\n".join(scale_table(inputs_of(args))))
     return 0
 
 

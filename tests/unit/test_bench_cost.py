@@ -27,3 +27,17 @@ def test_the_table_has_a_row_per_service_and_the_alternatives() -> None:
     assert any(line.startswith("| **Driftline, per model**") for line in lines)
     assert any(line.startswith("| SageMaker Model Monitor") for line in lines)
     assert any(line.startswith("| Evidently in Lambda") for line in lines)
+
+
+def test_scaling_out_adds_three_reads_a_tick_and_a_counter_write_a_file() -> None:
+    i = cost.inputs_of(cost.parse_args([]))
+    extra = cost.scale_out(i, 1e6)
+    windows = cost.DAYS * 24
+    files = 288 * cost.DAYS  # 12 files a window: no merge
+    want = (windows * 2 + files) * cost.DDB_WRU + (cost.TICKS * 3 + windows) * cost.DDB_RRU
+    assert extra["DynamoDB"] == pytest.approx(want)
+    many = cost.inputs_of(cost.parse_args(["--files-per-day", str(24 * 640)]))  # 640 a window: 10 merges each
+    merges = cost.scale_out(many, 1e6)["DynamoDB"] - cost.scale_out(i, 1e6)["DynamoDB"]
+    assert merges > 10 * windows * 17 * cost.DDB_WRU
+    lines = cost.scale_table(i)
+    assert any(line.startswith("| **a 1,000-model stack**") for line in lines)
