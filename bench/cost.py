@@ -219,7 +219,8 @@ def scale_table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6),
     head = "| $ / month, scaling out | " + " | ".join(f"{v / 1e6:,.0f}M predictions/day" for v in volumes) + " |"
     lines = [head, "|---" * (len(volumes) + 1) + "|"]
     for service in extra[0]:
-        lines.append(f"| fan-out, leases, merges: {service} | " + " | ".join(f"{e[service]:,.3f}" for e in extra) + " |")
+        cells = " | ".join(f"{e[service]:,.3f}" for e in extra)
+        lines.append(f"| fan-out, leases, merges: {service} | {cells} |")
     per_model = [sum(b.values()) + sum(e.values()) for b, e in zip(base, extra, strict=True)]
     lines.append("| **Driftline, per model, scaled out** | " + " | ".join(f"**{c:,.2f}**" for c in per_model) + " |")
     stack = per_stack(inputs) + scale_out_per_stack(inputs)
