@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftline.core.errors import StorageError
 from driftline.core.metrics import MetricPoint
 from driftline.core.profile import Profile
 from driftline.services.ports import Condition, ConditionFailed, Item, Table
@@ -286,6 +287,8 @@ class Store:
             if head is None or _complete(items, f"R#{int(head['version']):08d}#{head['token']}#"):
                 break
             # a rollup moved on while the pages were read (the parts read are an older one's): read again
+        else:
+            raise StorageError(f"window {pk}: its rollup kept moving while it was read", retryable=True)
         version = int(head["version"]) if head else 0
         rolled: dict[str | None, Profile] = {}
         consumed: frozenset[str] = frozenset()
