@@ -284,7 +284,7 @@ class MemoryObjectStore(_Faults):
     """``ports.ObjectStore`` in memory: key → bytes; the ETag is the MD5 of the body (as S3 gives for a
     single-part upload)."""
 
-    OPERATIONS = frozenset({"open", "open_seekable", "get_bytes", "put_bytes", "etag"})
+    OPERATIONS = frozenset({"open", "open_seekable", "open_from", "get_bytes", "put_bytes", "etag"})
 
     def __init__(self, bucket: str = "memory") -> None:
         super().__init__()
@@ -317,6 +317,12 @@ class MemoryObjectStore(_Faults):
 
     def etag(self, key: str) -> str:
         return hashlib.md5(self._body("etag", key), usedforsecurity=False).hexdigest()
+
+    def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
+        body = self._body("open_from", key)
+        if hashlib.md5(body, usedforsecurity=False).hexdigest() != etag:
+            raise StorageError(f"s3://{self.bucket}/{key}: the object changed while it was being read", retryable=True)
+        return io.BytesIO(body[start:])
 
     def content_type(self, key: str) -> str:
         with self._lock:

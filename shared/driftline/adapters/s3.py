@@ -245,6 +245,15 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
 
+    def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
+        """The object's body from byte ``start`` on, streamed, only if its ETag is still ``etag`` (a part of a split
+        file must not mix two versions). Raises NotFound; a changed object is a retryable StorageError."""
+        try:
+            resp = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-", IfMatch=f'"{etag}"')
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+        return cast(BinaryIO, StreamedBody(resp["Body"], self.bucket, key))
+
     def etag(self, key: str) -> str:
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=key)

@@ -22,8 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from driftline.io.readers import FileFormat, detect_format
-
 PART_BYTES = 256 << 20  # a part: ~30-60 s of profiling at today's speed, far inside Lambda's 15 minutes
 _CHUNK = 1 << 20
 
@@ -44,6 +42,8 @@ class Part:
 
 def splittable(name: str) -> bool:
     """Whether a file of this name can be cut into parts (not gzip-compressed)."""
+    from driftline.io.readers import detect_format  # pyarrow: only where files are read
+
     _, gzipped = detect_format(name)
     return not gzipped
 
@@ -75,6 +75,8 @@ def plan_text(size: int, *, part_bytes: int = PART_BYTES) -> list[Part]:
 
 def plan_parts(name: str, size: int, *, part_bytes: int = PART_BYTES, parquet_metadata: Any = None) -> list[Part]:
     """The parts of a file; one part (the whole file: bytes [0, size)) when it is small or gzip-compressed."""
+    from driftline.io.readers import FileFormat, detect_format
+
     file_format, gzipped = detect_format(name)
     if gzipped or size <= part_bytes:
         return [Part(0, 1, 0, size, False)]

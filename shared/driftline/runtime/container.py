@@ -12,6 +12,7 @@ from botocore.config import Config
 from driftline.adapters.dynamodb import DynamoTable
 from driftline.adapters.s3 import S3ObjectStore
 from driftline.adapters.sns import SnsAlertSink
+from driftline.adapters.sqs import SqsQueue
 from driftline.runtime.settings import Settings
 from driftline.services.alerts import AlertPublisher
 from driftline.services.evaluate import EvaluateService
@@ -65,8 +66,13 @@ class Container:
     def ingest(self) -> IngestService:
         # imported here: only the SQS-triggered functions build the ingest service
         from driftline.services.ingest import IngestService
+        from driftline.services.split import FileSplitter
 
-        return IngestService(self.store, self.registry, self.alerts)
+        service = IngestService(self.store, self.registry, self.alerts)
+        url = self.settings.ingest_queue_url
+        queue = SqsQueue(self.client("sqs"), url) if url else None
+        service.splitter = FileSplitter(self.store, self.objects, queue, split_bytes=self.settings.split_bytes)
+        return service
 
     @cached_property
     def evaluate(self) -> EvaluateService:
@@ -75,7 +81,6 @@ class Container:
     @cached_property
     def dispatcher(self) -> EvaluationDispatcher:
         """The scheduled evaluator's fan-out: models with windows due → the evaluate queue (needs its URL)."""
-        from driftline.adapters.sqs import SqsQueue
         from driftline.services.dispatch import EvaluationDispatcher
 
         if not self.settings.evaluate_queue_url:

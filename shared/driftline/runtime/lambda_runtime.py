@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from driftline.core.errors import InputError
 from driftline.runtime.container import container
 from driftline.runtime.events import parse_sqs_body
+from driftline.services.split import parse_part_message
 
 logger = Logger()
 metrics = Metrics()
@@ -27,7 +28,19 @@ class WrongPrefixError(InputError):
 
 def handle_record(record: SQSRecord, *, prefix: str) -> None:
     """One SQS message: the S3 objects it names, each ingested exactly once. Raising fails just this message
-    (partial batch response), so SQS retries it and, after maxReceiveCount tries, dead-letters it."""
+    (partial batch response), so SQS retries it and, after maxReceiveCount tries, dead-letters it. A part of a
+    large file (queued by the ingest function itself, services/split.py) is handled the same way."""
+    part = parse_part_message(record.body)
+    if part is not None:
+        ref, piece = part
+        logger.set_correlation_id(ref.key)
+        if ref.prefix == prefix:
+            outcome = container().ingest.handle(ref, piece)
+            logger.info("part handled", extra={"s3_key": ref.key, "part": piece.index, "of": piece.count,
+                                               "status": outcome.status, "rows": outcome.rows})  # fmt: skip
+        else:
+            logger.warning("part under another prefix ignored", extra={"s3_key": ref.key, "expected": prefix})
+        return
     note = parse_sqs_body(record.body)
     if note.test_event:
         logger.info("s3:TestEvent ignored")

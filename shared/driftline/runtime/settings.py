@@ -19,6 +19,8 @@ class Settings:
     endpoint_url: str | None = None
     region: str | None = None
     evaluate_queue_url: str | None = None  # set: the scheduled evaluator queues models for workers (fan-out)
+    ingest_queue_url: str | None = None  # set: a prediction file above split_bytes is queued there in parts
+    split_bytes: int = 256 << 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,4 +48,16 @@ class Settings:
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
             evaluate_queue_url=e.get("DRIFTLINE_EVALUATE_QUEUE_URL") or None,
+            ingest_queue_url=e.get("DRIFTLINE_INGEST_QUEUE_URL") or None,
+            split_bytes=_bytes(e.get("DRIFTLINE_SPLIT_BYTES", str(256 << 20))),
         )
+
+
+def _bytes(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be a whole number of bytes, got {raw!r}") from None
+    if value < 1 << 10:
+        raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be at least 1024, got {value}")
+    return value

@@ -25,6 +25,9 @@ from driftline.services.store import Store, file_id_for
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from driftline.io.parts import Part
+    from driftline.services.split import FileSplitter
+
 # The data paths (predictions, labels) import pyarrow where they run: a configuration drop needs only numpy and
 # YAML, so the config function ships without the 100 MB Arrow layer (a faster cold start).
 
@@ -58,9 +61,15 @@ class IngestService:
         self.alerts = alerts
         self.clock = clock
         self.merger = WindowMerger(store)
+        self.splitter: FileSplitter | None = None  # large files in parts (services/split.py), set by the runtime
 
-    def handle(self, ref: ObjectRef) -> Outcome:
+    def handle(self, ref: ObjectRef, part: Part | None = None) -> Outcome:
+        """One object, or one ``part`` of a split one (services/split.py): each claimed once."""
         file_id = file_id_for(ref.bucket, ref.key, ref.etag)
+        if part is not None:
+            from driftline.services.split import part_id
+
+            file_id = part_id(file_id, part)
         if not self.store.claim_file(file_id, model_id=ref.model_id, key=ref.key, kind=ref.prefix):
             log.info("duplicate delivery skipped", extra={"key": ref.key})
             return Outcome(ref.key, ref.model_id, "duplicate")
@@ -69,8 +78,11 @@ class IngestService:
                 outcome = self._config(ref)
             elif ref.prefix == "baselines":
                 outcome = self._baseline(ref)
+            elif ref.prefix == "predictions" and part is None and self.splitter and self.splitter.should_split(ref):
+                parts = self.splitter.split(ref, file_id)
+                return Outcome(ref.key, ref.model_id, "split", details={"parts": len(parts)})
             elif ref.prefix == "predictions":
-                outcome = self._predictions(ref, file_id)
+                outcome = self._predictions(ref, file_id, part)
             else:
                 outcome = self._labels(ref, file_id)
         except (InputError, ConfigError, BaselineError) as err:
@@ -78,7 +90,8 @@ class IngestService:
             # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
             # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
             started = (self.store.get_file(file_id) or {}).get("started_at")
-            self.report_failure(ref.model_id, ref.key, file_id, reason, at=None if started is None else float(started))
+            where = ref.key if part is None else f"{ref.key} (part {part.index + 1} of {part.count})"
+            self.report_failure(ref.model_id, where, file_id, reason, at=None if started is None else float(started))
             self.store.finish_file(file_id, status="failed", reason=reason)
             return Outcome(ref.key, ref.model_id, "failed", reason=reason)
         self.store.finish_file(file_id, status="done", rows=outcome.rows)
@@ -126,20 +139,28 @@ class IngestService:
             details={"baseline_id": baseline.baseline_id},
         )
 
-    def _predictions(self, ref: ObjectRef, file_id: str) -> Outcome:
+    def _predictions(self, ref: ObjectRef, file_id: str, part: Part | None = None) -> Outcome:
         from driftline.services.idindex import IdIndex
         from driftline.services.profiling import profile_file
 
         config = self.registry.config(ref.model_id)
         baseline = self.registry.current_baseline(ref.model_id)
         index = IdIndex(config, baseline.baseline_id) if config.columns.label else None
+        if part is not None and self.splitter is None:
+            raise InputError("a part of a split file, but this service handles no parts", key=ref.key)
+        in_parts = part is not None
         result = profile_file(
-            self.registry.open_data(ref.key),
+            self.splitter.open_part(ref, part) if in_parts else self.registry.open_data(ref.key),  # type: ignore[union-attr,arg-type]
             name=ref.key,
             config=config,
             baseline=baseline,
             on_batch=index.add if index else None,
+            row_groups=part.groups() if part is not None and part.row_groups else None,
+            allow_empty=part is not None,
         )
+        if in_parts:  # the file counts once in volume.files, whichever parts have rows in a window
+            file_key = file_id.rsplit(".", 1)[0]
+            result.profiles = self.splitter.count_file_once(ref.model_id, file_key, file_id, result.profiles)  # type: ignore[union-attr]
         if index is not None and config.columns.label not in result.stats.missing_columns:
             index = None  # labels came with the predictions: nothing to join later
         if index is not None and not index.rows and result.stats.profiled:
@@ -153,7 +174,7 @@ class IngestService:
             details["rows_without_valid_timestamp"] = result.stats.bad_timestamp
         if result.stats.missing_columns:
             details["missing_columns"] = sorted(result.stats.missing_columns)
-        if result.stats.profiled == 0:
+        if result.stats.profiled == 0 and (part is None or result.stats.rows):
             raise InputError(
                 f"none of the {result.stats.rows} rows has a valid timestamp in column {config.columns.timestamp!r}",
                 key=ref.key,

@@ -114,6 +114,10 @@ class ObjectStore(Protocol):
         """The object's ETag (without quotes). Raises NotFound."""
         ...
 
+    def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
+        """A readable stream of the object from byte ``start``, if its ETag is still ``etag``. Raises NotFound."""
+        ...
+
 
 class AlertSink(Protocol):
     def publish(self, *, subject: str, messages: Mapping[str, str], attributes: Mapping[str, str]) -> str:

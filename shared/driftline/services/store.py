@@ -10,6 +10,7 @@
     PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
     PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
     PROF#<model>#<window start>      C#FILES                              files written to the window (a counter)
+    PROF#<model>#<window start>      S#<file id>#<segment>                the part of a split file that counts it
     DIRTY#<model>                    <window start>                       windows with new files or labels
     MET#<model>#<metric>#<col>#<seg> <window start>                       one metric point (gsi1: MET#<model>)
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
@@ -176,7 +177,8 @@ class Store:
         except ConditionFailed:
             existing = self.table.get(f"FILE#{file_id}", "FILE")
             # done, or failed for good (unreadable: trying again cannot help) → a duplicate delivery
-            return existing is None or existing.get("status") not in ("done", "failed")
+            # (split: its parts were queued, each claimed on its own)
+            return existing is None or existing.get("status") not in ("done", "failed", "split")
 
     def finish_file(self, file_id: str, *, status: str, rows: int = 0, reason: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "rows": rows, "finished_at": self.clock()}
@@ -273,6 +275,19 @@ class Store:
             return True
         except ConditionFailed:
             return False
+
+    def claim_file_window(
+        self, model_id: str, window_start: int, segment: str | None, *, file_id: str, part: str
+    ) -> bool:
+        """Whether ``part`` (of the split file ``file_id``) counts the file in this window and segment: the first
+        part to ask claims it (a conditional write), and keeps it when it asks again (a retry)."""
+        pk, sk = f"PROF#{model_id}#{ws_key(window_start)}", f"S#{file_id}#{segment or NONE}"
+        try:
+            self.table.put({"pk": pk, "sk": sk, "part": part}, condition=Condition(absent=True))
+            return True
+        except ConditionFailed:
+            existing = self.table.get(pk, sk)
+            return existing is not None and existing.get("part") == part
 
     def count_window_file(self, model_id: str, window_start: int) -> int:
         """Count one more file written to the window (an atomic counter); the count so far."""
