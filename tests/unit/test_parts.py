@@ -158,3 +158,21 @@ def test_plans() -> None:
     assert all(sum(sizes[g] for g in p.groups()) >= 2 * sizes[0] for p in parts[:-1])
     size = len(buf.getvalue())
     assert len(plan_parts("x.parquet", size, part_bytes=size // 3, parquet_metadata=meta)) >= 2
+
+
+def test_a_gzip_file_too_large_for_one_function_is_refused_with_the_reason() -> None:
+    from driftline.adapters.memory import MemoryObjectStore, MemoryQueue, MemoryTable
+    from driftline.services.models import parse_key
+    from driftline.services.split import GZIP_MAX_BYTES, FileSplitter, parse_part_message, part_message
+    from driftline.services.store import Store
+
+    splitter = FileSplitter(Store(MemoryTable()), MemoryObjectStore(), MemoryQueue(), split_bytes=1 << 20)
+    small_gz = parse_key("b", "predictions/m/a.jsonl.gz", "e", 100 << 20, encoded=False)
+    huge_gz = parse_key("b", "predictions/m/a.jsonl.gz", "e", GZIP_MAX_BYTES + 1, encoded=False)
+    assert not splitter.should_split(small_gz) and splitter.should_split(huge_gz)
+    with pytest.raises(Exception, match="gzip file cannot be split"):
+        splitter.split(huge_gz, "fid")
+    ref = parse_key("b", "predictions/m/big.csv", "e", 10 << 20, encoded=False)
+    part = Part(2, 5, 100, 200, False)
+    assert parse_part_message(part_message(ref, part)) == (ref, part)
+    assert parse_part_message('{"Records": []}') is None
