@@ -185,6 +185,8 @@ def table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6)) -> li
 TICKS = DAYS * 1440  # the evaluator's schedule: rate(1 minute)
 MERGE_EVERY = 64  # driftline.services.merge.MERGE_EVERY
 JUDGE_BATCH = 10  # template.yaml: JudgeFunction's BatchSize
+SPLIT_BYTES = 256 << 20  # driftline.runtime.settings: DRIFTLINE_SPLIT_BYTES
+BYTES_PER_ROW = 60  # assumption: a compressed Parquet row of the benchmark model (20 columns)
 
 
 def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
@@ -193,7 +195,8 @@ def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     queue (sent, received and deleted ten at a time), a lease taken (a read and a conditional write) and
     released (a delete), a judge invocation per ten models; each file counts itself in its window (one counter
     update) and every MERGE_EVERY-th file merges the window: the file items read (they were read by the evaluator
-    before: counted again here, an upper bound) and the rollup written."""
+    before: counted again here, an upper bound) and the rollup written. A file above SPLIT_BYTES is queued in parts:
+    per part a message (sent, received, deleted), a claim and its finish, and a file-count claim per window."""
     i = inputs
     windows = DAYS * 24 / i.window_hours
     files = i.files_per_day * DAYS
@@ -203,8 +206,11 @@ def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     rru = TICKS * 3 + windows * 1 + merges * math.ceil(MERGE_EVERY * i.profile_kb_per_file_window / 4)
     wru = windows * 2 + files * 1 + merges * (profile_wru + 1)
     sqs = windows * 3 / JUDGE_BATCH
+    file_bytes = predictions_per_day / i.files_per_day * BYTES_PER_ROW
+    parts = math.ceil(file_bytes / SPLIT_BYTES) if file_bytes > SPLIT_BYTES else 0
+    sqs += files * parts * 3
+    wru += files * parts * 3
     lambda_cost = windows / JUDGE_BATCH * LAMBDA_REQUEST + TICKS * 0.002 * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
-    del predictions_per_day  # the fan-out's cost follows files, windows and ticks, not rows
     return {"DynamoDB": wru * DDB_WRU + rru * DDB_RRU, "SQS": sqs * SQS_REQUEST, "Lambda": lambda_cost}
 
 
@@ -220,7 +226,7 @@ def scale_table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6),
     lines = [head, "|---" * (len(volumes) + 1) + "|"]
     for service in extra[0]:
         cells = " | ".join(f"{e[service]:,.3f}" for e in extra)
-        lines.append(f"| fan-out, leases, merges: {service} | {cells} |")
+        lines.append(f"| fan-out, leases, merges, parts: {service} | {cells} |")
     per_model = [sum(b.values()) + sum(e.values()) for b, e in zip(base, extra, strict=True)]
     lines.append("| **Driftline, per model, scaled out** | " + " | ".join(f"**{c:,.2f}**" for c in per_model) + " |")
     stack = per_stack(inputs) + scale_out_per_stack(inputs)
