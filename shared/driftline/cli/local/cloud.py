@@ -267,7 +267,7 @@ class LocalCloud:
         for fn in self.functions.values():  # one process, one container: the settings only some functions have
             for k, v in fn.env.items():
                 if k.startswith("DRIFTLINE_"):
-                    os.environ.setdefault(k, v)
+                    os.environ[k] = v  # (not setdefault: a cloud started earlier in this process had other URLs)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
         os.environ["POWERTOOLS_SERVICE_NAME"] = "driftline-local"  # one process runs every function
         if self.quiet_logs:
