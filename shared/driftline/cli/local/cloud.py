@@ -37,6 +37,7 @@ log = logging.getLogger("driftline.local")
 STACK_NAME = "driftline-local"
 REGION = "us-east-1"
 FANOUT_ENV = "DRIFTLINE_EVALUATE_QUEUE_URL"  # a scheduled function with it queues work for the function of that queue
+_LOAD_LOCK = threading.Lock()
 RETRY_VISIBILITY = 1  # seconds before a failed message is visible again (Lambda would wait out the timeout)
 
 
@@ -95,6 +96,10 @@ class FunctionWiring:
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         module_name, func = self.handler.rsplit(".", 1)
+        with _LOAD_LOCK:  # one handler module at a time: the pumps' threads importing at once can deadlock
+            return self._load(module_name, func)
+
+    def _load(self, module_name: str, func: str) -> Callable[[dict[str, Any], Any], Any]:
         if self.module is None:
             spec = importlib.util.spec_from_file_location(
                 f"driftline_fn_{self.logical}", self.code_dir / f"{module_name}.py"
