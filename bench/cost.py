@@ -5,7 +5,12 @@ next to it) or a stated assumption; prices are AWS's public on-demand prices in 
 out). It prints, for 1M, 10M and 100M predictions a day, the cost of each service and the total, beside two
 alternatives: SageMaker Model Monitor's hourly data-quality job and a scheduled Evidently job in Lambda.
 
-    python -m bench.cost [--files-per-day 288] [--delayed-labels]
+    python -m bench.cost [--files-per-day 288] [--delayed-labels] [--no-early]
+
+Early looks at the open window (SPEC §4) are counted in: per look, the window's partial points in one packed item
+(its size measured with the store's own packing) and the look record, the profiles read back, the evaluation's
+compute; per tick, the two small items read to decide whether a look is due. The line after the table compares
+the cost with and without them.
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ class Inputs:
     evidently_gb_per_million: float
     evidently_fixed_s: float
     model_monitor_minutes: float
+    early: bool = True
+    open_points_kb: float = 18.4
+    look_s: float = 0.3
+    min_rows: int = 100
 
 
 def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
@@ -74,6 +83,14 @@ def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     eval_wru = runs * (2 * i.points_per_window + i.other_window_wru)
     # per evaluation: the window's items read back (strongly consistent: 1 RRU per 4 KB)
     eval_rru = runs * math.ceil((profile_wru * 2) / 4) + DAYS * 1440 * 2
+    if i.early:
+        looks, read_files = looks_per_window(rows_per_file, i.files_per_day * i.window_hours / 24, i.min_rows)
+        # per look: the packed partial points + the look record (one update); the profiles of the files so far read
+        # back (strongly consistent); its evaluation. Per tick: the open window's mark and look record (two small
+        # items); per closed window: its look record.
+        eval_wru += windows * looks * (math.ceil(i.open_points_kb) + 1)
+        eval_rru += windows * (read_files * math.ceil(i.profile_kb_per_file_window / 4) + 1) + DAYS * 1440 * 2
+        lambda_cost += windows * looks * i.look_s * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
     id_wru = id_rru = 0.0
     if i.delayed_labels:  # one id item per prediction; per label: its lookup and its claim
         id_wru = predictions_per_day * DAYS * 2
@@ -81,6 +98,44 @@ def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     dynamodb = (file_wru + eval_wru + id_wru) * DDB_WRU + (eval_rru + id_rru) * DDB_RRU
     s3 = files * 3 * S3_GET  # the reader's GETs (ranged for Parquet: footer + row groups)
     return {"Lambda": lambda_cost, "SQS": sqs, "DynamoDB": dynamodb, "S3 requests": s3, "SNS": 100 * SNS_PUBLISH}
+
+
+def looks_per_window(rows_per_file: float, files_per_window: float, min_rows: int) -> tuple[int, int]:
+    """(looks, file profiles read at them) of one open window whose files come one per evaluator tick or slower:
+    a look at the first tick where the rows so far reach the next look point of ``driftline.core.looks``."""
+    from driftline.core.looks import next_look_rows
+
+    looks = read = 0
+    looked = 0
+    for j in range(1, max(1, round(files_per_window)) + 1):
+        rows = int(j * rows_per_file)
+        if rows >= next_look_rows(looked, min_rows):
+            looks, read, looked = looks + 1, read + j, rows
+    return looks, read
+
+
+def measure_open_points_kb(points: int = 1140) -> float:
+    """The KB of one open window's packed partial points, written by the store itself (in memory): ``points``
+    points over 8 column metrics × 24 columns × 6 segments, full-precision random values (compress the worst)."""
+    import numpy as np
+
+    from driftline.adapters.memory import MemoryTable
+    from driftline.core.metrics import MetricPoint
+    from driftline.services.store import Store
+
+    rng = np.random.default_rng(0)
+    names = ("quality.missing_rate", "quality.out_of_range_rate", "quality.type_error_rate", "drift.psi",
+             "drift.jensen_shannon", "drift.hellinger", "drift.kolmogorov_smirnov", "drift.wasserstein")  # fmt: skip
+    segs = [None, *(f"country={c}" for c in ("US", "DE", "FR", "BR", "IN"))]
+    combos = [(m, f"column_{c:02d}", s) for s in segs for c in range(24) for m in names][:points]
+    ws = 1_767_225_600
+    pts = [
+        MetricPoint("m", m, c, s, ws, ws + 3600, float(rng.random()), int(rng.integers(100, 50_000)), partial=True)
+        for m, c, s in combos
+    ]
+    table = MemoryTable("cost")
+    Store(table).put_partial_points("m", ws, ws + 3600, pts, old_parts=0)
+    return sum(len(bytes(i["data"])) for i in table.items()) / 1024
 
 
 def per_stack(inputs: Inputs) -> float:
@@ -122,6 +177,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--evaluate-s", type=float, default=1.83, help="make load: evaluator s per window (on moto)")
     p.add_argument("--evaluate-memory-mb", type=int, default=1024)
     p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the id index is written")
+    p.add_argument("--no-early", dest="early", action="store_false", help="leave out early looks at open windows")
+    p.add_argument("--open-points-kb", type=float, default=None, help="packed partial points KB (default: measured)")
+    p.add_argument("--min-rows", type=int, default=100, help="the rules' min_rows: the first look")
+    p.add_argument(
+        "--look-s",
+        type=float,
+        default=0.3,
+        help="evaluator s per look: a window's metrics 0.14-0.18 s (bench.evaluator) + its read and one packed write",
+    )
     p.add_argument("--evidently-s-per-million", type=float, default=65.2, help="make bench-peers: compute s / 1M")
     p.add_argument("--evidently-gb-per-million", type=float, default=1.6, help="make bench-peers: peak GB / 1M")
     p.add_argument("--evidently-fixed-s", type=float, default=9.0, help="make bench-peers: start + import s")
@@ -150,6 +214,10 @@ def inputs_of(args: argparse.Namespace) -> Inputs:
         evidently_gb_per_million=args.evidently_gb_per_million,
         evidently_fixed_s=args.evidently_fixed_s,
         model_monitor_minutes=args.model_monitor_minutes,
+        early=args.early,
+        open_points_kb=measure_open_points_kb(args.points) if args.open_points_kb is None else args.open_points_kb,
+        min_rows=args.min_rows,
+        look_s=args.look_s,
     )
 
 
@@ -191,19 +259,21 @@ BYTES_PER_ROW = 60  # assumption: a compressed Parquet row of the benchmark mode
 
 def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     """Dollars a month per model for what the fan-out adds: each tick the dispatcher reads the model's config,
-    state and at most one dirty mark (3 strongly consistent reads); each window due is one message on the evaluate
-    queue (sent, received and deleted ten at a time), a lease taken (a read and a conditional write) and
-    released (a delete), a judge invocation per ten models; each file counts itself in its window (one counter
-    update) and every MERGE_EVERY-th file merges the window: the file items read (they were read by the evaluator
-    before: counted again here, an upper bound) and the rollup written. A file above SPLIT_BYTES is queued in parts:
-    per part a message (sent, received, deleted), a claim and its finish, and a file-count claim per window."""
+    state, at most one dirty mark and the open window's mark and look record (5 strongly consistent reads); each
+    window due is one message on the evaluate queue (sent, received and deleted ten at a time), a lease taken (a
+    read and a conditional write) and released (a delete), a judge invocation per ten models; each file counts
+    itself in its window (one counter update) and every MERGE_EVERY-th file merges the window: the file items read
+    (they were read by the evaluator before: counted again here, an upper bound) and the rollup written. A file
+    above SPLIT_BYTES is queued in parts: per part a message (sent, received, deleted), a claim and its finish, and
+    a file-count claim per window. (Models with files also get a message per tick with a new file, for the early
+    look: counted by early looks' own line above.)"""
     i = inputs
     windows = DAYS * 24 / i.window_hours
     files = i.files_per_day * DAYS
     files_per_window = i.files_per_day * i.window_hours / 24
     merges = windows * math.floor(files_per_window / MERGE_EVERY)
     profile_wru = math.ceil(i.profile_kb_per_file_window)
-    rru = TICKS * 3 + windows * 1 + merges * math.ceil(MERGE_EVERY * i.profile_kb_per_file_window / 4)
+    rru = TICKS * 5 + windows * 1 + merges * math.ceil(MERGE_EVERY * i.profile_kb_per_file_window / 4)
     wru = windows * 2 + files * 1 + merges * (profile_wru + 1)
     sqs = windows * 3 / JUDGE_BATCH
     file_bytes = predictions_per_day / i.files_per_day * BYTES_PER_ROW
@@ -238,11 +308,30 @@ def scale_table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6),
     return lines
 
 
+def early_line(inputs: Inputs, volume: float = 1e6) -> str:
+    """The cost of early looks at one volume: DynamoDB and the model's total, with and without them."""
+    from dataclasses import replace
+
+    on, off = monthly(replace(inputs, early=True), volume), monthly(replace(inputs, early=False), volume)
+    rows_per_file = volume / inputs.files_per_day
+    looks, _ = looks_per_window(rows_per_file, inputs.files_per_day * inputs.window_hours / 24, inputs.min_rows)
+    d_on, d_off, t_on, t_off = on["DynamoDB"], off["DynamoDB"], sum(on.values()), sum(off.values())
+    return (
+        f"Early looks at {volume / 1e6:,.0f}M predictions/day ({looks} looks per {inputs.window_hours:g} h window, "
+        f"partial points {inputs.open_points_kb:.1f} KB packed): DynamoDB ${d_on:,.2f} vs ${d_off:,.2f} without "
+        f"({100 * (d_on / d_off - 1):+.1f}%); per model ${t_on:,.2f} vs ${t_off:,.2f} "
+        f"({100 * (t_on / t_off - 1):+.1f}%)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    print("\n".join(table(inputs_of(args))))
+    inputs = inputs_of(args)
+    print("\n".join(table(inputs)))
     print()
-    print("\n".join(scale_table(inputs_of(args))))
+    print(early_line(inputs))
+    print()
+    print("\n".join(scale_table(inputs)))
     return 0
 
 

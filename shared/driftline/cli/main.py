@@ -199,7 +199,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- output ------------------------------------------------------------------------------------------------------
 
 
-POINT_TABLE_COLUMNS = ("window_start", "metric", "column", "segment", "value", "rows")
+POINT_TABLE_COLUMNS = ("window_start", "metric", "column", "segment", "value", "rows", "partial")
 
 
 def emit_points(points: Sequence[Any], fmt: str) -> None:
@@ -217,7 +217,7 @@ def emit(rows: list[dict[str, Any]], fmt: str, table_cols: Sequence[str], out: T
         w = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in r.items()})
+            w.writerow({k: (json.dumps(v) if isinstance(v, dict | list | bool) else v) for k, v in r.items()})
     else:
         out.write(format_table(rows, table_cols))
 
@@ -226,6 +226,8 @@ def format_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> str:
     def cell(v: Any) -> str:
         if v is None:
             return "-"
+        if isinstance(v, bool):
+            return "true" if v else "false"
         if isinstance(v, float):
             return f"{v:.4g}"
         return str(v)

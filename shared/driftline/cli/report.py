@@ -29,6 +29,7 @@ from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import DriftlineError
 from driftline.core.metrics import MetricPoint, compute_metrics, iso_utc
 from driftline.core.profile import Profile
+from driftline.core.volume import LOW_VOLUME_RULE
 
 if TYPE_CHECKING:
     from driftline.runtime.container import Container
@@ -348,8 +349,8 @@ class _Data:
         """The population thresholds of the rules on ``metric`` for ``columns`` (baseline-relative resolved)."""
         found: dict[float, str] = {}
         for rule in self.rules:
-            if rule.metric != metric or rule.segment is not None:
-                continue
+            if rule.metric != metric or rule.segment is not None or rule.name == LOW_VOLUME_RULE:
+                continue  # (the low-volume rule's threshold is set per window from the recent ones)
             for col in rule.columns or (None,):
                 if col not in columns:
                     continue

@@ -246,6 +246,7 @@ class MetricPoint:
     window_end: int
     value: float
     rows: int
+    partial: bool = False  # a window still open: the rows so far (SPEC §3), replaced as files arrive
 
     def to_json_dict(self) -> dict[str, object]:
         return {
@@ -257,6 +258,7 @@ class MetricPoint:
             "window_end": iso_utc(self.window_end),
             "value": self.value,
             "rows": self.rows,
+            "partial": self.partial,
         }
 
 

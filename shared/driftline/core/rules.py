@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from driftline.core.config import AlertRule, ModelConfig
+from driftline.core.volume import LOW_VOLUME_FRACTION, LOW_VOLUME_RULE
 
 ALARM, OK = "ALARM", "OK"
 HISTORY_WINDOWS = 96  # verdicts kept per target
@@ -61,10 +62,12 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
             "above_baseline_by",
             0.1,
             1,
-            100,
+            300,  # a 0.1 margin is > 3.4 sd of a binomial share at 300 rows: < 2.2e-4 false alarms (README)
             "warning",
         ),
         AlertRule("default-no-data", "volume.rows", None, None, "below", 1.0, 1, 0, "warning"),
+        # below a share of the model's usual rows (core/volume.py); the threshold is set per window by the evaluator
+        AlertRule(LOW_VOLUME_RULE, "volume.rows", None, None, "below", LOW_VOLUME_FRACTION, 1, 0, "warning"),
     ]
     key = "performance.rmse" if config.task == "regression" else "performance.accuracy"
     ref = baseline_metrics.get((key, None))
@@ -98,8 +101,16 @@ def judge(
     window_start: int,
     metrics: Mapping[tuple[str, str | None, str | None], tuple[float, int]],
     baseline_metrics: Mapping[tuple[str, str | None, str | None], float],
+    *,
+    alpha_scale: float = 1.0,
 ) -> Verdict:
-    """One target's verdict on one window. ``metrics``: (metric, column, segment) -> (value, rows)."""
+    """One target's verdict on one window. ``metrics``: (metric, column, segment) -> (value, rows).
+
+    ``alpha_scale`` (in (0, 1]) multiplies ``detection.false_alarm_rate`` for ``auto`` thresholds: the share of the
+    error budget this judgement may spend (``core.looks``: early looks at an open window and its close). Fixed
+    thresholds do not depend on it."""
+    if not 0.0 < alpha_scale <= 1.0:
+        raise ValueError(f"alpha_scale must be in (0, 1], got {alpha_scale}")
     rule = target.rule
     key = (rule.metric, target.column, target.segment)
     found = metrics.get(key)

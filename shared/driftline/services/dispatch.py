@@ -1,9 +1,11 @@
 """The evaluator fanned out: a scheduled dispatcher finds the models with windows due and queues one message per
 model; evaluation workers, fed by that queue with bounded concurrency, each evaluate a batch of models.
 
-Dispatcher (each tick): per model, the model's state and at most one dirty mark are read (and its configuration,
-cached per container); a model is due when a closed window has new files or labels, or when windows have closed
-since its last evaluation (a no-data window is a verdict too). Models not due cost those reads and nothing more.
+Dispatcher (each tick): per model, the model's state, at most one dirty mark of a closed window and the open
+window's mark and look record (one batched read) are read (and its configuration, cached per container); a model
+is due when a closed window has new files or labels, when windows have closed since its last evaluation (a
+no-data window is a verdict too), or when a file reached its open window since the last look check (early
+alerts). Models not due cost those reads and nothing more.
 
 Worker (each batch of messages): the models are leased in the store (a conditional write with an expiry: the
 worker's remaining time plus a margin), evaluated by ``EvaluateService.evaluate_all`` under the worker's own time
@@ -84,7 +86,12 @@ class EvaluationDispatcher:
         first = state.get("first_window")
         if first is not None and int(state.get("last_closed", int(first) - width)) < last_closed:
             return True  # windows closed since the last evaluation (with data or without: both are judged)
-        return self.store.has_dirty(model_id, until=last_closed)
+        if self.store.has_dirty(model_id, until=last_closed):
+            return True
+        # the open window (SPEC §4 early alerts): a file arrived since its last look check; the worker decides
+        # whether the rows so far call for a look (services/early.py), this only avoids queueing idle models
+        ow = self.store.open_window(model_id, last_closed + width)
+        return ow.token is not None and ow.token != ow.checked
 
     def dispatch(self, *, at: float | None = None) -> DispatchReport:
         """Queue one message per model with windows due (``at``: evaluate as if now were ``at``)."""

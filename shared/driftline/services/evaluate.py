@@ -22,16 +22,19 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from driftline.core import looks as L
 from driftline.core import rules as R
+from driftline.core import volume as V
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import DriftlineError, NotReadyError
 from driftline.core.metrics import MetricPoint, compute_metrics, window_points
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher, drifted_details
+from driftline.services.early import Look, clear_of_noise, look_at_open_window
 from driftline.services.models import ModelRegistry
 from driftline.services.store import Store
 
@@ -171,6 +174,8 @@ class EvaluateService:
             # up to the last one evaluated was evaluated)
             reached = last_closed if evaluated == len(ordered) else ordered[evaluated - 1]
             self.store.update_state(model_id, last_closed=max(reached, int(state.get("last_closed", 0))))
+        if budget is None or budget.may_start(first=not evaluated):
+            look_at_open_window(self, config, current, now, report)  # SPEC §4 early alerts
         return report
 
     # -- one window ------------------------------------------------------------------------------------------------
@@ -200,9 +205,10 @@ class EvaluateService:
                 continue
             points += window_points(prof, baseline, config, window_start=ws, segment=seg)
         self.store.put_points(points)
+        looked = self.store.window_looks(model_id, ws)  # the looks made while it was open share its error budget
         report.windows.append(ws)
         report.points += len(points)
-        report.alerts += self._judge(config, baseline, ws, points, now, later)
+        report.alerts += self._judge(config, baseline, ws, points, now, later, looks=looked.looks)
         self.store.roll_up(model_id, wp)
         if token is not None:
             self.store.clear_dirty(model_id, ws, token)
@@ -215,14 +221,27 @@ class EvaluateService:
         points: list[MetricPoint],
         now: float,
         later: frozenset[int] = frozenset(),
+        *,
+        looks: int = 0,
+        look: Look | None = None,
     ) -> list[Alert]:
         """Judge the window's points; publish the transitions from this window on, except those of the ``later``
-        windows this run judges next (each publishes its own, with its values)."""
+        windows this run judges next (each publishes its own, with its values).
+
+        A closed window made ``looks`` early looks while open: ``auto`` rules spend what those left of the error
+        budget, and a target that alarmed early and no longer breaches returns to OK. With ``look``, the window is
+        still open (SPEC §4): only the rules judged on open windows, at the look's share, and only a breach counts
+        (a look that does not breach says nothing until the close)."""
         model_id, width = config.model_id, config.window_seconds
         base = self._baseline_values(config, baseline)
-        rules = [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(
-            config, {(m, c): v for (m, c, s), v in base.items() if s is None}
-        )
+        rules = self._rules(config, baseline)
+        if look is not None:
+            rules = [r for r in rules if L.judged_on_open_window(r, config)]
+        usual = None
+        if look is None and not config.alerts:
+            rules, usual = self._low_volume(config, rules, ws)
+        volume_base = None if usual is None else {**base, ("volume.rows", None, None): usual}
+        scale = L.close_share(looks) if look is None else L.look_share(look.index)
         metrics = {(p.metric, p.column, p.segment): (p.value, p.rows) for p in points}
         flat = [(p.metric, p.column, p.segment, p.value) for p in points]
         segments = {p.segment for p in points}
@@ -230,16 +249,32 @@ class EvaluateService:
         new_states: dict[str, dict[str, Any]] = {}
         due: list[Alert] = []
         for target in R.targets(rules, segments):
-            verdict = R.judge(target, ws, metrics, base)
+            low = volume_base is not None and target.rule.name == V.LOW_VOLUME_RULE
+            verdict = R.judge(
+                target, ws, metrics, volume_base if low and volume_base is not None else base, alpha_scale=scale
+            )
             prev = states.get(target.key, {})
             history: dict[int, bool | None] = {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()}
             if verdict.breaching is None and ws not in history and verdict.value is None:
                 continue  # nothing to say about this target in this window
+            if look is not None and (verdict.breaching is not True or history.get(ws) is True):
+                continue  # an open window: only a new breach is news
+            if look is not None and not clear_of_noise(
+                verdict, metrics[(target.rule.metric, target.column, target.segment)][1], baseline, look
+            ):
+                continue  # a threshold within the sampling noise of the rows so far: the close will judge
+            early = [int(w) for w in prev.get("early") or ()]  # windows whose ALARM went out early, until they close
             history[ws] = verdict.breaching
             history = R.prune(history)
             changes = R.transitions(history, width=width, for_windows=target.rule.for_windows)
             series = R.state_series(history, width=width, for_windows=target.rule.for_windows)
             latest = series[max(series)]
+            if look is not None and (ws, R.ALARM) in changes:
+                early.append(ws)
+            elif look is None and ws in early:
+                early.remove(ws)  # closed: judged whole
+                if series[ws] == R.OK and (ws, R.OK) not in changes:
+                    changes.append((ws, R.OK))  # alarmed early, no longer breaches: OK, once (SPEC §4)
             new_states[target.key] = {
                 "verdicts": json.dumps({str(k): v for k, v in history.items()}),
                 "state": latest,
@@ -247,17 +282,46 @@ class EvaluateService:
                 "column": target.column,
                 "segment": target.segment,
                 "updated_at": now,
+                **({"early": early} if early else {}),
             }
             for w, new_state in changes:
                 if w < ws or w in later:
                     continue  # earlier windows' transitions were published when those were judged; later ones will be
                 # the verdict of window w: this window's when w == ws; a later window re-judged otherwise
                 v = verdict if w == ws else R.Verdict(target, w, history[w], None, None, verdict.baseline_value)
-                due.append(self._alert(config, target.rule, target, v, new_state, now, flat))
+                alert = self._alert(config, target.rule, target, v, new_state, now, flat)
+                if look is not None:  # SPEC §4: an early alert says so, with the rows so far
+                    rows = metrics.get((target.rule.metric, target.column, target.segment), (0.0, look.rows))[1]
+                    alert.details.update(partial=True, rows=rows)
+                due.append(alert)
         # The states first (one batched write, unchanged ones skipped), then the transitions: a crash in between
         # leaves the window dirty, and its next judgement finds the same transitions, each published once.
         self.store.put_alert_states(model_id, new_states, previous=states)
         return [alert for alert in due if self.alerts.publish(alert)]
+
+    def _rules(self, config: ModelConfig, baseline: Baseline) -> list[AlertRule]:
+        """The rules in force: the config's, or the defaults."""
+        base = self._baseline_values(config, baseline)
+        return [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(
+            config, {(m, c): v for (m, c, s), v in base.items() if s is None}
+        )
+
+    def _low_volume(self, config: ModelConfig, rules: list[AlertRule], ws: int) -> tuple[list[AlertRule], float | None]:
+        """The default low-volume rule with its threshold for window ``ws``: a share of the model's usual rows over
+        its recent closed windows (core/volume.py), and those usual rows; left out while there is no usual volume."""
+        rule = next((r for r in rules if r.name == V.LOW_VOLUME_RULE), None)
+        if rule is None:
+            return rules, None
+        width = config.window_seconds
+        recent = self.store.series(
+            config.model_id, "volume.rows", None, None, start=ws - V.RECENT_WINDOWS * width, end=ws
+        )
+        usual = V.usual_rows(p.value for p in recent if not p.partial)
+        threshold = V.low_volume_threshold(usual, fraction=rule.threshold)
+        others = [r for r in rules if r is not rule]
+        if threshold is None:
+            return others, None
+        return [*others, replace(rule, threshold=threshold)], usual
 
     def _alert(
         self,

@@ -11,7 +11,9 @@
     PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
     PROF#<model>#<window start>      C#FILES                              files written to the window (a counter)
     PROF#<model>#<window start>      S#<file id>#<segment>                the part of a split file that counts it
-    DIRTY#<model>                    <window start>                       windows with new files or labels
+    DIRTY#<model>                    <window start>                       windows with new files or labels (+ rows)
+    OPEN#<model>                     L#<window start>                     early looks at a window while it was open
+    OPEN#<model>                     P#<window start>#p<part>             an open window's partial points, packed
     MET#<model>#<metric>#<col>#<seg> <window start>                       one metric point (gsi1: MET#<model>)
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
     ALERT#<model>                    H#<window start>#<rule>#<col>#<seg>#<state>   an alert, written once
@@ -43,6 +45,7 @@ PART_BYTES = 280_000  # AWS counts binary bytes; moto 5.0 counts their base64 (4
 NONE = "-"  # stands for "no column" / "whole population" inside keys
 
 
+PARTIAL_TTL = 2 * 86_400  # an open window's packed partial points expire this long after the window ends
 KEY_EPOCH_OFFSET = 10**12  # keys of times before 1970 stay non-negative, so they sort like the times
 
 
@@ -85,6 +88,21 @@ class FileRecord:
     key: str
     status: str  # processing | done | failed
     kind: str
+
+
+@dataclass(frozen=True)
+class OpenWindow:
+    """What the store knows of a window while it is open (SPEC §4 early looks): the rows its files have brought so
+    far (an upper bound: a file delivered twice adds twice; the profiles are exact), the dirty mark's change token,
+    and the looks made: how many, at how many rows, the token last checked, the partial points' parts."""
+
+    window_start: int
+    rows: int
+    token: str | None
+    looks: int = 0
+    looked_rows: int = 0
+    checked: str | None = None
+    parts: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,19 +237,19 @@ class Store:
                     }
                 )
         self.table.batch_put(items)
-        for ws in by_window:
-            self.mark_dirty(model_id, ws)
+        for ws, segs in by_window.items():
+            population = segs.get(None)
+            self.mark_dirty(model_id, ws, rows=0 if population is None else population.rows)
         return sorted(by_window)
 
-    def mark_dirty(self, model_id: str, window_start: int) -> None:
-        self.table.put(
-            {
-                "pk": f"DIRTY#{model_id}",
-                "sk": ws_key(window_start),
-                "window_start": window_start,
-                "seq": uuid.uuid4().hex,
-                "updated_at": self.clock(),
-            }
+    def mark_dirty(self, model_id: str, window_start: int, *, rows: int = 0) -> None:
+        """Mark the window changed (a new token), adding ``rows`` to the rows its mark has counted (what the
+        evaluator reads to know when an open window is due for a look, without reading its profiles)."""
+        self.table.add(
+            f"DIRTY#{model_id}",
+            ws_key(window_start),
+            {"rows": rows},
+            set_values={"window_start": window_start, "seq": uuid.uuid4().hex, "updated_at": self.clock()},
         )
 
     def dirty_windows(self, model_id: str, *, until: int | None = None) -> list[tuple[int, str]]:
@@ -401,14 +419,94 @@ class Store:
     ) -> list[MetricPoint]:
         """One metric's points over [start, end) in one Query."""
         pk = f"MET#{model_id}#{metric}#{column or NONE}#{segment or NONE}"
-        return [_point(i) for i in self.table.query(pk, sk_from=ws_key(start), sk_to=ws_key(max(end - 1, start)))]
+        closed = [_point(i) for i in self.table.query(pk, sk_from=ws_key(start), sk_to=ws_key(max(end - 1, start)))]
+        done = {p.window_start for p in closed}
+        partial = [
+            p
+            for p in self._partial_points(model_id, start=start, end=end)
+            if (p.metric, p.column, p.segment) == (metric, column, segment) and p.window_start not in done
+        ]
+        return sorted(closed + partial, key=lambda p: p.window_start)
 
     def points(self, model_id: str, *, start: int, end: int) -> Iterator[MetricPoint]:
-        """Every point of a model over [start, end), through gsi1."""
+        """Every point of a model over [start, end), through gsi1, then the partial points of the windows still
+        open (``partial=True``; a window whose closed points are written shows those only)."""
         items = self.table.query(
             f"MET#{model_id}", index="gsi1", sk_from=ws_key(start), sk_to=ws_key(max(end - 1, start)) + "#~"
         )
-        return (_point(i) for i in items)
+        partial = self._partial_points(model_id, start=start, end=end)
+        if not partial:
+            return (_point(i) for i in items)
+        closed = [_point(i) for i in items]
+        done = {p.window_start for p in closed}
+        return iter(closed + [p for p in partial if p.window_start not in done])
+
+    # -- open windows: early looks and partial points (SPEC §3, §4) -------------------------------------------------
+
+    def open_window(self, model_id: str, window_start: int) -> OpenWindow:
+        """The open window's mark and looks, in one batched read of two small items."""
+        sk = ws_key(window_start)
+        found = {
+            str(i["pk"]): i for i in self.table.batch_get([(f"DIRTY#{model_id}", sk), (f"OPEN#{model_id}", f"L#{sk}")])
+        }
+        return _open_window(window_start, found.get(f"DIRTY#{model_id}") or {}, found.get(f"OPEN#{model_id}") or {})
+
+    def window_looks(self, model_id: str, window_start: int) -> OpenWindow:
+        """The looks made at a window while it was open (none: ``looks == 0``); rows and token are not read."""
+        return _open_window(window_start, {}, self.table.get(f"OPEN#{model_id}", f"L#{ws_key(window_start)}") or {})
+
+    def record_look(
+        self, model_id: str, window_start: int, *, looks: int, looked_rows: int, checked: str, parts: int | None = None
+    ) -> None:
+        """Count a look (once its partial points are written — ``parts`` of them — and before it is judged: a crash
+        before this leaves the look to the next tick, one after it spends the look's share without judging, which
+        only lowers the false-alarm rate) or, with ``looks`` unchanged, the token last checked without a look."""
+        values: dict[str, Any] = {
+            "looks": looks,
+            "looked_rows": looked_rows,
+            "checked": checked,
+            "expires_at": int(self.clock()) + self.metrics_ttl,  # kept: a window judged again later needs its looks
+        }
+        if parts is not None:
+            values["parts"] = parts
+        self.table.add(f"OPEN#{model_id}", f"L#{ws_key(window_start)}", {}, set_values=values)
+
+    def put_partial_points(
+        self, model_id: str, window_start: int, window_end: int, points: Sequence[MetricPoint], *, old_parts: int
+    ) -> int:
+        """Replace the open window's partial points with ``points``: one packed item (a few parts for a very wide
+        model) instead of one item per point, so a look costs a few write units, not two per point. Returns the
+        number of parts. They are not deleted at the close (a delete costs as much as the write): the closed
+        window's points hide them from :meth:`points` and :meth:`series`, and DynamoDB's TTL drops them, free,
+        two days after the window ends."""
+        sk = ws_key(window_start)
+        rows = [[p.metric, p.column, p.segment, p.window_end, _storable(p.value), p.rows] for p in points]
+        parts = _parts(_pack(rows))
+        pk = f"OPEN#{model_id}"
+        expires = window_end + PARTIAL_TTL
+        self.table.batch_put(
+            [{"pk": pk, "sk": f"P#{sk}#p{i:03d}", "data": d, "parts": len(parts), "expires_at": expires}
+             for i, d in enumerate(parts)]
+        )  # fmt: skip
+        for i in range(len(parts), old_parts):
+            self.table.delete(pk, f"P#{sk}#p{i:03d}")
+        return len(parts)
+
+    def _partial_points(self, model_id: str, *, start: int, end: int) -> list[MetricPoint]:
+        items = self.table.query(
+            f"OPEN#{model_id}", sk_from=f"P#{ws_key(start)}", sk_to=f"P#{ws_key(max(end - 1, start))}~"
+        )
+        by_window: dict[str, list[Item]] = {}
+        for i in items:
+            by_window.setdefault(str(i["sk"]).split("#")[1], []).append(i)
+        out: list[MetricPoint] = []
+        for key, parts in by_window.items():
+            if len(parts) != int(parts[0]["parts"]):
+                continue  # a write in flight
+            ws = int(key) - KEY_EPOCH_OFFSET
+            for m, c, seg, we, v, r in _unpack(_join(parts)):
+                out.append(MetricPoint(model_id, m, c, seg, ws, int(we), float(v), int(r), partial=True))
+        return out
 
     # -- ids for label joins -------------------------------------------------------------------------------------
 
@@ -515,6 +613,18 @@ class Store:
 
     def errors(self, model_id: str) -> list[Item]:
         return list(self.table.query(f"ERR#{model_id}", reverse=True))
+
+
+def _open_window(window_start: int, mark: Item, look: Item) -> OpenWindow:
+    return OpenWindow(
+        window_start,
+        int(mark.get("rows", 0)),
+        None if "seq" not in mark else str(mark["seq"]),
+        int(look.get("looks", 0)),
+        int(look.get("looked_rows", 0)),
+        None if look.get("checked") is None else str(look["checked"]),
+        int(look.get("parts", 0)),
+    )
 
 
 def _storable(x: float) -> float:
