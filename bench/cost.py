@@ -265,8 +265,8 @@ def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     itself in its window (one counter update) and every MERGE_EVERY-th file merges the window: the file items read
     (they were read by the evaluator before: counted again here, an upper bound) and the rollup written. A file
     above SPLIT_BYTES is queued in parts: per part a message (sent, received, deleted), a claim and its finish, and
-    a file-count claim per window. (Models with files also get a message per tick with a new file, for the early
-    look: counted by early looks' own line above.)"""
+    a file-count claim per window. A tick after a file reached the open window queues the model too (its early
+    look is the worker's to decide): a message and a tenth of an invocation per file, at most one a tick."""
     i = inputs
     windows = DAYS * 24 / i.window_hours
     files = i.files_per_day * DAYS
@@ -275,12 +275,13 @@ def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     profile_wru = math.ceil(i.profile_kb_per_file_window)
     rru = TICKS * 5 + windows * 1 + merges * math.ceil(MERGE_EVERY * i.profile_kb_per_file_window / 4)
     wru = windows * 2 + files * 1 + merges * (profile_wru + 1)
-    sqs = windows * 3 / JUDGE_BATCH
+    messages = windows + min(files, TICKS)  # window closes, and ticks after a file reached the open window
+    sqs = messages * 3 / JUDGE_BATCH
     file_bytes = predictions_per_day / i.files_per_day * BYTES_PER_ROW
     parts = math.ceil(file_bytes / SPLIT_BYTES) if file_bytes > SPLIT_BYTES else 0
     sqs += files * parts * 3
     wru += files * parts * 3
-    lambda_cost = windows / JUDGE_BATCH * LAMBDA_REQUEST + TICKS * 0.002 * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
+    lambda_cost = messages / JUDGE_BATCH * LAMBDA_REQUEST + TICKS * 0.002 * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
     return {"DynamoDB": wru * DDB_WRU + rru * DDB_RRU, "SQS": sqs * SQS_REQUEST, "Lambda": lambda_cost}
 
 
