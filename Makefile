@@ -14,8 +14,10 @@ help:
 	@echo "make test        run every test (installs what it needs)"
 	@echo "make lint        ruff + mypy"
 	@echo "make bench       benchmarks (profiling throughput vs a floor, peak memory, the evaluator's merge, handler import times)"
+	@echo "make bench-detect drift thresholds: false alarms per column-window at n = 100..1M and power, auto vs fixed/NannyML/Evidently rules"
 	@echo "make bench-peers the same drift job with Evidently, whylogs and NannyML (each in its own venv under bench/.peers/)"
 	@echo "make load        2,000 files / 10M rows through the local cloud: files/s, evaluator time, DynamoDB items and bytes"
+	@echo "make load-labels delayed labels through the local cloud: 1M predictions / 200 files, 100k labels / 10 files (LABELS_LOAD_ARGS=--full: the issue's 10M / 1M)"
 	@echo "make build       sam build + the unzipped size of each function with its layers"
 	@echo "make lint-infra  cfn-lint, sam validate --lint and checkov on template.yaml"
 
@@ -46,8 +48,15 @@ bench: $(STAMP)
 bench-peers: $(STAMP)
 	$(BIN)/python -m bench.peers
 
+bench-detect: $(STAMP)
+	$(BIN)/python -m bench.detect
+	$(BIN)/python -m bench.early
+
 load: $(STAMP)
 	$(BIN)/python -m bench.load
+
+load-labels: $(STAMP)
+	$(BIN)/python -m bench.labels_load $(LABELS_LOAD_ARGS)
 
 build:
 	bash infra/build.sh
@@ -58,4 +67,4 @@ lint-infra: $(STAMP)
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache bench/data
 
-.PHONY: help install test lint demo bench bench-peers load build lint-infra clean
+.PHONY: help install test lint demo bench bench-peers bench-detect load load-labels build lint-infra clean

@@ -5,7 +5,10 @@ next to it) or a stated assumption; prices are AWS's public on-demand prices in 
 out). It prints, for 1M, 10M and 100M predictions a day, the cost of each service and the total, beside two
 alternatives: SageMaker Model Monitor's hourly data-quality job and a scheduled Evidently job in Lambda.
 
-    python -m bench.cost [--files-per-day 288] [--delayed-labels] [--no-early]
+    python -m bench.cost [--files-per-day 288] [--delayed-labels [--labels-without-time]] [--no-early]
+
+``--delayed-labels``: labels arrive later and are joined by id (services/labels.py); the join's own table follows,
+beside the per-prediction id index it replaced.
 
 Early looks at the open window (SPEC §4) are counted in: per look, the window's partial points in one packed item
 (its size measured with the store's own packing) and the look record, the profiles read back, the evaluation's
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DAYS = 30
 # Public prices, us-east-1 (checked 2026-11).
@@ -27,6 +30,9 @@ SQS_REQUEST = 0.40 / 1e6
 DDB_WRU = 0.625 / 1e6  # on-demand, after the November 2024 price cut
 DDB_RRU = 0.125 / 1e6
 S3_GET = 0.0004 / 1000
+S3_PUT = 0.005 / 1000
+S3_GB_MONTH = 0.023
+S3_IA_GB_MONTH = 0.0125  # Intelligent-Tiering's infrequent-access tier (after 30 days without a read)
 SNS_PUBLISH = 0.50 / 1e6
 KMS_KEY_MONTH = 1.00  # the operations topic's customer-managed key
 ALARM_MONTH = 0.10  # CloudWatch standard alarm
@@ -59,6 +65,98 @@ class Inputs:
     open_points_kb: float = 18.4
     look_s: float = 0.3
     min_rows: int = 100
+    join: JoinInputs = field(default_factory=lambda: JoinInputs())
+
+
+@dataclass(frozen=True)
+class JoinInputs:
+    """The label join (services/labels.py). Defaults: measured by ``make load-labels`` (bench/labels_load.py,
+    bench/results/labels_load.md: 1M predictions / 200 files, 100k labels / 11 files) or stated assumptions."""
+
+    label_files_per_day: float = 4.0  # assumption
+    labels_per_prediction: float = 1.0  # assumption: every prediction is labelled once, eventually
+    label_span_days: float = 0.25  # assumption: the 4 label files of a day each cover 6 hours of predictions
+    with_event_time: bool = True  # label files carry the prediction's event time (SPEC §1)
+    retention_days: int = 90  # template.yaml IdRetentionDays
+    # bytes a row in packs (zstd): a prediction pack / a label pack of 347k rows (a file at 100M a day; 24.5 / 16.1 at
+    # 5,000 rows, make load-labels)
+    prediction_pack_bytes: float = 18.1
+    label_pack_bytes: float = 14.6
+    # make load-labels, the run's label files (105k labels, 10.8M pack rows read: 20.3 CPU-s) and the two-day
+    # label file in a fresh process (66,660 labels, ~170k pack rows: 0.76 CPU-s), solved for the two rates
+    label_cpu_s_per_million: float = 6.9  # per million labels: read, hash, dedupe, profile the joined rows
+    scan_cpu_s_per_million: float = 1.8  # per million pack rows read: GET, decompress, look up
+    prediction_cpu_s_per_million: float = 1.4  # the prediction side per million rows: hash, sort, pack
+    prediction_cpu_s_per_file: float = 0.032  # make load-labels: ... and per file (its log and S3 round trips)
+    writes_per_file: float = 5.0  # the file's item twice, its log entry, its result (log + file item)
+    entry_bytes: float = 150.0  # make load-labels: a log entry and its result as read (31 KB for 211 files)
+    file_item_bytes: float = 110.0  # a label file's item (read by every prediction file)
+
+
+def label_join(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
+    """Dollars a month of the label join, per service, for one model (what --delayed-labels adds)."""
+    j, i = inputs.join, inputs
+    p_files = i.files_per_day * DAYS
+    l_files = j.label_files_per_day * DAYS
+    labels_per_day = predictions_per_day * j.labels_per_prediction
+    labels_per_file = labels_per_day / j.label_files_per_day
+    in_retention = (i.files_per_day + j.label_files_per_day) * j.retention_days  # log entries
+    label_files_kept = j.label_files_per_day * j.retention_days
+    # A label file reads the packs of the prediction files its labels' windows fall in and of the label files whose
+    # labels' windows meet its own (duplicates); without event times, every pack in retention. A prediction file
+    # reads the unmatched packs of the label files whose unmatched labels fall in its windows: with event times
+    # (labels come days later) about none.
+    if j.with_event_time:
+        span_files = j.label_span_days * j.label_files_per_day  # label files covering the same days
+        gets_l = i.files_per_day * j.label_span_days + span_files
+        rows_read = predictions_per_day * j.label_span_days + span_files * labels_per_file
+        gets_p = 0.0
+    else:
+        gets_l = i.files_per_day * j.retention_days + label_files_kept
+        rows_read = (predictions_per_day + labels_per_day) * j.retention_days
+        gets_p = label_files_kept
+    s3 = (p_files + 2 * l_files) * S3_PUT + (l_files * gets_l + p_files * gets_p) * S3_GET
+    # Intelligent-Tiering: the first 30 days frequent, then infrequent access (packs are read in their first days);
+    # objects under 128 KB are not tiered (always frequent) and pay no monitoring fee
+    hot = min(30, j.retention_days)
+    storage = 0.0
+    for per_day, files_per_day, row_bytes in (
+        (predictions_per_day, i.files_per_day, j.prediction_pack_bytes),
+        (labels_per_day, j.label_files_per_day, j.label_pack_bytes),
+    ):
+        gb_month = per_day * row_bytes / 1e9 * j.retention_days  # stored at steady state
+        if per_day / files_per_day * row_bytes < 128 * 1024:
+            storage += gb_month * S3_GB_MONTH
+        else:
+            storage += gb_month * (hot * S3_GB_MONTH + (j.retention_days - hot) * S3_IA_GB_MONTH) / j.retention_days
+            storage += files_per_day * j.retention_days * 0.0025 / 1000
+    # DynamoDB: a label file reads the whole log (strongly consistent: 1 RRU per 4 KB); a prediction file reads the
+    # log's last entry, its own item and the label files' items
+    rru = l_files * math.ceil(in_retention * j.entry_bytes / 4096) + p_files * (
+        2 + math.ceil(label_files_kept * j.file_item_bytes / 4096)
+    )
+    wru = (p_files + l_files) * j.writes_per_file
+    share = min(1.0, i.ingest_memory_mb / LAMBDA_FULL_VCPU_MB)
+    label_file_cpu = (labels_per_file * j.label_cpu_s_per_million + rows_read * j.scan_cpu_s_per_million) / 1e6
+    cpu_s = (
+        predictions_per_day * DAYS / 1e6 * j.prediction_cpu_s_per_million
+        + p_files * j.prediction_cpu_s_per_file
+        + l_files * label_file_cpu
+    )
+    lam = cpu_s / share * i.ingest_memory_mb / 1024 * LAMBDA_GB_S + l_files * LAMBDA_REQUEST
+    return {
+        "Lambda": lam,
+        "DynamoDB": wru * DDB_WRU + rru * DDB_RRU,
+        "S3 requests": s3,
+        "S3 storage": storage,
+        "label file, s at the function's CPU share": label_file_cpu / share,
+    }
+
+
+def id_index(predictions_per_day: float) -> float:
+    """What the per-prediction id index cost (before services/labels.py): an item written per prediction, read and
+    claimed per label."""
+    return predictions_per_day * DAYS * (2 * DDB_WRU + DDB_RRU)
 
 
 def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
@@ -91,13 +189,16 @@ def monthly(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
         eval_wru += windows * looks * (math.ceil(i.open_points_kb) + 1)
         eval_rru += windows * (read_files * math.ceil(i.profile_kb_per_file_window / 4) + 1) + DAYS * 1440 * 2
         lambda_cost += windows * looks * i.look_s * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
-    id_wru = id_rru = 0.0
-    if i.delayed_labels:  # one id item per prediction; per label: its lookup and its claim
-        id_wru = predictions_per_day * DAYS * 2
-        id_rru = predictions_per_day * DAYS
-    dynamodb = (file_wru + eval_wru + id_wru) * DDB_WRU + (eval_rru + id_rru) * DDB_RRU
+    dynamodb = (file_wru + eval_wru) * DDB_WRU + eval_rru * DDB_RRU
     s3 = files * 3 * S3_GET  # the reader's GETs (ranged for Parquet: footer + row groups)
-    return {"Lambda": lambda_cost, "SQS": sqs, "DynamoDB": dynamodb, "S3 requests": s3, "SNS": 100 * SNS_PUBLISH}
+    out = {"Lambda": lambda_cost, "SQS": sqs, "DynamoDB": dynamodb, "S3 requests": s3, "SNS": 100 * SNS_PUBLISH}
+    if i.delayed_labels:  # the label join's requests, storage and CPU; the label files' SQS messages
+        join = label_join(i, predictions_per_day)
+        for service in ("Lambda", "DynamoDB", "S3 requests"):
+            out[service] += join[service]
+        out["S3 storage"] = join["S3 storage"]
+        out["SQS"] += 3 * i.join.label_files_per_day * DAYS * SQS_REQUEST
+    return out
 
 
 def looks_per_window(rows_per_file: float, files_per_window: float, min_rows: int) -> tuple[int, int]:
@@ -176,7 +277,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--evaluate-s", type=float, default=1.83, help="make load: evaluator s per window (on moto)")
     p.add_argument("--evaluate-memory-mb", type=int, default=1024)
-    p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the id index is written")
+    p.add_argument("--delayed-labels", action="store_true", help="labels arrive later: the label join runs")
+    p.add_argument("--label-files-per-day", type=float, default=4.0, help="assumption")
+    p.add_argument("--labels-without-time", action="store_true", help="label files without the event-time column")
+    p.add_argument("--label-cpu-s", type=float, default=JoinInputs.label_cpu_s_per_million, help="make load-labels")
+    p.add_argument("--scan-cpu-s", type=float, default=JoinInputs.scan_cpu_s_per_million, help="make load-labels")
+    p.add_argument(
+        "--prediction-join-cpu-s", type=float, default=JoinInputs.prediction_cpu_s_per_million, help="make load-labels"
+    )
     p.add_argument("--no-early", dest="early", action="store_false", help="leave out early looks at open windows")
     p.add_argument("--open-points-kb", type=float, default=None, help="packed partial points KB (default: measured)")
     p.add_argument("--min-rows", type=int, default=100, help="the rules' min_rows: the first look")
@@ -218,6 +326,13 @@ def inputs_of(args: argparse.Namespace) -> Inputs:
         open_points_kb=measure_open_points_kb(args.points) if args.open_points_kb is None else args.open_points_kb,
         min_rows=args.min_rows,
         look_s=args.look_s,
+        join=JoinInputs(
+            label_files_per_day=args.label_files_per_day,
+            with_event_time=not args.labels_without_time,
+            label_cpu_s_per_million=args.label_cpu_s,
+            scan_cpu_s_per_million=args.scan_cpu_s,
+            prediction_cpu_s_per_million=args.prediction_join_cpu_s,
+        ),
     )
 
 
@@ -245,6 +360,33 @@ def table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6)) -> li
         note = " (over Lambda's 15 min)" if seconds > 900 else ""
         cells.append(f"{dollars:,.2f} ({seconds:,.0f} s at {gb:,.1f} GB{note})")
     lines.append("| Evidently in Lambda, hourly | " + " | ".join(cells) + " |")
+    if inputs.delayed_labels:
+        lines += ["", *join_table(inputs, volumes)]
+    return lines
+
+
+def join_table(inputs: Inputs, volumes: tuple[float, ...]) -> list[str]:
+    """The label join alone, per million predictions, beside the per-prediction id index it replaced."""
+    joins = [label_join(inputs, v) for v in volumes]
+    head = "| the label join, $ / month | " + " | ".join(f"{v / 1e6:,.0f}M predictions/day" for v in volumes) + " |"
+    lines = [head, "|---" * (len(volumes) + 1) + "|"]
+    for service in ("Lambda", "DynamoDB", "S3 requests", "S3 storage"):
+        lines.append(f"| {service} | " + " | ".join(f"{j[service]:,.2f}" for j in joins) + " |")
+    totals = [sum(j[s] for s in ("Lambda", "DynamoDB", "S3 requests", "S3 storage")) for j in joins]
+    lines.append("| **the join, per model** | " + " | ".join(f"**{t:,.2f}**" for t in totals) + " |")
+    per_m = [t / (v * DAYS / 1e6) for t, v in zip(totals, volumes, strict=True)]
+    lines.append("| the join, per million predictions | " + " | ".join(f"{c:,.4f}" for c in per_m) + " |")
+    secs = [j["label file, s at the function's CPU share"] for j in joins]
+    lines.append(
+        "| one label file's time at the function's CPU share | "
+        + " | ".join(f"{s:,.0f} s" + (" (over Lambda's 15 min)" if s > 900 else "") for s in secs)
+        + " |"
+    )
+    lines.append(
+        "| the per-prediction id index it replaced (DynamoDB) | "
+        + " | ".join(f"{id_index(v):,.2f}" for v in volumes)
+        + " |"
+    )
     return lines
 
 

@@ -251,9 +251,12 @@ def test_each_function_has_its_own_role_scoped_to_its_prefixes(resources: dict[s
                         reads.add(sub.removeprefix("${DataBucket.Arn}/"))
                     if action == "s3:PutObject":
                         writes.add(sub.removeprefix("${DataBucket.Arn}/"))
-        # Then it reads exactly its prefixes and writes nothing but _driftline/
+        # Then it reads exactly its prefixes and writes nothing but _driftline/ (the data functions: only the
+        # label join's packs, _driftline/ids/)
         assert reads == prefixes, fn
-        assert writes <= {"_driftline/*"}, fn
+        assert writes <= {"_driftline/*", "_driftline/ids/*"}, fn
+        if fn in ("IngestFunction", "LabelsFunction"):
+            assert writes == {"_driftline/ids/*"}, fn
         # And it publishes only to the alerts topic
         publish = [s for s in statements if "sns:Publish" in _listify(s["Action"])]
         assert bool(publish) == (fn != "EvaluateFunction"), fn
@@ -288,6 +291,12 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(resources: dict[str,
     assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     rules = bucket["LifecycleConfiguration"]["Rules"]
     assert any("NoncurrentVersionExpiration" in r and r["Status"] == "Enabled" for r in rules)
+    # the label join's packs expire with the id retention (and their old versions a day later)
+    (ids,) = [r for r in rules if r.get("Prefix") == "_driftline/ids/"]
+    assert (
+        ids["ExpirationInDays"] == {"Ref": "IdRetentionDays"}
+        and ids["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    )
     assert policy["Bucket"] == {"Ref": "DataBucket"}
     denies = _deny_insecure_transport(_listify(policy["PolicyDocument"]["Statement"]))
     assert denies, "the bucket policy must deny aws:SecureTransport=false"

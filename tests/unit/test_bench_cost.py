@@ -6,12 +6,27 @@ import pytest
 from bench import cost
 
 
-def test_delayed_labels_add_two_writes_and_one_read_per_prediction() -> None:
+def test_delayed_labels_add_the_join_and_it_grows_with_files_not_predictions() -> None:
     base = cost.inputs_of(cost.parse_args([]))
     labelled = cost.inputs_of(cost.parse_args(["--delayed-labels"]))
     for volume in (1e6, 10e6):
         extra = cost.monthly(labelled, volume)["DynamoDB"] - cost.monthly(base, volume)["DynamoDB"]
-        assert extra == pytest.approx(volume * cost.DAYS * (2 * cost.DDB_WRU + cost.DDB_RRU))
+        assert extra == pytest.approx(cost.label_join(labelled, volume)["DynamoDB"])
+    # DynamoDB and S3 requests count files, not predictions: the same at 1M and 100M a day
+    small, big = cost.label_join(labelled, 1e6), cost.label_join(labelled, 100e6)
+    assert small["DynamoDB"] == big["DynamoDB"] and small["S3 requests"] == big["S3 requests"]
+    # storage and CPU grow with the rows (large packs are tiered: cheaper by the GB)
+    assert 40 * small["S3 storage"] < big["S3 storage"] < 100 * small["S3 storage"]
+    assert big["Lambda"] > 50 * small["Lambda"]
+    # the per-prediction id index it replaced: two writes and a read per prediction
+    assert cost.id_index(1e6) == pytest.approx(1e6 * cost.DAYS * (2 * cost.DDB_WRU + cost.DDB_RRU))
+
+
+def test_labels_without_event_times_read_every_prediction_pack_in_retention() -> None:
+    timed = cost.inputs_of(cost.parse_args(["--delayed-labels"]))
+    untimed = cost.inputs_of(cost.parse_args(["--delayed-labels", "--labels-without-time"]))
+    a, b = cost.label_join(timed, 1e6), cost.label_join(untimed, 1e6)
+    assert b["S3 requests"] > 10 * a["S3 requests"] and b["Lambda"] > 10 * a["Lambda"]
 
 
 def test_profiling_time_scales_with_rows_and_the_cpu_share() -> None:

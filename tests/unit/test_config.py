@@ -173,7 +173,7 @@ def test_exported_vocabulary() -> None:
     assert SEVERITIES == ("info", "warning", "critical")
     assert RULE_OPS == ("above", "below", "above_baseline_by", "below_baseline_by")
     assert len(COLUMN_METRICS) == 10
-    assert MODEL_METRICS == ("volume.rows", "volume.files")
+    assert MODEL_METRICS == ("volume.rows", "volume.files", "quality.time_error_rate")
     assert PERFORMANCE_METRICS["regression"] == ("mae", "rmse", "mape", "r2")
 
 

@@ -28,9 +28,9 @@ def test_each_look_and_the_close_judge_at_their_share_of_the_budget(monkeypatch:
     scales: list[tuple[int, float]] = []
     real = R.judge
 
-    def spy(target: R.Target, ws: int, *args: object, alpha_scale: float = 1.0) -> R.Verdict:
+    def spy(target: R.Target, ws: int, *args: object, alpha_scale: float = 1.0, **kw: object) -> R.Verdict:
         scales.append((ws, alpha_scale))
-        return real(target, ws, *args, alpha_scale=alpha_scale)  # type: ignore[arg-type]
+        return real(target, ws, *args, alpha_scale=alpha_scale, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(R, "judge", spy)
     reads: list[int] = []

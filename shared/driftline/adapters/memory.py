@@ -284,7 +284,7 @@ class MemoryObjectStore(_Faults):
     """``ports.ObjectStore`` in memory: key → bytes; the ETag is the MD5 of the body (as S3 gives for a
     single-part upload)."""
 
-    OPERATIONS = frozenset({"open", "open_seekable", "open_from", "get_bytes", "put_bytes", "etag"})
+    OPERATIONS = frozenset({"open", "open_seekable", "open_from", "get_bytes", "get_range", "put_bytes", "etag"})
 
     def __init__(self, bucket: str = "memory") -> None:
         super().__init__()
@@ -309,7 +309,17 @@ class MemoryObjectStore(_Faults):
     def get_bytes(self, key: str) -> bytes:
         return self._body("get_bytes", key)
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        return self._body("get_range", key)[start:end]
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        storage_class: str | None = None,
+    ) -> None:
         with self._lock:
             self._maybe_fail("put_bytes")
             self._objects[key] = (bytes(data), content_type)

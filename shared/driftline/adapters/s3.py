@@ -238,10 +238,30 @@ class S3ObjectStore:
         finally:
             body.close()
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
-        """Encryption is left to the bucket's default (SSE-S3 or SSE-KMS as configured on the bucket)."""
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive), in one ranged GET."""
+        if end <= start:
+            return b""
         try:
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+            resp = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+            return bytes(resp["Body"].read())
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        storage_class: str | None = None,
+    ) -> None:
+        """Encryption is left to the bucket's default (SSE-S3 or SSE-KMS as configured on the bucket)."""
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": content_type}
+        if storage_class:
+            request["StorageClass"] = storage_class
+        try:
+            self._client.put_object(**request)
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
 

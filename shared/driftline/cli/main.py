@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from driftline.core import catalogue
 from driftline.core.config import parse_duration
 from driftline.core.errors import ConfigError, DriftlineError
 
@@ -111,7 +112,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_metrics(args: argparse.Namespace) -> int:
     c = _container(args)
     start, end = time_range(args)
-    model_level = bool(args.metric) and args.metric.split(".")[0] in ("volume", "performance", "estimated", "business")
+    spec = catalogue.spec_for(args.metric) if args.metric else None
+    model_level = spec is not None and spec.level == "model"
     if args.metric and (args.column or model_level):
         # one metric's series: one Query on its partition
         points = c.store.series(args.model, args.metric, args.column, args.segment, start=start, end=end)

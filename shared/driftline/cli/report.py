@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from driftline.core import catalogue
 from driftline.core import rules as R
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
@@ -354,7 +355,12 @@ class _Data:
             for col in rule.columns or (None,):
                 if col not in columns:
                     continue
-                if rule.op in ("above", "below"):
+                if rule.auto:  # set per window: the value the evaluator last reported, if it alerted
+                    reported = self._alert_threshold(rule.name, metric, col)
+                    if reported is None:
+                        continue
+                    value = reported
+                elif rule.op in ("above", "below"):
                     value = rule.threshold
                 else:
                     base = self.base_values.get((metric, col))
@@ -830,7 +836,7 @@ def _segments_card(data: _Data) -> str:
     has_actual = any(m == wanted for (m, _, _) in data.segments)
     perf_metric = wanted if has_actual or regression else "estimated.accuracy"
     perf_name = perf_metric.replace("performance.", "").replace("estimated.", "estimated ")
-    worse_high = regression
+    worse_high = catalogue.METRICS[wanted].worse == "higher"
     threshold = data.drift_threshold()
     features = set(data.config.features) if data.config is not None else None
 

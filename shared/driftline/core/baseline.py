@@ -21,6 +21,7 @@ from driftline.core.bins import CategoricalSlots, NumericBins
 from driftline.core.config import ModelConfig
 from driftline.core.errors import BaselineError
 from driftline.core.profile import Profile
+from driftline.core.thresholds import ColumnNull, column_null
 
 FloatArray = NDArray[np.float64]
 
@@ -240,6 +241,9 @@ class Baseline:
     reference: dict[str | None, Profile]
     calibration: FloatArray | None = None
     sources: tuple[str, ...] = field(default=())
+    #: the ``auto`` thresholds' null per column (population), computed when the baseline is built; baselines built
+    #: before it have none, and the evaluator computes it from ``reference`` (without the chunks' overdispersion)
+    nulls: dict[str, ColumnNull] = field(default_factory=dict)
 
     @property
     def population(self) -> Profile:
@@ -260,6 +264,7 @@ class Baseline:
             "spec": self.spec.to_dict(),
             "reference": {("" if k is None else k): v.to_dict() for k, v in self.reference.items()},
             "calibration": None if self.calibration is None else self.calibration.tolist(),
+            "nulls": {k: v.to_dict() for k, v in self.nulls.items()},
         }
 
     def to_json(self) -> bytes:
@@ -277,6 +282,7 @@ class Baseline:
             {(k or None): Profile.from_dict(v) for k, v in d["reference"].items()},
             None if d["calibration"] is None else np.asarray(d["calibration"], dtype=np.float64),
             tuple(d.get("sources", ())),
+            {k: ColumnNull.from_dict(v) for k, v in (d.get("nulls") or {}).items()},
         )
 
     @classmethod
@@ -328,3 +334,30 @@ def _pav(y: FloatArray, w: FloatArray) -> FloatArray:
             weights[-1] = w1 + w2
             sizes[-1] += s2
     return np.repeat(np.asarray(values), np.asarray(sizes))
+
+
+def null_counts(spec: BinSpec, profile: Profile, column: str) -> FloatArray | None:
+    """A column's counts on the slots the chi2-type drift statistics compare (numerical: the coarse bins), or None
+    when the profile has no such column."""
+    if column in spec.numeric and column in profile.numeric:
+        prof = profile.numeric[column]
+        counts = prof.counts if prof.resolution == "coarse" else spec.numeric[column].coarsen(prof.counts)
+        return np.asarray(counts, dtype=np.float64)
+    if column in spec.categorical and column in profile.categorical:
+        return np.asarray(profile.categorical[column].counts, dtype=np.float64)
+    return None
+
+
+def reference_nulls(
+    spec: BinSpec, population: Profile, chunks: list[Profile], columns: tuple[str, ...]
+) -> dict[str, ColumnNull]:
+    """The null of every column with reference values: simulated where expected counts are small, with the
+    overdispersion of the reference's chunks (in the order the rows came)."""
+    out: dict[str, ColumnNull] = {}
+    for col in columns:
+        counts = null_counts(spec, population, col)
+        if counts is None or counts.sum() <= 0:
+            continue
+        parts = [c for c in (null_counts(spec, chunk, col) for chunk in chunks) if c is not None]
+        out[col] = column_null(counts, parts)
+    return out

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import yaml
 
+from driftline.core import catalogue
 from driftline.core.errors import ConfigError
 
 __all__ = [
@@ -68,27 +69,16 @@ ALL_FEATURES: Final = "all_features"
 MODEL_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 
-COLUMN_METRICS: Final = (
-    "quality.missing_rate",
-    "quality.out_of_range_rate",
-    "quality.unseen_category_rate",
-    "quality.type_error_rate",
-    "drift.psi",
-    "drift.jensen_shannon",
-    "drift.hellinger",
-    "drift.kolmogorov_smirnov",
-    "drift.wasserstein",
-    "drift.chi2_pvalue",
-)
-MODEL_METRICS: Final = ("volume.rows", "volume.files")
-PERFORMANCE_METRICS: Final[Mapping[str, tuple[str, ...]]] = {
-    "binary_classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
-    "multiclass_classification": ("accuracy", "macro_f1"),
-    "regression": ("mae", "rmse", "mape", "r2"),
-}
+# The metric vocabulary is the catalogue's (driftline.core.catalogue); these names are views of it.
+COLUMN_METRICS: Final = catalogue.names(level="column")
+MODEL_METRICS: Final = catalogue.names(level="model", family=("volume", "quality"))
+PERFORMANCE_METRICS: Final[Mapping[str, tuple[str, ...]]] = {t: catalogue.performance_names(t) for t in TASKS}
 # Column metrics that exist only for one kind of feature (the others apply to both).
-NUMERICAL_ONLY_METRICS: Final = ("quality.out_of_range_rate", "drift.kolmogorov_smirnov", "drift.wasserstein")
-CATEGORICAL_ONLY_METRICS: Final = ("quality.unseen_category_rate", "drift.chi2_pvalue")
+NUMERICAL_ONLY_METRICS: Final = tuple(n for n in COLUMN_METRICS if catalogue.METRICS[n].kinds == ("numerical",))
+CATEGORICAL_ONLY_METRICS: Final = tuple(n for n in COLUMN_METRICS if catalogue.METRICS[n].kinds == ("categorical",))
+AUTO: Final = "auto"
+DEFAULT_FALSE_ALARM_RATE: Final = 0.001
+MAX_FALSE_ALARM_RATE: Final = 0.1
 
 # Size bounds: a configuration is small; anything beyond these is a mistake or an attack.
 MAX_CONFIG_BYTES: Final = 1_000_000
@@ -106,36 +96,7 @@ MIN_WINDOW_SECONDS: Final = 5 * 60
 MAX_WINDOW_SECONDS: Final = 7 * 24 * 3600
 
 _INF = math.inf
-_UNIT = (0.0, 1.0)
-_NON_NEGATIVE = (0.0, _INF)
 _UNBOUNDED = (-_INF, _INF)
-_METRIC_RANGES: Final[Mapping[str, tuple[float, float]]] = {
-    "volume.rows": _NON_NEGATIVE,
-    "volume.files": _NON_NEGATIVE,
-    "quality.missing_rate": _UNIT,
-    "quality.out_of_range_rate": _UNIT,
-    "quality.unseen_category_rate": _UNIT,
-    "quality.type_error_rate": _UNIT,
-    "drift.psi": _NON_NEGATIVE,
-    "drift.jensen_shannon": _UNIT,
-    "drift.hellinger": _UNIT,
-    "drift.kolmogorov_smirnov": _UNIT,
-    "drift.wasserstein": _NON_NEGATIVE,
-    "drift.chi2_pvalue": _UNIT,
-}
-_PERFORMANCE_RANGES: Final[Mapping[str, tuple[float, float]]] = {
-    "accuracy": _UNIT,
-    "precision": _UNIT,
-    "recall": _UNIT,
-    "f1": _UNIT,
-    "roc_auc": _UNIT,
-    "macro_f1": _UNIT,
-    "mae": _NON_NEGATIVE,
-    "rmse": _NON_NEGATIVE,
-    "mape": _NON_NEGATIVE,
-    "r2": (-_INF, 1.0),
-}
-
 _TOP_KEYS: Final = (
     "model_id",
     "task",
@@ -144,7 +105,9 @@ _TOP_KEYS: Final = (
     "business_metrics",
     "alerts",
     "positive_class",
+    "detection",
 )
+_DETECTION_KEYS: Final = ("false_alarm_rate",)
 _COLUMN_KEYS: Final = ("id", "timestamp", "prediction", "score", "label", "features", "segments")
 _FEATURE_KEYS: Final = ("numerical", "categorical")
 _BUSINESS_KEYS: Final = ("name", "type", "values", "column", "where")
@@ -232,10 +195,11 @@ class AlertRule:
     columns: tuple[str, ...] | None
     segment: str | None
     op: str
-    threshold: float
+    threshold: float  # NaN when ``auto``
     for_windows: int = 1
     min_rows: int = 100
     severity: str = "warning"
+    auto: bool = False  # ``above: auto``: the threshold is set per window (driftline.core.thresholds)
 
     @property
     def segment_column(self) -> str | None:
@@ -262,6 +226,7 @@ class ModelConfig:
     business_metrics: tuple[BusinessMetric, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     positive_class: str | None = None
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE  # detection.false_alarm_rate, for ``auto`` thresholds
 
     @property
     def numerical_features(self) -> tuple[str, ...]:
@@ -311,6 +276,8 @@ class ModelConfig:
             out["alerts"] = [_rule_to_dict(rule) for rule in self.alerts]
         if self.positive_class is not None:
             out["positive_class"] = self.positive_class
+        if self.false_alarm_rate != DEFAULT_FALSE_ALARM_RATE:
+            out["detection"] = {"false_alarm_rate": self.false_alarm_rate}
         return out
 
 
@@ -331,7 +298,7 @@ def _rule_to_dict(rule: AlertRule) -> dict[str, Any]:
         out["columns"] = list(rule.columns)
     if rule.segment is not None:
         out["segment"] = rule.segment
-    out[rule.op] = rule.threshold
+    out[rule.op] = AUTO if rule.auto else rule.threshold
     out["for"] = rule.for_windows
     out["min_rows"] = rule.min_rows
     out["severity"] = rule.severity
@@ -654,6 +621,10 @@ class _Parser:
             business_names = None if business is None else frozenset(metric.name for metric in business)
             alerts = self.alerts(root["alerts"], declared, business_names)
 
+        false_alarm_rate = DEFAULT_FALSE_ALARM_RATE
+        if root.get("detection") is not None:
+            false_alarm_rate = self.detection(root["detection"])
+
         if self.errors or model_id is None or task is None or columns is None or window is None:
             return None
         if window_seconds is None or business is None or alerts is None:
@@ -667,7 +638,26 @@ class _Parser:
             business_metrics=business,
             alerts=alerts,
             positive_class=positive_class,
+            false_alarm_rate=false_alarm_rate,
         )
+
+    def detection(self, value: object) -> float:
+        item = self.mapping(value, "detection", _DETECTION_KEYS)
+        if item is None or item.get("false_alarm_rate") is None:
+            return DEFAULT_FALSE_ALARM_RATE
+        path = "detection.false_alarm_rate"
+        rate = self.number(item["false_alarm_rate"], path)
+        if rate is None:
+            return DEFAULT_FALSE_ALARM_RATE
+        if not 0 < rate <= MAX_FALSE_ALARM_RATE:
+            self.error(
+                path,
+                f"{_fmt_number(rate)} is out of range; expected a rate above 0 and at most {MAX_FALSE_ALARM_RATE} "
+                f"(the share of a column's windows that may alarm on data that does not drift; default "
+                f"{DEFAULT_FALSE_ALARM_RATE})",
+            )
+            return DEFAULT_FALSE_ALARM_RATE
+        return rate
 
     def model_id(self, value: object, expected: str | None) -> str | None:
         if not isinstance(value, str):
@@ -972,19 +962,19 @@ class _Parser:
             for_windows=for_windows,
             min_rows=min_rows,
             severity=severity,
+            auto=math.isnan(threshold),
         )
 
     def metric(
         self, metric: str, path: str, declared: _Declared, business_names: frozenset[str] | None
     ) -> tuple[str | None, tuple[float, float]]:
         """Return the metric's level ("column" or "model") and its range, or (None, ...) after an error."""
-        if metric in COLUMN_METRICS:
-            return "column", _METRIC_RANGES[metric]
-        if metric in MODEL_METRICS:
-            return "model", _METRIC_RANGES[metric]
+        spec = catalogue.METRICS.get(metric)
+        if spec is not None and spec.family in ("volume", "quality", "drift"):
+            return spec.level, spec.range
         family, _, short = metric.partition(".")
         task = declared.task
-        if family in ("performance", "estimated") and short in _PERFORMANCE_RANGES:
+        if family in ("performance", "estimated") and f"performance.{short}" in catalogue.METRICS:
             if task is not None and short not in PERFORMANCE_METRICS[task]:
                 names = ", ".join(f"{family}.{m}" for m in PERFORMANCE_METRICS[task])
                 self.error(path, f"{metric!r} is not computed for task {task}; expected one of {names}")
@@ -993,13 +983,13 @@ class _Parser:
             if family == "estimated" and known and (task != "binary_classification" or not declared.has_score):
                 self.error(path, f"{metric!r} needs task binary_classification and a columns.score column")
                 return None, _UNBOUNDED
-            return "model", _PERFORMANCE_RANGES[short]
+            return "model", catalogue.METRICS[f"performance.{short}"].range
         if family == "business" and short:
             if business_names is not None and short not in business_names:
                 configured = ", ".join(sorted(business_names)) or "none"
                 self.error(path, f"no business metric named {short!r} in business_metrics (configured: {configured})")
                 return None, _UNBOUNDED
-            return "model", _UNBOUNDED
+            return "model", catalogue.BUSINESS.range
         candidates = [*MODEL_METRICS, *COLUMN_METRICS]
         if task is not None:
             candidates += [f"performance.{m}" for m in PERFORMANCE_METRICS[task]]
@@ -1079,6 +1069,8 @@ class _Parser:
             return None, None
         op = present[0]
         op_path = _join(path, op)
+        if item[op] == AUTO:
+            return self.auto_threshold(op, op_path, metric)
         threshold = self.number(item[op], op_path)
         if threshold is None:
             return None, None
@@ -1097,3 +1089,18 @@ class _Parser:
             self.error(op_path, f"{_fmt_number(threshold)} is impossible: {_fmt_range(metric, bounds)}")
             return None, None
         return op, threshold
+
+    def auto_threshold(self, op: str, path: str, metric: str | None) -> tuple[str | None, float | None]:
+        """``above: auto`` (``below: auto`` for a p-value): drift metrics whose catalogue entry has a null."""
+        if metric is None:
+            return None, None
+        spec = catalogue.spec_for(metric)
+        if spec is None or spec.auto is None:
+            with_auto = ", ".join(s.name for s in catalogue.METRICS.values() if s.auto is not None)
+            self.error(path, f"'auto' applies to drift metrics only ({with_auto}), not to {metric}")
+            return None, None
+        wanted = "below" if spec.lower_is_worse else "above"
+        if op != wanted:
+            self.error(path, f"'auto' is not allowed here; {metric} drifts {wanted} its threshold: use {wanted}: auto")
+            return None, None
+        return op, math.nan

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+from driftline.core import catalogue
 from driftline.core.config import AlertRule, ModelConfig
 
 GROWTH = 2.0  # a new look once the rows so far reach this multiple of the previous look's rows
@@ -30,16 +31,10 @@ OPEN_SHARE = 0.5  # the part of α that the looks of one window may spend togeth
 # Fixed drift thresholds at early looks: the error rate their noise gate is set at (SPEC §2's default
 # ``detection.false_alarm_rate``; an ``auto`` rule spends its own α through ``alpha_scale``).
 FIXED_LOOK_ALPHA = 0.001
-NOISE_METRICS = ("drift.psi", "drift.jensen_shannon", "drift.hellinger")
+# the binned distances whose no-drift noise is chi2 (the catalogue's ``auto: chi2``)
+NOISE_METRICS = tuple(s.name for s in catalogue.METRICS.values() if s.auto == "chi2")
 # metrics that are a share of the window's rows (binomial noise)
-SHARE_METRICS = (
-    "quality.missing_rate",
-    "quality.type_error_rate",
-    "quality.out_of_range_rate",
-    "quality.unseen_category_rate",
-    "performance.accuracy",
-    "estimated.accuracy",
-)
+SHARE_METRICS = tuple(s.name for s in catalogue.METRICS.values() if s.share)
 
 
 def look_share(k: int) -> float:
@@ -115,13 +110,12 @@ def share_noise(share: float, *, rows: int, tail: float) -> float:
 def judged_on_open_window(rule: AlertRule, config: ModelConfig) -> bool:
     """Whether ``rule`` is also judged on the window still open (SPEC §4): ``for: 1`` on a rate, distance or
     performance metric. Not ``volume.*`` nor a business sum (``sum``, ``cost_matrix``): they grow with the window,
-    so a part of it says nothing about the whole. (At merge: the metric catalogue's per-metric flag.)"""
+    so a part of it says nothing about the whole: the metric catalogue's ``open_window`` flag, except that a business
+    ``mean`` (a configured type, not a metric name) is a rate."""
     if rule.for_windows != 1:
         return False
     family, _, name = rule.metric.partition(".")
-    if family in ("drift", "quality", "performance", "estimated", "fairness"):
-        return True
     if family == "business":
         kinds = {bm.name: bm.type for bm in config.business_metrics}
         return kinds.get(name) == "mean"
-    return False
+    return catalogue.judged_on_open_window(rule.metric)

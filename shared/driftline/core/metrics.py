@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from driftline.core import stats
+from driftline.core import catalogue, stats
 from driftline.core.baseline import Baseline, BinSpec
 from driftline.core.bins import NumericBins, Resolution
 from driftline.core.config import BusinessMetric, ModelConfig
@@ -92,9 +92,8 @@ def numeric_column_metrics(
     c_coarse = c_counts if res == "coarse" else bins.coarsen(c_counts)
     r_coarse = r_counts if res == "coarse" else bins.coarsen(r_counts)
     slots = {"coarse": (r_coarse, c_coarse), "fine": (r_counts, c_counts)}
-    for name, stat in stats.DRIFT_STATS.items():
-        if "numerical" not in stat.kinds:
-            continue
+    for stat in catalogue.drift_stats("numerical"):
+        assert stat.binning is not None
         r, c = slots[stat.binning]
         if stat.func is not None:
             value = stat.func(r, c)
@@ -108,7 +107,7 @@ def numeric_column_metrics(
                 atoms=bins.interval_atoms(res),
             )
         if math.isfinite(value):
-            out.append(MetricValue(f"drift.{name}", col, value))
+            out.append(MetricValue(stat.name, col, value))
     return out
 
 
@@ -121,9 +120,9 @@ def categorical_column_metrics(
         out.append(MetricValue("quality.unseen_category_rate", col, unseen))
     if ref is None or cur.valid == 0 or ref.valid == 0:
         return out
-    for name, stat in stats.DRIFT_STATS.items():
-        if "categorical" in stat.kinds and stat.func is not None:
-            out.append(MetricValue(f"drift.{name}", col, stat.func(ref.counts, cur.counts)))
+    for stat in catalogue.drift_stats("categorical"):
+        if stat.func is not None:
+            out.append(MetricValue(stat.name, col, stat.func(ref.counts, cur.counts)))
     return out
 
 

@@ -10,10 +10,13 @@ so windows re-evaluated late (delayed labels, late files) recompute the transiti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from driftline.core import catalogue
 from driftline.core.config import AlertRule, ModelConfig
+from driftline.core.thresholds import ColumnNull, auto_threshold
 from driftline.core.volume import LOW_VOLUME_FRACTION, LOW_VOLUME_RULE
 
 ALARM, OK = "ALARM", "OK"
@@ -50,32 +53,39 @@ class Transition:
 
 
 def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str | None], float]) -> list[AlertRule]:
-    """The rules in force when a config has none (SPEC issue: sensible defaults)."""
-    features = config.features
-    rules = [
-        AlertRule("default-feature-drift", "drift.jensen_shannon", features, None, "above", 0.1, 1, 100, "warning"),
-        AlertRule(
-            "default-missing-values",
-            "quality.missing_rate",
-            features,
-            None,
-            "above_baseline_by",
-            0.1,
-            1,
-            300,  # a 0.1 margin is > 3.4 sd of a binomial share at 300 rows: < 2.2e-4 false alarms (README)
-            "warning",
-        ),
-        AlertRule("default-no-data", "volume.rows", None, None, "below", 1.0, 1, 0, "warning"),
-        # below a share of the model's usual rows (core/volume.py); the threshold is set per window by the evaluator
-        AlertRule(LOW_VOLUME_RULE, "volume.rows", None, None, "below", LOW_VOLUME_FRACTION, 1, 0, "warning"),
-    ]
-    key = "performance.rmse" if config.task == "regression" else "performance.accuracy"
-    ref = baseline_metrics.get((key, None))
-    if ref is not None:
-        # worse than the baseline's by 5% (relative), once labels arrive
-        op = "above_baseline_by" if config.task == "regression" else "below_baseline_by"
-        rules.append(AlertRule("default-performance", key, None, None, op, abs(ref) * 0.05, 1, 100, "critical"))
+    """The rules in force when a config has none: the catalogue's default rules (those it builds here), then the
+    two volume rules: total silence, and low volume relative to the model's recent windows (core/volume.py)."""
+    rules: list[AlertRule] = []
+    for spec in catalogue.METRICS.values():
+        d = spec.default
+        if d is None or d.built_by is not None or config.task not in spec.tasks:
+            continue
+        columns = config.features if d.columns == "features" else None
+        threshold = math.nan if d.threshold is None else d.threshold
+        if d.relative:
+            ref = baseline_metrics.get((spec.name, None))
+            if ref is None:
+                continue  # relative to the baseline's own value: only once the baseline has one
+            threshold = abs(ref) * d.threshold if d.threshold is not None else math.nan
+        rule = AlertRule(
+            d.name, spec.name, columns, None, d.op, threshold, 1, d.min_rows, d.severity, auto=d.threshold is None
+        )
+        rules.append(rule)
+    rules.append(AlertRule("default-no-data", "volume.rows", None, None, "below", 1.0, 1, 0, "warning"))
+    # below a share of the model's usual rows (core/volume.py); the threshold is set per window by the evaluator
+    rules.append(AlertRule(LOW_VOLUME_RULE, "volume.rows", None, None, "below", LOW_VOLUME_FRACTION, 1, 0, "warning"))
     return rules
+
+
+@dataclass(frozen=True)
+class AutoContext:
+    """What ``auto`` thresholds need for one window: per (column, segment) the window's valid rows, the column's
+    null (``driftline.core.thresholds``; looked up only for the targets of ``auto`` rules, as it may be computed),
+    and the model's ``detection.false_alarm_rate``."""
+
+    sizes: Mapping[tuple[str, str | None], int]
+    null: Callable[[str, str | None], ColumnNull | None]
+    false_alarm_rate: float = 0.001
 
 
 def targets(rules: Iterable[AlertRule], segments: Iterable[str | None]) -> list[Target]:
@@ -102,13 +112,15 @@ def judge(
     metrics: Mapping[tuple[str, str | None, str | None], tuple[float, int]],
     baseline_metrics: Mapping[tuple[str, str | None, str | None], float],
     *,
+    auto: AutoContext | None = None,
     alpha_scale: float = 1.0,
 ) -> Verdict:
     """One target's verdict on one window. ``metrics``: (metric, column, segment) -> (value, rows).
 
-    ``alpha_scale`` (in (0, 1]) multiplies ``detection.false_alarm_rate`` for ``auto`` thresholds: the share of the
-    error budget this judgement may spend (``core.looks``: early looks at an open window and its close). Fixed
-    thresholds do not depend on it."""
+    An ``auto`` rule's threshold is set for this window (``auto``: the sizes and nulls); without its column's size
+    or null, an ``auto`` target is not judged. ``alpha_scale`` (in (0, 1]) multiplies
+    ``detection.false_alarm_rate`` for ``auto`` thresholds: the share of the error budget this judgement may spend
+    (``core.looks``: early looks at an open window and its close). Fixed thresholds do not depend on it."""
     if not 0.0 < alpha_scale <= 1.0:
         raise ValueError(f"alpha_scale must be in (0, 1], got {alpha_scale}")
     rule = target.rule
@@ -127,10 +139,28 @@ def judge(
             return Verdict(target, window_start, None, value, None, None)
         threshold = base + rule.threshold if rule.op == "above_baseline_by" else base - rule.threshold
         breaching = value > threshold if rule.op == "above_baseline_by" else value < threshold
+    elif rule.auto:
+        auto_value = _auto_threshold(target, auto, alpha_scale)
+        if auto_value is None:
+            return Verdict(target, window_start, None, value, None, base)
+        threshold = auto_value
+        breaching = value > threshold if rule.op == "above" else value < threshold
     else:
         threshold = rule.threshold
         breaching = value > threshold if rule.op == "above" else value < threshold
     return Verdict(target, window_start, breaching, value, threshold, base)
+
+
+def _auto_threshold(target: Target, auto: AutoContext | None, alpha_scale: float) -> float | None:
+    spec = catalogue.spec_for(target.rule.metric)
+    if auto is None or spec is None or spec.auto is None or target.column is None:
+        return None
+    n = auto.sizes.get((target.column, target.segment))
+    null = None if n is None or n <= 0 else auto.null(target.column, target.segment)
+    if n is None or null is None:
+        return None
+    alpha = min(max(auto.false_alarm_rate * alpha_scale, 1e-12), 0.5)
+    return auto_threshold(spec.name, spec.auto, n, null, alpha, floor=spec.effect_floor)
 
 
 def state_series(verdicts: Mapping[int, bool | None], *, width: int, for_windows: int) -> dict[int, str]:
@@ -169,6 +199,7 @@ def prune(verdicts: Mapping[int, bool | None]) -> dict[int, bool | None]:
 
 def resolve_columns(rule: AlertRule, config: ModelConfig) -> AlertRule:
     """Model-level metrics have no column; column metrics without ``columns`` apply to every monitored column."""
-    if rule.columns is None and rule.metric.startswith(("quality.", "drift.")):
+    spec = catalogue.spec_for(rule.metric)
+    if rule.columns is None and spec is not None and spec.level == "column":
         return replace(rule, columns=config.monitored_columns)
     return rule

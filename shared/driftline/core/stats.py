@@ -4,15 +4,13 @@ Every statistic compares a reference distribution (the baseline) with a current 
 counts over the same frozen bins (numerical columns) or the same category slots (categorical columns). Bins are
 frozen at the baseline (``driftline.core.baseline``), so the values of different windows are comparable.
 
-The registry ``DRIFT_STATS`` is one explicit dict: name -> descriptor. The descriptor says which column kinds
-a statistic applies to, whether higher means more drift, and its default threshold.
+What each statistic is (the column kinds it applies to, its direction, its ``auto`` threshold) is said once, in
+the metric catalogue (``driftline.core.catalogue``), whose drift entries point at these functions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -217,27 +215,3 @@ def _gammaq(a: float, x: float) -> float:
         if abs(delta - 1.0) < 1e-16:
             break
     return min(1.0, math.exp(-x + a * math.log(x) - gln) * h)
-
-
-@dataclass(frozen=True)
-class DriftStat:
-    """What a drift statistic is: its name, the column kinds it applies to, the direction and a default."""
-
-    name: str
-    kinds: tuple[ColumnKind, ...]
-    higher_is_drift: bool
-    default_threshold: float
-    binning: Literal["coarse", "fine"]
-    func: Callable[[object, object], float] | None  # None: needs more than two count vectors (wasserstein)
-
-
-DRIFT_STATS: dict[str, DriftStat] = {
-    "psi": DriftStat("psi", ("numerical", "categorical"), True, 0.2, "coarse", psi),
-    "jensen_shannon": DriftStat("jensen_shannon", ("numerical", "categorical"), True, 0.1, "coarse", jensen_shannon),
-    "hellinger": DriftStat("hellinger", ("numerical", "categorical"), True, 0.1, "coarse", hellinger),
-    "kolmogorov_smirnov": DriftStat("kolmogorov_smirnov", ("numerical",), True, 0.1, "fine", kolmogorov_smirnov),
-    # wasserstein needs the edges and tails (wasserstein_binned); its threshold is in the column's units, so it has
-    # no useful default.
-    "wasserstein": DriftStat("wasserstein", ("numerical",), True, math.inf, "fine", None),
-    "chi2_pvalue": DriftStat("chi2_pvalue", ("categorical",), False, 0.05, "coarse", chi2_pvalue),
-}

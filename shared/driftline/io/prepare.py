@@ -66,11 +66,14 @@ class BatchPreparer:
         self.spec = spec
         self.reference = reference  # reference data: no event time needed, every row in window 0
         self.stats = PrepareStats()
-        self.last_batch: pa.RecordBatch | None = None
         self._numeric = [c for c in numeric_columns(config) if c in spec.numeric]
         self._categorical = [c for c in categorical_columns(config) if c in spec.categorical]
 
     def prepare(self, batch: pa.RecordBatch) -> PreparedBatch:
+        return self.prepare_rows(batch)[0]
+
+    def prepare_rows(self, batch: pa.RecordBatch) -> tuple[PreparedBatch, pa.RecordBatch]:
+        """The prepared batch and the Arrow rows it was made of (those with a valid event time), aligned."""
         cfg = self.config
         self.stats.rows += batch.num_rows
         if not self.stats.checked_columns:  # once per file: the first batch has the file's columns
@@ -80,10 +83,10 @@ class BatchPreparer:
                     self.stats.missing_columns.add(col)
         ts_arr = _column(batch, cfg.columns.timestamp)
         if self.reference:
-            return self._decode(batch, np.zeros(batch.num_rows, np.int64))
+            return self._decode(batch, np.zeros(batch.num_rows, np.int64)), batch
         if ts_arr is None:
             self.stats.bad_timestamp += batch.num_rows
-            return PreparedBatch(0, np.empty(0, np.int64))
+            return PreparedBatch(0, np.empty(0, np.int64)), batch.slice(0, 0)
         ts = to_epoch_seconds(ts_arr)
         keep = ~(ts.missing | ts.type_error) & np.isfinite(ts.values)
         n_bad = int(batch.num_rows - keep.sum())
@@ -94,11 +97,10 @@ class BatchPreparer:
         else:
             ts_values = ts.values
         width = cfg.window_seconds
-        return self._decode(batch, (np.floor(ts_values / width) * width).astype(np.int64))
+        return self._decode(batch, (np.floor(ts_values / width) * width).astype(np.int64)), batch
 
     def _decode(self, batch: pa.RecordBatch, window_start: np.ndarray) -> PreparedBatch:
         cfg = self.config
-        self.last_batch = batch  # the rows kept, aligned with the prepared batch (for the id index)
         numeric: dict[str, NumericInput] = {}
         for col in self._numeric:
             arr = _column(batch, col)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftline.core import catalogue
 from driftline.core.metrics import iso_utc
 from driftline.services.ports import AlertSink
 from driftline.services.store import Store, ws_key
@@ -217,17 +218,25 @@ def drifted_details(
     threshold: float | None,
     exclude: str | None,
     among: Sequence[str] | None = None,
+    per_column: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """For drift alerts: the other columns of the window over the threshold on the same metric, worst first —
-    among the rule's own columns when it names them."""
+    among the rule's own columns when it names them. ``per_column``: each column's own threshold in this window
+    (``auto`` rules), where known; ``threshold`` for the others."""
     if not metric.startswith("drift.") or threshold is None:
         return {}
-    lower_is_worse = metric == "drift.chi2_pvalue"
+    spec = catalogue.spec_for(metric)
+    lower_is_worse = spec is not None and spec.lower_is_worse
     rows = [
         (c, v)
         for m, c, s, v in window_metrics
         if m == metric and s == segment and c and c != exclude and (among is None or c in among)
     ]
-    bad = [(c, v) for c, v in rows if (v < threshold if lower_is_worse else v > threshold)]
+    limits = per_column or {}
+    bad = [(c, v) for c, v in rows if _beyond(v, limits.get(c, threshold), lower_is_worse=lower_is_worse)]
     bad.sort(key=lambda cv: cv[1], reverse=not lower_is_worse)
     return {"drifted_columns": [{"column": c, "value": v} for c, v in bad]}
+
+
+def _beyond(value: float, threshold: float, *, lower_is_worse: bool) -> bool:
+    return value < threshold if lower_is_worse else value > threshold

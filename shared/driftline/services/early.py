@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from driftline.core import looks as L
 from driftline.core import rules as R
+from driftline.core.autonull import auto_context
 from driftline.core.baseline import Baseline
 from driftline.core.config import ModelConfig
 from driftline.core.errors import DriftlineError
@@ -121,5 +122,6 @@ def _look(svc: EvaluateService, config: ModelConfig, current: Baseline, now: flo
             )
     parts = store.put_partial_points(model_id, ws, ws + config.window_seconds, points, old_parts=ow.parts)
     store.record_look(model_id, ws, looks=ow.looks + 1, looked_rows=look.rows, checked=ow.token, parts=parts)
-    report.alerts += svc._judge(config, baseline, ws, points, now, look=look)
+    auto = auto_context(baseline, wp.profiles, config.monitored_columns, config.false_alarm_rate, svc._nulls)
+    report.alerts += svc._judge(config, baseline, ws, points, now, look=look, auto=auto)
     return True

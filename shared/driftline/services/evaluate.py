@@ -28,6 +28,7 @@ from typing import Any
 from driftline.core import looks as L
 from driftline.core import rules as R
 from driftline.core import volume as V
+from driftline.core.autonull import NullCache, auto_context
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
 from driftline.core.errors import DriftlineError, NotReadyError
@@ -110,6 +111,7 @@ class EvaluateService:
         self.timer = timer  # elapsed time, for the run's time limit
         self.margin = margin
         self._baseline_metrics: dict[tuple[str, str], dict[tuple[str, str | None, str | None], float]] = {}
+        self._nulls: NullCache = {}  # ``auto`` thresholds' nulls not stored with their baseline
 
     def evaluate_all(
         self, *, at: float | None = None, time_left: float | None = None, models: Sequence[str] | None = None
@@ -208,7 +210,8 @@ class EvaluateService:
         looked = self.store.window_looks(model_id, ws)  # the looks made while it was open share its error budget
         report.windows.append(ws)
         report.points += len(points)
-        report.alerts += self._judge(config, baseline, ws, points, now, later, looks=looked.looks)
+        auto = auto_context(baseline, profiles, config.monitored_columns, config.false_alarm_rate, self._nulls)
+        report.alerts += self._judge(config, baseline, ws, points, now, later, looks=looked.looks, auto=auto)
         self.store.roll_up(model_id, wp)
         if token is not None:
             self.store.clear_dirty(model_id, ws, token)
@@ -224,6 +227,7 @@ class EvaluateService:
         *,
         looks: int = 0,
         look: Look | None = None,
+        auto: R.AutoContext | None = None,
     ) -> list[Alert]:
         """Judge the window's points; publish the transitions from this window on, except those of the ``later``
         windows this run judges next (each publishes its own, with its values).
@@ -248,11 +252,17 @@ class EvaluateService:
         states = self.store.get_alert_states(model_id)
         new_states: dict[str, dict[str, Any]] = {}
         due: list[Alert] = []
-        for target in R.targets(rules, segments):
-            low = volume_base is not None and target.rule.name == V.LOW_VOLUME_RULE
-            verdict = R.judge(
-                target, ws, metrics, volume_base if low and volume_base is not None else base, alpha_scale=scale
-            )
+        judged = []
+        for t in R.targets(rules, segments):
+            low = volume_base is not None and t.rule.name == V.LOW_VOLUME_RULE
+            against = volume_base if low and volume_base is not None else base
+            judged.append((t, R.judge(t, ws, metrics, against, auto=auto, alpha_scale=scale)))
+        # each (rule, segment)'s thresholds per column in this window (``auto`` ones differ by column)
+        limits: dict[tuple[str, str | None], dict[str, float]] = {}
+        for t, v in judged:
+            if t.column is not None and v.threshold is not None:
+                limits.setdefault((t.rule.name, t.segment), {})[t.column] = v.threshold
+        for target, verdict in judged:
             prev = states.get(target.key, {})
             history: dict[int, bool | None] = {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()}
             if verdict.breaching is None and ws not in history and verdict.value is None:
@@ -289,7 +299,8 @@ class EvaluateService:
                     continue  # earlier windows' transitions were published when those were judged; later ones will be
                 # the verdict of window w: this window's when w == ws; a later window re-judged otherwise
                 v = verdict if w == ws else R.Verdict(target, w, history[w], None, None, verdict.baseline_value)
-                alert = self._alert(config, target.rule, target, v, new_state, now, flat)
+                per_column = limits.get((target.rule.name, target.segment))
+                alert = self._alert(config, target.rule, target, v, new_state, now, flat, per_column)
                 if look is not None:  # SPEC §4: an early alert says so, with the rows so far
                     rows = metrics.get((target.rule.metric, target.column, target.segment), (0.0, look.rows))[1]
                     alert.details.update(partial=True, rows=rows)
@@ -332,9 +343,16 @@ class EvaluateService:
         state: str,
         now: float,
         flat: list[tuple[str, str | None, str | None, float]],
+        per_column: dict[str, float] | None = None,
     ) -> Alert:
         details = drifted_details(
-            rule.metric, flat, segment=target.segment, threshold=v.threshold, exclude=target.column, among=rule.columns
+            rule.metric,
+            flat,
+            segment=target.segment,
+            threshold=v.threshold,
+            exclude=target.column,
+            among=rule.columns,
+            per_column=per_column,
         )
         return Alert(
             config.model_id,

@@ -14,17 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from driftline.core.config import ModelConfig
 from driftline.core.errors import BaselineError, ConfigError, InputError
-from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher
 from driftline.services.merge import WindowMerger
 from driftline.services.models import ModelRegistry, ObjectRef
 from driftline.services.store import Store, file_id_for
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from driftline.io.parts import Part
     from driftline.services.split import FileSplitter
 
@@ -32,8 +28,6 @@ if TYPE_CHECKING:
 # YAML, so the config function ships without the 100 MB Arrow layer (a faster cold start).
 
 log = logging.getLogger(__name__)
-
-LABEL_BATCH = 5_000
 
 
 @dataclass
@@ -140,12 +134,12 @@ class IngestService:
         )
 
     def _predictions(self, ref: ObjectRef, file_id: str, part: Part | None = None) -> Outcome:
-        from driftline.services.idindex import IdIndex
+        from driftline.services.labels import LabelService, PredictionIds
         from driftline.services.profiling import profile_file
 
         config = self.registry.config(ref.model_id)
         baseline = self.registry.current_baseline(ref.model_id)
-        index = IdIndex(config, baseline.baseline_id) if config.columns.label else None
+        ids = PredictionIds(config, baseline.baseline_id) if config.columns.label else None
         if part is not None and self.splitter is None:
             raise InputError("a part of a split file, but this service handles no parts", key=ref.key)
         in_parts = part is not None
@@ -154,22 +148,27 @@ class IngestService:
             name=ref.key,
             config=config,
             baseline=baseline,
-            on_batch=index.add if index else None,
+            on_batch=ids.add if ids else None,
             row_groups=part.groups() if part is not None and part.row_groups else None,
             allow_empty=part is not None,
         )
         if in_parts:  # the file counts once in volume.files, whichever parts have rows in a window
             file_key = file_id.rsplit(".", 1)[0]
             result.profiles = self.splitter.count_file_once(ref.model_id, file_key, file_id, result.profiles)  # type: ignore[union-attr]
-        if index is not None and config.columns.label not in result.stats.missing_columns:
-            index = None  # labels came with the predictions: nothing to join later
-        if index is not None and not index.rows and result.stats.profiled:
+        if ids is not None and config.columns.label not in result.stats.missing_columns:
+            ids = None  # labels came with the predictions: nothing to join later
+        if ids is not None and not ids.rows and result.stats.profiled:
             result.stats.missing_columns.add(config.columns.id)  # labels will not find these predictions
-        if index is not None:
-            self.store.put_ids(ref.model_id, index.rows)
-        windows = self.store.put_file_profiles(ref.model_id, file_id, result.profiles)
-        self._note_first_window(ref.model_id, windows)
+        profiles = result.profiles
         details: dict[str, Any] = {}
+        if ids is not None and ids.rows:  # labels that came first are joined now, into this file's profiles
+            early, joined = LabelService(self.store, self.registry).join_predictions(ref.model_id, file_id, ids)
+            for key, prof in early.items():
+                profiles[key] = profiles[key].merge(prof) if key in profiles else prof
+            if joined:
+                details["labels_joined"] = joined
+        windows = self.store.put_file_profiles(ref.model_id, file_id, profiles)
+        self._note_first_window(ref.model_id, windows)
         if result.stats.bad_timestamp:
             details["rows_without_valid_timestamp"] = result.stats.bad_timestamp
         if result.stats.missing_columns:
@@ -190,96 +189,11 @@ class IngestService:
             self.store.update_state(model_id, first_window=windows[0])
 
     def _labels(self, ref: ObjectRef, file_id: str) -> Outcome:
-        import numpy as np
-        import pyarrow as pa
+        from driftline.services.labels import LabelService
 
-        from driftline.io.coerce import to_category
-        from driftline.io.readers import iter_batches
-        from driftline.services.idindex import joined_batch
-
-        config = self.registry.config(ref.model_id)
-        if not config.columns.label:
-            raise InputError("the model's configuration has no label column", key=ref.key)
-        id_col, label_col = config.columns.id, config.columns.label
-        profiles: dict[tuple[int, str | None], Profile] = {}
-        rows = matched = unknown = duplicate = missing_id = 0
-        seen: set[str] = set()
-        for batch in iter_batches(
-            self.registry.open_data(ref.key),
-            name=ref.key,
-            columns=[id_col, label_col],
-            string_columns=[id_col],
-            batch_rows=LABEL_BATCH,
-        ):
-            for col in (id_col, label_col):
-                if batch.schema.get_field_index(col) < 0:
-                    raise InputError(f"required column {col!r} not found in the label file", key=ref.key)
-            rows += batch.num_rows
-            ids = to_category(batch.column(id_col)).to_pylist()
-            labels = batch.column(label_col)
-            keep: list[int] = []  # the first row of each id (within the batch, and across the file's batches)
-            no_id = 0
-            for i, v in enumerate(ids):
-                if v is None:
-                    no_id += 1
-                elif v not in seen:
-                    seen.add(v)
-                    keep.append(i)
-            missing_id += no_id
-            duplicate += batch.num_rows - len(keep) - no_id
-            idx = np.asarray(keep, dtype=np.int64)
-            ids_kept = [ids[i] for i in keep]
-            found = self.store.get_ids(ref.model_id, ids_kept)
-            unknown += len(ids_kept) - len(found)
-            claimed = self.store.claim_labels(ref.model_id, file_id, found)
-            duplicate += sum(1 for i in ids_kept if i in found and i not in claimed)
-            use = [j for j, i in enumerate(ids_kept) if i in claimed]
-            if not use:
-                continue
-            matched += len(use)
-            joined = joined_batch(config, [found[ids_kept[j]] for j in use], labels.take(pa.array(idx[use])))
-            for key, prof in self._label_profiles(ref.model_id, config, joined).items():
-                profiles[key] = profiles[key].merge(prof) if key in profiles else prof
-        if rows == 0:
-            raise InputError("the file holds no rows", key=ref.key)
+        profiles, details = LabelService(self.store, self.registry).join_labels(ref, file_id)
         windows = self.store.put_file_profiles(ref.model_id, file_id, profiles) if profiles else []
-        return Outcome(
-            ref.key,
-            ref.model_id,
-            "processed",
-            rows=matched,
-            windows=windows,
-            details={
-                "rows": rows,
-                "matched": matched,
-                "unknown_ids": unknown,
-                "duplicate_ids": duplicate,
-                "rows_without_id": missing_id,
-            },
-        )
-
-    def _label_profiles(
-        self, model_id: str, config: ModelConfig, joined: dict[str, pa.RecordBatch]
-    ) -> dict[tuple[int, str | None], Profile]:
-        """Performance (and label distribution) profiles of joined rows, by the baseline each prediction had."""
-        from driftline.core.profiler import ProfileBuilder
-        from driftline.io.prepare import BatchPreparer
-
-        out: dict[tuple[int, str | None], Profile] = {}
-        for baseline_id, batch in joined.items():
-            baseline = self.registry.baseline(model_id, baseline_id)
-            preparer = BatchPreparer(config, baseline.spec)
-            builder = ProfileBuilder(config, baseline.spec, baseline_id)
-            builder.add(preparer.prepare(batch))
-            label = config.columns.label or ""
-            for key, p in builder.result().items():
-                out[key] = Profile(
-                    baseline_id,
-                    performance=p.performance,
-                    numeric={k: v for k, v in p.numeric.items() if k == label},
-                    categorical={k: v for k, v in p.categorical.items() if k == label},
-                )
-        return out
+        return Outcome(ref.key, ref.model_id, "processed", rows=details["matched"], windows=windows, details=details)
 
 
 def _reason(err: Exception) -> str:

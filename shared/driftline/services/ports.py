@@ -108,7 +108,19 @@ class ObjectStore(Protocol):
 
     def get_bytes(self, key: str) -> bytes: ...
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None: ...
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive) of the object, in one ranged GET. Raises NotFound."""
+        ...
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        storage_class: str | None = None,
+    ) -> None:
+        """``storage_class``: S3's (e.g. INTELLIGENT_TIERING); default the bucket's (STANDARD)."""
 
     def etag(self, key: str) -> str:
         """The object's ETag (without quotes). Raises NotFound."""

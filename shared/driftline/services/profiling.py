@@ -9,11 +9,19 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from driftline.core.baseline import Baseline, BinSettings, ReferenceSampler, baseline_id_for, calibrate
+from driftline.core.baseline import (
+    Baseline,
+    BinSettings,
+    ReferenceSampler,
+    baseline_id_for,
+    calibrate,
+    reference_nulls,
+)
 from driftline.core.config import ModelConfig
 from driftline.core.errors import InputError
 from driftline.core.profile import Profile, merge_all
 from driftline.core.profiler import GroupKey, PreparedBatch, ProfileBuilder
+from driftline.core.thresholds import MAX_CHUNKS, MIN_CHUNK_ROWS
 from driftline.io.prepare import (
     BatchPreparer,
     PrepareStats,
@@ -85,7 +93,7 @@ def profile_file(
     baseline: Baseline,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
-    on_batch: Callable[[BatchPreparer, PreparedBatch], None] | None = None,
+    on_batch: Callable[[pa.RecordBatch, PreparedBatch], None] | None = None,
     read_ahead_batches: int = 2,
     row_groups: Sequence[int] | None = None,
     allow_empty: bool = False,
@@ -93,18 +101,18 @@ def profile_file(
     """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all.
     ``row_groups`` (Parquet) and ``allow_empty``: one part of a split file (``driftline.io.parts``), which may
     hold no rows.
-    ``on_batch`` sees each prepared batch (``preparer.last_batch`` holds its Arrow rows). The next
+    ``on_batch`` sees each prepared batch with the Arrow rows it was made of. The next
     ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread)."""
     preparer = BatchPreparer(config, baseline.spec)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
     batches = _batches(source, name, config, batch_rows, ids=on_batch is not None, row_groups=row_groups)
     for i, batch in enumerate(read_ahead(batches, read_ahead_batches)):
-        prepared = preparer.prepare(batch)
+        prepared, rows = preparer.prepare_rows(batch)
         if i == 0:
             _check_required(preparer.stats, config, name, reference=False)
         builder.add(prepared)
         if on_batch is not None and prepared.n:
-            on_batch(preparer, prepared)
+            on_batch(rows, prepared)
         if progress:
             progress(name, preparer.stats.rows)
     if preparer.stats.rows == 0 and not allow_empty:
@@ -152,19 +160,38 @@ def build_baseline(
     spec = sampler.freeze()
     names = [n for n, _ in sources]
     bid = baseline_id_for(config.model_id, names, spec)
-    builder = ProfileBuilder(config, spec, bid)
+    # Profiled in chunks of rows, in the order they come (time order for logs appended over time): the reference is
+    # their merge (exact), and the chunks' differences give each column's overdispersion (core.thresholds).
+    chunk_rows = max(-(-sampler.rows // MAX_CHUNKS), MIN_CHUNK_ROWS)
+    results: list[dict[GroupKey, Profile]] = []
+    builder, in_chunk = ProfileBuilder(config, spec, bid), 0
     for i, (name, opener) in enumerate(sources):
         preparer = BatchPreparer(config, spec, reference=True)
         again = kept[i] if kept is not None else _batches(opener(), name, config, batch_rows, reference=True)
         for batch in again:
-            builder.add(preparer.prepare(batch))
+            offset = 0
+            while offset < batch.num_rows:
+                part = batch.slice(offset, min(chunk_rows - in_chunk, batch.num_rows - offset))
+                builder.add(preparer.prepare(part))
+                offset += part.num_rows
+                in_chunk += part.num_rows
+                if in_chunk >= chunk_rows:
+                    results.append(builder.result())
+                    builder, in_chunk = ProfileBuilder(config, spec, bid), 0
+    if in_chunk:
+        results.append(builder.result())
     by_segment: dict[str | None, list[Profile]] = {}
-    for (_, segment), prof in builder.result().items():
-        by_segment.setdefault(segment, []).append(prof)
+    chunks: list[Profile] = []
+    for result in results:
+        for (_, segment), prof in result.items():
+            by_segment.setdefault(segment, []).append(prof)
+            if segment is None:
+                chunks.append(prof)
     reference = {seg: merge_all(profs, bid) for seg, profs in by_segment.items()}
     reference.setdefault(None, Profile.empty(bid))
     calibration = None
     score_hist = reference[None].performance.score_hist
     if score_hist is not None and score_hist[0].sum() > 0 and score_hist[1].sum() > 0:
         calibration = calibrate(score_hist)
-    return Baseline(bid, config.model_id, created_at, spec, reference, calibration, tuple(names))
+    nulls = reference_nulls(spec, reference[None], chunks, config.monitored_columns)
+    return Baseline(bid, config.model_id, created_at, spec, reference, calibration, tuple(names), nulls)

@@ -18,7 +18,9 @@
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
     ALERT#<model>                    H#<window start>#<rule>#<col>#<seg>#<state>   an alert, written once
     ERR#<model>                      <time>#<file id>                     a file that could not be processed
-    ID#<model>#<id>                  P                                    one prediction, for joining labels
+    JOIN#<model>                     <position> / R#<position>            the label join's log: a file's place,
+                                                                          and its result once joined
+    JOINF#<model>                    <P|L>#<file id>                      a file's place and result, by file
 
 Window starts are zero-padded epoch seconds, so sort keys sort by time. Blobs (profiles) are zlib-compressed
 JSON, split into parts below DynamoDB's 400 KB item limit.
@@ -116,6 +118,50 @@ class WindowProfiles:
     version: int  # the rollup's version (0: none yet)
     file_sks: tuple[str, ...] = ()  # the sort keys of the merged file items
     rollup_sks: tuple[str, ...] = ()  # the sort keys of the rollup parts read
+
+
+@dataclass(frozen=True)
+class JoinEntry:
+    """A file's place in the label join's log: ``kind`` P (predictions with ids) or L (labels); ``windows``: the
+    windows of its rows (a label file: of its labels' event times; None: too many to list, or some unknown)."""
+
+    position: int
+    kind: str
+    file_id: str
+    windows: tuple[int, ...] | None
+    at: float  # when it took its place
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """What a file of the join wrote once joined: ``count`` ids (a label file: left unmatched; a prediction file:
+    early labels completed), and ``windows``, the windows of a label file's unmatched labels (None: any)."""
+
+    position: int
+    kind: str
+    file_id: str
+    count: int
+    windows: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class JoinFile:
+    """A file of the join, by file: its place (None: being placed now) and its result (None: not yet)."""
+
+    kind: str
+    file_id: str
+    position: int | None
+    at: float
+    result: JoinResult | None
+
+
+@dataclass(frozen=True)
+class JoinLog:
+    entries: tuple[JoinEntry, ...]  # by position
+    results: Mapping[int, JoinResult]
+
+    def position_of(self, file_id: str) -> int | None:
+        return next((e.position for e in self.entries if e.file_id == file_id), None)
 
 
 class Store:
@@ -508,25 +554,75 @@ class Store:
                 out.append(MetricPoint(model_id, m, c, seg, ws, int(we), float(v), int(r), partial=True))
         return out
 
-    # -- ids for label joins -------------------------------------------------------------------------------------
+    # -- the label join's log (driftline.services.labels) -------------------------------------------------------
 
-    def put_ids(self, model_id: str, rows: Iterable[Item]) -> None:
+    def join_log(self, model_id: str, *, start: int | None = None, end: int | None = None) -> JoinLog:
+        """The entries (and results) of the model's join log at positions ``start`` to ``end`` (inclusive; default:
+        all), by position."""
+        pk = f"JOIN#{model_id}"
+        if end is not None and end < (start or 0):
+            return JoinLog((), {})
+        lo, hi = f"{start or 0:012d}", "999999999999" if end is None else f"{end:012d}"
+        entries = [_join_entry(i) for i in self.table.query(pk, sk_from=lo, sk_to=hi)]
+        results = {r.position: r for r in map(_join_result, self.table.query(pk, sk_from=f"R#{lo}", sk_to=f"R#{hi}"))}
+        return JoinLog(tuple(entries), results)
+
+    def last_join_position(self, model_id: str) -> int | None:
+        last = next(iter(self.table.query(f"JOIN#{model_id}", sk_to="999999999999", reverse=True, limit=1)), None)
+        return None if last is None else int(last["sk"])
+
+    def append_join_entry(
+        self, model_id: str, position: int, *, kind: str, file_id: str, windows: Sequence[int] | None
+    ) -> bool:
+        """Take ``position`` for a file (kind ``P`` or ``L``); False when another file took it first."""
+        item: Item = {
+            "pk": f"JOIN#{model_id}",
+            "sk": f"{position:012d}",
+            "kind": kind,
+            "file_id": file_id,
+            "at": self.clock(),
+            "expires_at": int(self.clock()) + self.id_ttl,
+        }
+        if windows is not None:
+            item["ws"] = [int(w) for w in windows]
+        try:
+            self.table.put(item, condition=Condition(absent=True))
+            return True
+        except ConditionFailed:
+            return False
+
+    def join_file(self, model_id: str, kind: str, file_id: str) -> JoinFile | None:
+        item = self.table.get(f"JOINF#{model_id}", f"{kind}#{file_id}")
+        return None if item is None else _join_file(item)
+
+    def join_files(self, model_id: str, kind: str) -> list[JoinFile]:
+        """Every file of ``kind`` in the join (in retention): placed or being placed, with its result if any."""
+        return [_join_file(i) for i in self.table.query(f"JOINF#{model_id}", sk_prefix=f"{kind}#")]
+
+    def put_join_file(self, model_id: str, kind: str, file_id: str, *, position: int | None, at: float) -> None:
+        item: Item = {"pk": f"JOINF#{model_id}", "sk": f"{kind}#{file_id}", "at": at}
+        if position is not None:
+            item["pos"] = position
+        item["expires_at"] = int(self.clock()) + self.id_ttl
+        self.table.put(item)
+
+    def put_join_result(self, result: JoinResult, *, model_id: str) -> None:
+        """The result in the log (by position) and on the file's item (by file)."""
+        values: Item = {"kind": result.kind, "file_id": result.file_id, "n": result.count}
+        if result.windows is not None:
+            values["rws"] = [int(w) for w in result.windows]
         expires = int(self.clock()) + self.id_ttl
-        self.table.batch_put([{**r, "pk": f"ID#{model_id}#{r['id']}", "sk": "P", "expires_at": expires} for r in rows])
-
-    def get_ids(self, model_id: str, ids: Sequence[str]) -> dict[str, Item]:
-        found = self.table.batch_get([(f"ID#{model_id}#{i}", "P") for i in ids])
-        return {str(i["id"]): i for i in found}
-
-    def claim_labels(self, model_id: str, file_id: str, found: dict[str, Item]) -> set[str]:
-        """Mark predictions as labelled by this file; returns the ids this file may count: those not labelled
-        yet, and those labelled by this same file before (a retry after a crash counts them again, into the
-        same, idempotent profile items). An id labelled by another file is not counted twice. (Two label
-        files racing on the same id at the same instant could both count it: batched writes are not
-        conditional; the window is the few milliseconds between the read and the write.)"""
-        claimed = {i for i, item in found.items() if item.get("lf") in (None, file_id)}
-        self.table.batch_put([{**found[i], "lf": file_id} for i in claimed if found[i].get("lf") != file_id])
-        return claimed
+        self.table.put({"pk": f"JOIN#{model_id}", "sk": f"R#{result.position:012d}", **values, "expires_at": expires})
+        self.table.put(
+            {
+                "pk": f"JOINF#{model_id}",
+                "sk": f"{result.kind}#{result.file_id}",
+                "pos": result.position,
+                "at": self.clock(),
+                **values,
+                "expires_at": expires,
+            }
+        )
 
     # -- alerts and errors ---------------------------------------------------------------------------------------
 
@@ -646,6 +742,25 @@ def _same_state(stored: Item | None, values: Item) -> bool:
 def _complete(items: Sequence[Item], prefix: str) -> bool:
     parts = [i for i in items if str(i["sk"]).startswith(prefix)]
     return bool(parts) and len(parts) == int(parts[0]["parts"])
+
+
+def _join_entry(i: Item) -> JoinEntry:
+    ws = i.get("ws")
+    windows = None if ws is None else tuple(int(w) for w in ws)
+    return JoinEntry(int(i["sk"]), str(i["kind"]), str(i["file_id"]), windows, float(i.get("at", 0)))
+
+
+def _join_result(i: Item, position: int | None = None) -> JoinResult:
+    rws = i.get("rws")
+    pos = int(str(i["sk"]).removeprefix("R#")) if position is None else position
+    return JoinResult(pos, str(i["kind"]), str(i["file_id"]), int(i["n"]), None if rws is None else tuple(rws))
+
+
+def _join_file(i: Item) -> JoinFile:
+    kind, file_id = str(i["sk"]).split("#", 1)
+    pos = None if i.get("pos") is None else int(i["pos"])
+    result = None if i.get("n") is None or pos is None else _join_result({**i, "kind": kind, "file_id": file_id}, pos)
+    return JoinFile(kind, file_id, pos, float(i.get("at", 0)), result)
 
 
 def _join(parts: Iterable[Item]) -> bytes:

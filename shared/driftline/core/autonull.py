@@ -1,0 +1,55 @@
+"""The inputs of ``auto`` thresholds for one window: each column's valid rows and its null (pure).
+
+The population's nulls are stored with the baseline (built with the reference's chunks, so with their
+overdispersion). A segment's, and those of a baseline built before nulls were stored, are computed here from the
+reference counts (simulated where expected counts are small, no overdispersion: the chunks are not kept) and cached
+by the caller for the baseline's life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+
+from driftline.core.baseline import Baseline, null_counts
+from driftline.core.profile import Profile
+from driftline.core.rules import AutoContext
+from driftline.core.thresholds import ColumnNull, column_null
+
+NullCache = MutableMapping[tuple[str, str, str | None], ColumnNull | None]
+
+
+def column_sizes(profile: Profile) -> dict[str, int]:
+    """The valid (non-missing, parsed) rows of every profiled column: the ``n`` of its drift statistics."""
+    sizes = {col: prof.valid for col, prof in profile.numeric.items()}
+    sizes.update({col: prof.valid for col, prof in profile.categorical.items()})
+    return sizes
+
+
+def column_null_for(baseline: Baseline, column: str, segment: str | None, cache: NullCache) -> ColumnNull | None:
+    if segment is None and column in baseline.nulls:
+        return baseline.nulls[column]
+    ref = baseline.reference_for(segment)
+    # a segment without reference rows is compared with the population: the population's null then
+    key = (baseline.baseline_id, column, segment if ref is not baseline.population else None)
+    if key[2] is None and column in baseline.nulls:
+        return baseline.nulls[column]
+    if key not in cache:
+        counts = null_counts(baseline.spec, ref, column)
+        cache[key] = None if counts is None or counts.sum() <= 0 else column_null(counts)
+    return cache[key]
+
+
+def auto_context(
+    baseline: Baseline,
+    profiles: Mapping[str | None, Profile],
+    columns: tuple[str, ...],
+    false_alarm_rate: float,
+    cache: NullCache,
+) -> AutoContext:
+    """The sizes of ``columns`` in every segment of one window; their nulls looked up (and cached) on demand."""
+    sizes: dict[tuple[str, str | None], int] = {}
+    for seg, prof in profiles.items():
+        for col, n in column_sizes(prof).items():
+            if col in columns:
+                sizes[(col, seg)] = n
+    return AutoContext(sizes, lambda col, seg: column_null_for(baseline, col, seg, cache), false_alarm_rate)

@@ -1,0 +1,323 @@
+"""``auto`` drift thresholds (SPEC §2): the value a drift statistic exceeds, on data that does not drift, in about
+a fraction ``alpha`` of a column's windows, whatever the window's size. Pure numpy.
+
+Under no drift the window's counts over the baseline's slots are a multinomial sample of ``n`` rows, the
+reference's a sample of ``m`` rows, from the same proportions ``p``. With ``h = 1/n + 1/m`` and the divergences
+expanded to second order, ``PSI / h``, ``8 JSD / h`` (JSD the Jensen-Shannon divergence in nats, the square of
+the distance times ln 2) and ``8 H^2 / h`` (H the Hellinger distance: ``1 - sum sqrt(p q) ~ sum (q - p)^2 / 8p``)
+are each ~ Pearson's chi-squared statistic of the 2 x K table, ~ chi2(K - 1), K the slots with reference mass.
+That approximation holds when every expected count is large enough (:data:`MIN_EXPECTED`); below that (many
+categories, few rows) the statistics run higher than chi2, so the null is simulated from the reference
+proportions instead (:func:`simulate_null`: a grid of ``n``, computed when the baseline is built and stored with
+it) and the simulated ``T = stat / h`` is matched by its first two moments to ``a chi2(nu)`` (Satterthwaite),
+whose upper quantile extrapolates to small ``alpha``. Kolmogorov-Smirnov has the two-sample critical value
+``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``, ``ne = nm / (n + m)`` (Stephens, 1970); the chi-squared
+p-value is compared with ``alpha``.
+
+Real reference data varies more than multinomial sampling (daily cycles, batches). :func:`dispersion` estimates
+per column the divergence ``tau2`` between time-ordered chunks of the reference beyond their sampling noise; a
+window of ``n`` rows then has ``T ~ phi chi2(K - 1)`` with ``phi = 1 + tau2 / ((K - 1) h)`` (a random effect the
+size of the reference's own variation). Finally no ``auto`` threshold is below the metric's effect floor (the
+catalogue's ``effect_floor``), a difference a practitioner calls negligible.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from driftline.core.stats import PSI_EPSILON, chi2_sf
+
+FloatArray = NDArray[np.float64]
+
+# chi2 approximation where every expected count (n p_i and m p_i) is at least this: the textbook 5 is enough for
+# alpha = 0.05, not for the 0.001 tail (4 categories at n = 100: 1.5x too many alarms); 20 is
+MIN_EXPECTED = 20.0
+NULL_GRID = tuple(25 * 2**k for k in range(19))  # 25 .. 6.5M rows, doubling (linear in log n between)
+NULL_SIMULATIONS = 4000  # fewer for many slots: 100,000 cells a grid point (40 categories: 2,500), at least 1,000
+MIN_CHUNKS = 4
+MAX_CHUNKS = 20
+MIN_CHUNK_ROWS = 200
+CHI2_STATS = ("psi", "jensen_shannon", "hellinger")
+
+
+# -- the chi-squared quantile -----------------------------------------------------------------------------------
+
+
+def chi2_ppf(q: float, df: float) -> float:
+    """The ``q`` quantile of chi2(df): Wilson-Hilferty start, then bisection on :func:`stats.chi2_sf` (no scipy)."""
+    if not 0 < q < 1:
+        raise ValueError(f"q must be in (0, 1), got {q}")
+    if df <= 0:
+        raise ValueError(f"df must be positive, got {df}")
+    tail = 1.0 - q
+    lo, hi = 0.0, max(df, 1.0)
+    while _sf(hi, df) > tail:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _sf(mid, df) > tail:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * max(hi, 1.0):
+            break
+    return 0.5 * (lo + hi)
+
+
+def _sf(x: float, df: float) -> float:
+    # chi2_sf takes an integer df in its signature; the gamma function underneath takes any positive df
+    return chi2_sf(x, df)  # type: ignore[arg-type]
+
+
+# -- the two-sample statistics of many simulated tables at once ---------------------------------------------------
+
+
+def _props(counts: FloatArray) -> FloatArray:
+    totals = counts.sum(axis=-1, keepdims=True)
+    return counts / np.maximum(totals, 1.0)
+
+
+def batch_stats(ref: FloatArray, cur: FloatArray) -> dict[str, FloatArray]:
+    """PSI, JSD in nats (the divergence, not the distance) and H^2 of each row pair; the same formulas as
+    :mod:`driftline.core.stats`, vectorised over rows."""
+    p, q = _props(ref), _props(cur)
+    ps, qs = np.maximum(p, PSI_EPSILON), np.maximum(q, PSI_EPSILON)
+    psi = np.sum((qs - ps) * np.log(qs / ps), axis=-1)
+    mid = 0.5 * (p + q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kp = np.where(p > 0, p * np.log(p / mid), 0.0)
+        kq = np.where(q > 0, q * np.log(q / mid), 0.0)
+    jsd = np.maximum(0.5 * kp.sum(axis=-1) + 0.5 * kq.sum(axis=-1), 0.0)
+    h2 = np.maximum(1.0 - np.sum(np.sqrt(p * q), axis=-1), 0.0)
+    return {"psi": psi, "jensen_shannon": jsd, "hellinger": h2}
+
+
+def to_squared(stat: str, value: float) -> float:
+    """A metric value on the scale ``T h`` is on: PSI as is, ``8 JSD_nats`` from the JS distance (base 2),
+    ``8 H^2`` from the Hellinger distance."""
+    if stat == "psi":
+        return value
+    if stat == "jensen_shannon":
+        return 8.0 * math.log(2.0) * value * value
+    if stat == "hellinger":
+        return 8.0 * value * value
+    raise ValueError(f"no chi2 scale for {stat!r}")
+
+
+def from_squared(stat: str, s: float) -> float:
+    """The inverse of :func:`to_squared`."""
+    s = max(s, 0.0)
+    if stat == "psi":
+        return s
+    if stat == "jensen_shannon":
+        return min(math.sqrt(s / (8.0 * math.log(2.0))), 1.0)
+    if stat == "hellinger":
+        return min(math.sqrt(s / 8.0), 1.0)
+    raise ValueError(f"no chi2 scale for {stat!r}")
+
+
+# -- what is stored with the baseline ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NullFit:
+    """Simulated moments of ``T = stat / h`` (on the :func:`to_squared` scale) at each row count of a grid."""
+
+    ns: tuple[int, ...]
+    mean: tuple[float, ...]
+    var: tuple[float, ...]
+
+    def moments(self, n: int) -> tuple[float, float]:
+        """Mean and variance at ``n``, linear in log n between grid points, the end values beyond."""
+        x = np.log(np.asarray(self.ns, dtype=np.float64))
+        ln = math.log(max(n, 1))
+        return float(np.interp(ln, x, self.mean)), float(np.interp(ln, x, self.var))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": list(self.ns), "mean": [round(v, 6) for v in self.mean], "var": [round(v, 6) for v in self.var]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NullFit:
+        return cls(tuple(int(v) for v in d["n"]), tuple(map(float, d["mean"])), tuple(map(float, d["var"])))
+
+
+@dataclass(frozen=True)
+class ColumnNull:
+    """One column's null at baseline time: the reference's valid rows on the compared slots and their proportions
+    (``probs``, the coarse slots), the excess divergence ``tau2`` between reference chunks, the simulated fits
+    per statistic where expected counts are small."""
+
+    m: int
+    probs: tuple[float, ...]
+    tau2: float = 0.0
+    fits: dict[str, NullFit] = field(default_factory=dict)
+
+    @property
+    def df(self) -> int:
+        return max(sum(1 for v in self.probs if v > 0) - 1, 1)
+
+    def chi2_valid(self, n: int) -> bool:
+        p_min = min((v for v in self.probs if v > 0), default=0.0)
+        return min(n, self.m) * p_min >= MIN_EXPECTED
+
+    def phi(self, n: int) -> float:
+        """The overdispersion factor at ``n`` rows: 1 + tau2 / ((K - 1) h)."""
+        return 1.0 + self.tau2 / (self.df * h_of(n, self.m))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "m": self.m,
+            "p": [float(f"{v:.6g}") for v in self.probs],
+            "tau2": self.tau2,
+            "fits": {k: v.to_dict() for k, v in self.fits.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ColumnNull:
+        return cls(
+            int(d["m"]),
+            tuple(map(float, d["p"])),
+            float(d.get("tau2", 0.0)),
+            {k: NullFit.from_dict(v) for k, v in d.get("fits", {}).items()},
+        )
+
+
+def h_of(n: int, m: int) -> float:
+    return 1.0 / max(n, 1) + 1.0 / max(m, 1)
+
+
+def simulate_null(
+    ref_counts: object, *, grid: tuple[int, ...] = NULL_GRID, simulations: int = NULL_SIMULATIONS, seed: int = 0
+) -> dict[str, NullFit]:
+    """Moments of ``T = stat / h`` under no drift at each grid ``n`` where the chi2 approximation does not hold:
+    the reference (``m`` rows) and the window (``n`` rows) both multinomial from the reference's proportions."""
+    counts = np.asarray(ref_counts, dtype=np.float64)
+    m = int(counts.sum())
+    if m <= 0:
+        return {}
+    keep = counts > 0
+    p = counts[keep] / m
+    if p.size < 2:
+        return {}
+    rng = np.random.default_rng(seed)
+    simulations = max(min(simulations, 100_000 // p.size), 1_000)
+    p_min = float(p.min())
+    ns = [n for n in grid if min(n, m) * p_min < MIN_EXPECTED]
+    if not ns:
+        return {}
+    out: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in CHI2_STATS}
+    ref = rng.multinomial(m, p, size=simulations).astype(np.float64)  # the same reference draws at every n
+    for n in ns:
+        cur = rng.multinomial(n, p, size=simulations).astype(np.float64)
+        h = h_of(n, m)
+        for name, values in batch_stats(ref, cur).items():
+            t = (8.0 * values if name != "psi" else values) / h
+            out[name][0].append(float(t.mean()))
+            out[name][1].append(float(t.var(ddof=1)))
+    return {s: NullFit(tuple(ns), tuple(mv[0]), tuple(mv[1])) for s, mv in out.items()}
+
+
+def dispersion(chunks: list[FloatArray]) -> float:
+    """``tau2``: the divergence (on the ``sum (q - p)^2 / p`` scale) between chunks of the reference beyond their
+    sampling noise. Each chunk is compared with the rest by Pearson's chi2 (mean K - 1 under no drift); the excess
+    of the mean counts only when it is more than 2 standard errors (so i.i.d. references get 0 almost always)."""
+    rows = [np.asarray(c, dtype=np.float64) for c in chunks if float(np.sum(c)) > 0]
+    if len(rows) < MIN_CHUNKS:
+        return 0.0
+    table = np.vstack(rows)
+    total = table.sum(axis=0)
+    keep = total > 0
+    table, total = table[:, keep], total[keep]
+    k = table.shape[1]
+    if k < 2:
+        return 0.0
+    excess = []
+    x2s = []
+    for row in table:
+        rest = total - row
+        n_j, r_j = row.sum(), rest.sum()
+        if n_j <= 0 or r_j <= 0:
+            continue
+        both = np.vstack([row, rest])
+        expected = both.sum(axis=1, keepdims=True) * both.sum(axis=0, keepdims=True) / both.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x2 = float(np.nansum((both - expected) ** 2 / expected))
+        x2s.append(x2)
+        excess.append((x2 - (k - 1)) * (1.0 / n_j + 1.0 / r_j))
+    if len(x2s) < MIN_CHUNKS:
+        return 0.0
+    if float(np.mean(x2s)) <= (k - 1) + 2.0 * math.sqrt(2.0 * (k - 1) / len(x2s)):
+        return 0.0
+    return max(float(np.mean(excess)), 0.0)
+
+
+def column_null(
+    ref_counts: object, chunks: list[FloatArray] | None = None, *, simulate: bool = True, seed: int = 0
+) -> ColumnNull:
+    """A column's null from its reference counts (on the slots the chi2-type statistics compare) and, where the
+    reference was profiled in chunks, the chunks' counts on the same slots."""
+    counts = np.asarray(ref_counts, dtype=np.float64)
+    m = int(counts.sum())
+    probs = tuple(float(v) for v in (counts / m if m > 0 else counts))
+    fits = simulate_null(counts, seed=seed) if simulate else {}
+    return ColumnNull(m, probs, dispersion(chunks) if chunks else 0.0, fits)
+
+
+# -- the thresholds ---------------------------------------------------------------------------------------------
+
+
+def chi2_type_threshold(stat: str, n: int, null: ColumnNull, alpha: float) -> float:
+    """The ``auto`` threshold of PSI, JS distance or Hellinger distance for a window of ``n`` valid rows."""
+    _check_alpha(alpha)
+    h = h_of(n, null.m)
+    fit = null.fits.get(stat)
+    if null.chi2_valid(n) or fit is None or not fit.ns:
+        t = chi2_ppf(1.0 - alpha, null.df)
+    else:
+        mean, var = fit.moments(n)
+        if not (mean > 0 and var > 0):
+            t = chi2_ppf(1.0 - alpha, null.df)
+        else:
+            scale, nu = var / (2.0 * mean), 2.0 * mean * mean / var
+            t = scale * chi2_ppf(1.0 - alpha, nu)
+    return from_squared(stat, h * t * null.phi(n))
+
+
+def ks_critical(n: int, m: int, alpha: float, *, phi: float = 1.0) -> float:
+    """The two-sample Kolmogorov-Smirnov critical value at level ``alpha`` (Stephens' small-sample form)."""
+    _check_alpha(alpha)
+    ne = n * m / (n + m)
+    c = math.sqrt(-0.5 * math.log(alpha / 2.0))
+    return min(c * math.sqrt(phi) / (math.sqrt(ne) + 0.12 + 0.11 / math.sqrt(ne)), 1.0)
+
+
+def pvalue_threshold(alpha: float, null: ColumnNull | None, n: int) -> float:
+    """The p-value under which the chi-squared test alarms: ``alpha``, lowered where the reference is overdispersed
+    (the statistic's threshold scaled by ``phi``)."""
+    _check_alpha(alpha)
+    if null is None or null.tau2 <= 0:
+        return alpha
+    return chi2_sf(null.phi(n) * chi2_ppf(1.0 - alpha, null.df), null.df)
+
+
+def auto_threshold(metric: str, method: str, n: int, null: ColumnNull, alpha: float, *, floor: float = 0.0) -> float:
+    """The ``auto`` threshold of a drift metric (``method``: its catalogue null method) for a window of ``n``
+    valid rows against ``null`` at level ``alpha``; never below ``floor`` (for a p-value: never above 1)."""
+    short = metric.partition(".")[2]
+    if method == "chi2":
+        return max(chi2_type_threshold(short, n, null, alpha), floor)
+    if method == "ks":
+        return max(ks_critical(n, null.m, alpha, phi=null.phi(n)), floor)
+    if method == "pvalue":
+        return pvalue_threshold(alpha, null, n)
+    raise ValueError(f"no auto threshold for {metric} ({method!r})")
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
