@@ -9,7 +9,7 @@ queues nothing and counts nothing twice; a file whose processing is still open i
 attempt finish it, and its items are written under the same keys).
 
 Labels join predictions by id, so labels are queued only once every prediction file queued by this run is
-finished (the file records are polled); a label file processed before its predictions would find no ids.
+finished (the file records are polled): each label file then joins the predictions already there, in its own run.
 
 Messages go out at most ``rate`` a second (ten to a request). ``recompute`` marks a model's windows over a time
 range as changed, so the evaluator judges them again with the configuration in force (see README, "Scaling out").
