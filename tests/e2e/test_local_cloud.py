@@ -356,7 +356,7 @@ def test_local_cloud_end_to_end(cloud: Cloud, tmp_path: Path) -> None:
         assert p["window_start"] in {iso(w) for w in windows}
         ws = datetime.fromisoformat(p["window_start"].replace("Z", "+00:00")).timestamp()
         assert p["window_end"] == iso(ws + HOUR)
-        if p["metric"].startswith(MODEL_LEVEL):
+        if p["metric"].startswith(MODEL_LEVEL) or p["metric"] == "quality.time_error_rate":  # SPEC §3: model level
             assert p["column"] is None, p
         elif p["metric"].startswith(("drift.", "quality.")):
             assert isinstance(p["column"], str) and p["column"], p

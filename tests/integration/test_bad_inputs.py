@@ -269,14 +269,27 @@ def test_a_bad_prediction_log_gets_what_fits_and_the_good_file_after_it_counts(
         assert math.isclose(metric(pipeline, name_, column)[T0].value, expected, rel_tol=1e-9), (name_, column)
 
 
-def test_pre_1970_and_far_future_event_times_are_valid_and_land_in_their_own_windows(pipeline: Pipeline) -> None:
+def test_event_times_outside_the_plausible_range_are_time_errors_counted_where_their_file_arrived(
+    pipeline: Pipeline,
+) -> None:
+    # Given a file with 5 time errors: unparseable, impossible, empty, 2100-01-01 and 1960-01-01 (epoch ms)
     set_up_model(pipeline)
-    pipeline.drop(f"predictions/{MODEL_ID}/times.csv", _bad_timestamps().body)
+    key = f"predictions/{MODEL_ID}/times.csv"
+    pipeline.drop(key, _bad_timestamps().body)
+    # When the windows of its events and of its arrival are evaluated
     evaluate_after(pipeline, 1)
+    arrival = int(float(file_record(pipeline, key)["started_at"]) // HOUR) * HOUR
+    pipeline.evaluate(arrival + HOUR + 60)
+    # Then the valid rows are in their window, the others in no event-time window (SPEC §3) ...
     store = pipeline.container.store
-    old = store.series(MODEL_ID, "volume.rows", None, None, start=-315_619_200 - HOUR, end=-315_619_200 + HOUR)
-    assert [p.value for p in old] == [1]
-    assert metric(pipeline, "volume.rows")[T0].value == BAD_ROWS - 5  # the far-future and 1960 rows are elsewhere
+    assert metric(pipeline, "volume.rows")[T0].value == BAD_ROWS - 5
+    for when in (-315_619_200, 4_102_444_800):
+        assert list(store.series(MODEL_ID, "volume.rows", None, None, start=when - HOUR, end=when + HOUR)) == []
+    assert metric(pipeline, "quality.time_error_rate")[T0].value == 0.0
+    # ... and counted as time errors in the window their file arrived in
+    (point,) = store.series(MODEL_ID, "quality.time_error_rate", None, None, start=arrival, end=arrival)
+    assert (point.value, point.rows) == (1.0, 5)
+    assert file_record(pipeline, key)["status"] == "done"
 
 
 # -- a key under no known model ---------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ ALERT_KEYS = {"model_id", "rule", "state", "severity", "metric", "column", "segm
               "baseline_value", "window_start", "window_end", "evaluated_at", "details"}  # fmt: skip
 # SPEC §3: every metric name Driftline may store for a binary classifier with a score
 SPEC_METRICS = {
-    "volume.rows", "volume.files", "quality.missing_rate", "quality.out_of_range_rate",
+    "volume.rows", "volume.files", "quality.time_error_rate", "quality.missing_rate", "quality.out_of_range_rate",
     "quality.unseen_category_rate", "quality.type_error_rate", "drift.psi", "drift.jensen_shannon",
     "drift.hellinger", "drift.kolmogorov_smirnov", "drift.wasserstein", "drift.chi2_pvalue",
     *(f"{kind}.{m}" for kind in ("performance", "estimated") for m in ("accuracy", "precision", "recall", "f1",

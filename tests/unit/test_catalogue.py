@@ -40,7 +40,14 @@ def test_every_spec_metric_has_an_entry() -> None:
 
 def test_spec_text_names_are_in_the_catalogue() -> None:
     """The backquoted metric names of SPEC §3, read from the SPEC when it is beside the tree."""
-    spec = next((p for p in (ROOT / "SPEC.md", ROOT.parent.parent / "shared" / "SPEC.md") if p.exists()), None)
+    spec = next(
+        (
+            p
+            for p in (ROOT / "SPEC.md", ROOT.parent / "shared" / "SPEC.md", ROOT.parent.parent / "shared" / "SPEC.md")
+            if p.exists()
+        ),
+        None,
+    )
     if spec is None:
         pytest.skip("SPEC.md not found beside the tree")
     text = spec.read_text()

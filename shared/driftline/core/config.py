@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +23,8 @@ import yaml
 
 from driftline.core import catalogue
 from driftline.core.errors import ConfigError
+from driftline.core.eventtime import MAX_WINDOWS_PER_FILE_LIMIT, EventTimeSettings, parse_earliest
+from driftline.core.privacy import PRIVACY_MODES
 
 __all__ = [
     "ALL_FEATURES",
@@ -105,8 +107,11 @@ _TOP_KEYS: Final = (
     "business_metrics",
     "alerts",
     "positive_class",
+    "event_time",
+    "segment_privacy",
     "detection",
 )
+_EVENT_TIME_KEYS: Final = ("earliest", "latest_ahead", "max_windows_per_file")
 _DETECTION_KEYS: Final = ("false_alarm_rate",)
 _COLUMN_KEYS: Final = ("id", "timestamp", "prediction", "score", "label", "features", "segments")
 _FEATURE_KEYS: Final = ("numerical", "categorical")
@@ -226,6 +231,9 @@ class ModelConfig:
     business_metrics: tuple[BusinessMetric, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     positive_class: str | None = None
+    event_time: EventTimeSettings = field(default_factory=EventTimeSettings)
+    # segment column -> how alerts show its values: hash or drop (core/privacy.py); absent: kept
+    segment_privacy: tuple[tuple[str, str], ...] = ()
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE  # detection.false_alarm_rate, for ``auto`` thresholds
 
     @property
@@ -276,6 +284,10 @@ class ModelConfig:
             out["alerts"] = [_rule_to_dict(rule) for rule in self.alerts]
         if self.positive_class is not None:
             out["positive_class"] = self.positive_class
+        if self.event_time != EventTimeSettings():
+            out["event_time"] = self.event_time.to_dict()
+        if self.segment_privacy:
+            out["segment_privacy"] = dict(self.segment_privacy)
         if self.false_alarm_rate != DEFAULT_FALSE_ALARM_RATE:
             out["detection"] = {"false_alarm_rate": self.false_alarm_rate}
         return out
@@ -612,6 +624,14 @@ class _Parser:
         if root.get("positive_class") is not None:
             positive_class = self.positive_class(root["positive_class"], task)
 
+        event_time: EventTimeSettings | None = EventTimeSettings()
+        if root.get("event_time") is not None:
+            event_time = self.event_time(root["event_time"])
+
+        segment_privacy: dict[str, str] | None = {}
+        if root.get("segment_privacy") is not None:
+            segment_privacy = self.segment_privacy(root["segment_privacy"], declared)
+
         business: tuple[BusinessMetric, ...] | None = ()
         if root.get("business_metrics") is not None:
             business = self.business_metrics(root["business_metrics"], declared)
@@ -627,7 +647,9 @@ class _Parser:
 
         if self.errors or model_id is None or task is None or columns is None or window is None:
             return None
-        if window_seconds is None or business is None or alerts is None:
+        if window_seconds is None or business is None or alerts is None or event_time is None:
+            return None
+        if segment_privacy is None:
             return None
         return ModelConfig(
             model_id=model_id,
@@ -638,6 +660,8 @@ class _Parser:
             business_metrics=business,
             alerts=alerts,
             positive_class=positive_class,
+            event_time=event_time,
+            segment_privacy=tuple(sorted(segment_privacy.items())),
             false_alarm_rate=false_alarm_rate,
         )
 
@@ -688,6 +712,65 @@ class _Parser:
             self.error("window", f"{_short_repr(value)} is out of range; expected from 5m to 7d")
             return None, None
         return value, seconds
+
+    def segment_privacy(self, value: object, declared: _Declared) -> dict[str, str] | None:
+        """``segment_privacy``: segment column -> ``keep``, ``hash`` or ``drop`` (how alerts show its values)."""
+        if not isinstance(value, Mapping):
+            self.error("segment_privacy", f"expected a mapping of segment columns to modes, got {_describe(value)}")
+            return None
+        out: dict[str, str] = {}
+        ok = True
+        for column, mode in value.items():
+            path = f"segment_privacy.{column}"
+            if not isinstance(column, str) or column not in declared.segments:
+                self.error(path, "not a segment column (columns.segments)")
+                ok = False
+                continue
+            chosen = self.choice(mode, path, PRIVACY_MODES)
+            if chosen is None:
+                ok = False
+            elif chosen != "keep":
+                out[column] = chosen
+        return out if ok else None
+
+    def event_time(self, value: object) -> EventTimeSettings | None:
+        """``event_time``: the plausible range of event times and the cap on windows per file."""
+        section = self.mapping(value, "event_time", _EVENT_TIME_KEYS)
+        if section is None:
+            return None
+        out = EventTimeSettings()
+        ok = True
+        if section.get("earliest") is not None:
+            earliest = parse_earliest(section["earliest"])
+            if earliest is None:
+                self.error(
+                    "event_time.earliest", f"expected a date such as 2000-01-01, got {_describe(section['earliest'])}"
+                )
+                ok = False
+            else:
+                out = EventTimeSettings(earliest, out.latest_ahead, out.max_windows_per_file)
+        if section.get("latest_ahead") is not None:
+            raw = section["latest_ahead"]
+            try:
+                ahead = parse_duration(raw) if isinstance(raw, str) else None
+            except ValueError as err:
+                self.error("event_time.latest_ahead", str(err))
+                ahead, ok = None, False
+            if ahead is None:
+                if ok:
+                    self.error("event_time.latest_ahead", f"expected a duration such as '7d', got {_describe(raw)}")
+                ok = False
+            else:
+                out = EventTimeSettings(out.earliest, ahead, out.max_windows_per_file)
+        if section.get("max_windows_per_file") is not None:
+            cap = self.integer(
+                section["max_windows_per_file"], "event_time.max_windows_per_file", 1, MAX_WINDOWS_PER_FILE_LIMIT
+            )
+            if cap is None:
+                ok = False
+            else:
+                out = EventTimeSettings(out.earliest, out.latest_ahead, cap)
+        return out if ok else None
 
     def positive_class(self, value: object, task: str | None) -> str | None:
         if task is not None and task != "binary_classification":

@@ -46,6 +46,8 @@ def compute_metrics(
         MetricValue("volume.rows", None, float(profile.rows)),
         MetricValue("volume.files", None, float(profile.files)),
     ]
+    if profile.rows_read > 0:  # files arrived in this window (SPEC §3: time errors count where their file arrived)
+        out.append(MetricValue("quality.time_error_rate", None, profile.time_errors / profile.rows_read))
     spec = baseline.spec
     for col in config.monitored_columns:
         if col in spec.numeric and col in profile.numeric:
@@ -155,10 +157,14 @@ def binned_roc_auc(neg: FloatArray, pos: FloatArray) -> float | None:
 
 
 def confusion_binary(confusion: IntArray, positive: int) -> tuple[int, int, int, int]:
-    tp = int(confusion[positive, positive])
-    fp = int(confusion[:, positive].sum()) - tp
-    fn = int(confusion[positive, :].sum()) - tp
-    tn = int(confusion.sum()) - tp - fp - fn
+    """(tp, fp, fn, tn) of a confusion matrix ``[label, prediction]`` whose last row and column are the class the
+    baseline never saw. A row whose label is such a class is none of the four (it is no true negative: it shows in
+    the label's ``quality.unseen_category_rate``); a prediction of such a class is not a positive prediction."""
+    known = confusion[:-1, :]
+    tp = int(known[positive, positive])
+    fp = int(known[:, positive].sum()) - tp
+    fn = int(known[positive, :].sum()) - tp
+    tn = int(known.sum()) - tp - fp - fn
     return tp, fp, fn, tn
 
 
@@ -265,7 +271,10 @@ def iso_utc(epoch_seconds: float) -> str:
     """ISO-8601 UTC with a Z suffix, second precision: 2026-11-23T04:00:00Z."""
     import datetime as _dt
 
-    return _dt.datetime.fromtimestamp(epoch_seconds, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return _dt.datetime.fromtimestamp(epoch_seconds, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # never raise on a stored value (year beyond 9999, NaN)
+        return "invalid-time"
 
 
 def window_points(
@@ -289,7 +298,11 @@ def window_points(
             window_start,
             end,
             m.value,
-            labeled if m.metric.startswith("performance.") else profile.rows,
+            labeled
+            if m.metric.startswith("performance.")
+            else profile.rows_read
+            if m.metric == "quality.time_error_rate"
+            else profile.rows,
         )
         for m in compute_metrics(profile, baseline, config, segment=segment)
     ]

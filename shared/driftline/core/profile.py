@@ -235,6 +235,10 @@ class Profile:
     estimation: IntArray | None = None
     # business metric name -> [sum, count] over the rows that qualify
     business: dict[str, FloatArray] = field(default_factory=dict)
+    # files that arrived in this window (population only): rows read, and rows whose event time was a time error
+    # (missing, unparseable, outside the plausible range): ``quality.time_error_rate`` (SPEC §3)
+    rows_read: int = 0
+    time_errors: int = 0
 
     @classmethod
     def empty(cls, baseline_id: str) -> Profile:
@@ -257,6 +261,8 @@ class Profile:
             self.performance.merge(other.performance),
             _merge_opt(self.estimation, other.estimation, "estimation counts"),
             _merge_arrays(self.business, other.business),
+            self.rows_read + other.rows_read,
+            self.time_errors + other.time_errors,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,6 +275,8 @@ class Profile:
             "perf": self.performance.to_dict(),
             "est": None if self.estimation is None else _encode_counts(self.estimation),
             "bus": {k: v.tolist() for k, v in sorted(self.business.items())},
+            "read": self.rows_read,
+            "terr": self.time_errors,
         }
 
     @classmethod
@@ -282,6 +290,8 @@ class Profile:
             PerformanceProfile.from_dict(d["perf"]),
             None if d["est"] is None else _decode_counts(d["est"]),
             {k: np.asarray(v, dtype=np.float64) for k, v in d["bus"].items()},
+            int(d.get("read", 0)),
+            int(d.get("terr", 0)),
         )
 
 
@@ -336,6 +346,8 @@ def merge_all(profiles: list[Profile], baseline_id: str) -> Profile:
         ),
         _sum_counts([p.estimation for p in profiles], "estimation counts"),
         {k: functools.reduce(np.add, v) for k, v in business.items()},  # in order, as one-by-one merging
+        sum(p.rows_read for p in profiles),
+        sum(p.time_errors for p in profiles),
     )
 
 

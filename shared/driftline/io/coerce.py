@@ -20,6 +20,7 @@ Conventions shared by all functions:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import pyarrow.compute as pc
 __all__ = [
     "NESTED_PLACEHOLDER",
     "NumericColumn",
+    "canonical_category",
     "category_codes",
     "equals_mask",
     "to_category",
@@ -43,6 +45,8 @@ __all__ = [
 ArrayLike: TypeAlias = Any  # pa.Array | pa.ChunkedArray (pyarrow ships no type information)
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
+#: Epoch numbers (finite) -> epoch seconds; the default decides per value by magnitude (:data:`EPOCH_MS_THRESHOLD`).
+EpochConverter: TypeAlias = Callable[[FloatArray], FloatArray]
 
 #: The category text of a nested value (struct, list, map): present, but never a number nor a timestamp.
 NESTED_PLACEHOLDER: Final = "<nested>"
@@ -340,7 +344,30 @@ def _fast_time_target(text: Any, valid: BoolArray) -> Any:
     return None
 
 
-def _parse_time_text(text: Any) -> NumericColumn:
+def _normalise_iso(trimmed: Any) -> tuple[Any, BoolArray]:
+    """ISO-8601 variants in the extended form Arrow casts, and the rows written at ``24:00`` (the end of their
+    day: parsed as 00:00 of that date, one day added by the caller). Lowercase ``t``/``z``, a decimal comma
+    (``10:15:00,5``), the basic format (``20261201T101500Z``, ``20261201T1015+0100``, ``20261201``)."""
+    text = pc.utf8_upper(trimmed)
+    text = pc.replace_substring_regex(
+        text,
+        r"^([0-9]{4})([0-9]{2})([0-9]{2})(?:T([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})([.,][0-9]+)?)?)?)?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$",
+        r"\1-\2-\3T\4:\5:\6\7\8",
+    )
+    # the basic form's absent parts leave "T::", "T10::" or "T1015:" behind: fill them with zeros
+    text = pc.replace_substring_regex(text, r"^([0-9-]{10})T::(Z|[+-].*)?$", r"\1\2")
+    text = pc.replace_substring_regex(text, r"T([0-9]{2})::", r"T\1:00:00")
+    text = pc.replace_substring_regex(text, r"T([0-9]{2}):([0-9]{2}):($|[.Z+-])", r"T\1:\2:00\3")
+    text = pc.replace_substring_regex(text, r"(:[0-9]{2}),([0-9])", r"\1.\2")
+    end_of_day = _bools(
+        pc.match_substring_regex(text, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]24(?::00(?::00(?:\.0+)?)?)?(?:Z|[+-]|$)")
+    )
+    if end_of_day.any():
+        text = pc.replace_substring_regex(text, r"^([0-9-]{10}[T ])24", r"\100")
+    return text, end_of_day
+
+
+def _parse_time_text(text: Any, epoch: EpochConverter | None = None) -> NumericColumn:
     valid = _valid(text)
     target = _fast_time_target(text, valid)
     if target is not None:
@@ -353,19 +380,21 @@ def _parse_time_text(text: Any) -> NumericColumn:
     numbers = _parse_number_text(trimmed)
     with np.errstate(invalid="ignore"):
         is_number = ~numbers.missing & ~numbers.type_error & np.isfinite(numbers.values)
-    tz_ok, tz_seconds = _parse_iso(trimmed, _ISO_TZ_RE, _TS_UTC)
-    naive_ok, naive_seconds = _parse_iso(trimmed, _ISO_NAIVE_RE, _TS_NAIVE)
+    iso_text, end_of_day = _normalise_iso(pc.if_else(pa.array(is_number), None, trimmed))
+    tz_ok, tz_seconds = _parse_iso(iso_text, _ISO_TZ_RE, _TS_UTC)
+    naive_ok, naive_seconds = _parse_iso(iso_text, _ISO_NAIVE_RE, _TS_NAIVE)
     values = np.full(len(text), np.nan)
-    values[is_number] = _epoch_from_numbers(numbers.values[is_number])
+    values[is_number] = (epoch or _epoch_from_numbers)(numbers.values[is_number])
     values[tz_ok] = tz_seconds[tz_ok]
     values[naive_ok] = naive_seconds[naive_ok]
+    values[end_of_day] += 86400.0
     missing = ~valid | numbers.missing
     type_error = valid & ~missing & ~(is_number | tz_ok | naive_ok)
     values[missing | type_error] = np.nan
     return NumericColumn(values, missing, type_error)
 
 
-def to_epoch_seconds(arr: ArrayLike) -> NumericColumn:
+def to_epoch_seconds(arr: ArrayLike, *, epoch: EpochConverter | None = None) -> NumericColumn:
     """Event times as float64 seconds since 1970-01-01 UTC.
 
     Accepts native timestamps of any unit (naive read as UTC, zone-aware converted), dates, ISO-8601 text
@@ -391,10 +420,11 @@ def to_epoch_seconds(arr: ArrayLike) -> NumericColumn:
         numbers = _floats(a.cast(pa.float64(), safe=False))
         missing = np.isnan(numbers)
         type_error = np.isinf(numbers)
-        values = _epoch_from_numbers(numbers)
-        values[type_error] = np.nan
+        values = np.full(n, np.nan)
+        finite = ~missing & ~type_error
+        values[finite] = (epoch or _epoch_from_numbers)(numbers[finite])
         return NumericColumn(values, missing, type_error)
-    return _parse_textual(a, _parse_time_text)
+    return _parse_textual(a, lambda text: _parse_time_text(text, epoch))
 
 
 # --------------------------------------------------------------------------------------------- categories
@@ -448,16 +478,73 @@ def to_category(arr: ArrayLike) -> Any:
         return pc.if_else(a.is_valid(), NESTED_PLACEHOLDER, None)
 
 
+#: Text read as a canonical number: no sign but "-", no leading zero (so "007" stays a name, "1.0" is 1).
+_CANONICAL_NUMBER_RE: Final = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+_TRUE_TEXT: Final = ("true", "yes")
+_CANONICAL_MAX_BYTES: Final = 64
+_FALSE_TEXT: Final = ("false", "no")
+
+
+def canonical_category(arr: ArrayLike) -> Any:
+    """The canonical form of category values, which decides whether two spellings are the same class: booleans
+    and the text ``true``/``yes`` / ``false``/``no`` (any case) are ``"1"`` / ``"0"``; numbers and number text
+    are their category text (``1.0``, ``"1.0"``, ``" 1 "`` -> ``"1"``; ``"007"`` is a name and stays); other text
+    is trimmed. Nulls stay null."""
+    text = pc.utf8_trim_whitespace(to_category(arr))
+    lower = pc.utf8_lower(text)
+    number = _bools(pc.match_substring_regex(text, _CANONICAL_NUMBER_RE))
+    out = text
+    if number.any():
+        values = _cast_or_null(pc.if_else(pa.array(number), text, None), pa.float64())
+        out = pc.if_else(pa.array(number & _valid(values)), _float_category(values), text)
+    out = pc.if_else(pc.is_in(lower, value_set=pa.array(_TRUE_TEXT)), "1", out)
+    return pc.if_else(pc.is_in(lower, value_set=pa.array(_FALSE_TEXT)), "0", out)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_lookup(categories: tuple[str, ...]) -> tuple[Any, npt.NDArray[np.int32]]:
+    """(canonical forms that stand for exactly one category, the index of that category)."""
+    canon = canonical_category(pa.array(categories, type=pa.string())).to_pylist()
+    where: dict[str, list[int]] = {}
+    for i, c in enumerate(canon):
+        if c is not None:
+            where.setdefault(c, []).append(i)
+    unique = {c: ix[0] for c, ix in where.items() if len(ix) == 1}
+    return pa.array(list(unique), type=pa.string()), np.asarray([*unique.values(), -1], dtype=np.int32)
+
+
 def category_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray[np.int32]:
     """Per row: the index of the value in ``categories``, -1 for a present value not among them, -2 for missing.
 
     ``arr_str`` is normally the output of :func:`to_category`; any other array is passed through it first
     (so the empty string is missing too). ``categories`` should hold distinct strings. A dictionary array
     is coded through its dictionary (pass it as it is, not through :func:`to_category`, to keep that fast).
+    A value not among the categories as it is written is looked up by its :func:`canonical_category` form
+    (``True`` in a CSV finds the category ``"true"`` of a Parquet baseline, ``1.0`` finds ``"1"``, ``"yes"`` finds
+    ``"1"``), when that form stands for one category only: the baseline's spelling decides.
     """
+    codes = _exact_codes(arr_str, categories)
+    if _as_dictionary(arr_str) is not None:
+        return codes  # coded through the dictionary, canonical forms included
+    unseen = codes == -1
+    if unseen.any() and len(categories):
+        keys, lookup = _canonical_lookup(tuple(categories))
+        if len(keys):
+            rows = np.flatnonzero(unseen)
+            sub = _flatten(arr_str).take(pa.array(rows))
+            if _is_text(sub.type) or _is_bytes(sub.type):  # a long text is no number nor boolean: not copied
+                short = _bools(pc.less_equal(pc.binary_length(sub), _CANONICAL_MAX_BYTES))
+                rows, sub = rows[short], sub.filter(pa.array(short))
+            canon = canonical_category(sub)
+            found = pc.fill_null(pc.index_in(canon, value_set=keys), -1).to_numpy(zero_copy_only=False)
+            codes[rows] = lookup[found]
+    return codes
+
+
+def _exact_codes(arr_str: ArrayLike, categories: Sequence[str]) -> npt.NDArray[np.int32]:
     d = _as_dictionary(arr_str)
     if d is not None:
-        on_values = category_codes(d.dictionary, categories)
+        on_values = category_codes(d.dictionary, categories)  # the small dictionary, canonical forms included
         positions, valid = _positions(d)
         dict_codes: npt.NDArray[np.int32] = on_values[positions]
         dict_codes[~valid] = -2

@@ -5,6 +5,7 @@ This is the only place that knows both the file side (Arrow types, messy values)
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +14,8 @@ import pyarrow.compute as pc
 
 from driftline.core.baseline import BinSpec, ReferenceSampler, categorical_columns, numeric_columns
 from driftline.core.config import ModelConfig
+from driftline.core.errors import InputError
+from driftline.core.eventtime import EpochUnit, EpochUnitError, EventTimeSettings, in_range
 from driftline.core.profiler import CategoryInput, NumericInput, PreparedBatch
 from driftline.io.coerce import category_codes, equals_mask, to_category, to_epoch_seconds, to_numeric
 
@@ -49,9 +52,10 @@ class PrepareStats:
     """What a file's rows looked like before profiling: rows read and rows dropped with the reason."""
 
     rows: int = 0
-    bad_timestamp: int = 0
+    bad_timestamp: int = 0  # time errors: event time missing, unparseable or outside the plausible range
     missing_columns: set[str] = field(default_factory=set)
     checked_columns: bool = False
+    windows: set[int] = field(default_factory=set)  # the event-time windows the file's valid rows fall in
 
     @property
     def profiled(self) -> int:
@@ -61,11 +65,18 @@ class PrepareStats:
 class BatchPreparer:
     """Decodes batches of one file against the frozen bins of a baseline."""
 
-    def __init__(self, config: ModelConfig, spec: BinSpec, *, reference: bool = False) -> None:
+    def __init__(
+        self, config: ModelConfig, spec: BinSpec, *, reference: bool = False, now: float | None = None
+    ) -> None:
+        """``now``: the file's arrival (epoch seconds), which bounds its plausible event times (default: the
+        current time)."""
         self.config = config
         self.spec = spec
         self.reference = reference  # reference data: no event time needed, every row in window 0
         self.stats = PrepareStats()
+        self.times: EventTimeSettings = config.event_time
+        self._lo, self._hi = self.times.bounds(time.time() if now is None else now)
+        self._unit = EpochUnit(self._lo, self._hi)  # epoch numbers: one unit per file
         self._numeric = [c for c in numeric_columns(config) if c in spec.numeric]
         self._categorical = [c for c in categorical_columns(config) if c in spec.categorical]
 
@@ -87,8 +98,11 @@ class BatchPreparer:
         if ts_arr is None:
             self.stats.bad_timestamp += batch.num_rows
             return PreparedBatch(0, np.empty(0, np.int64)), batch.slice(0, 0)
-        ts = to_epoch_seconds(ts_arr)
-        keep = ~(ts.missing | ts.type_error) & np.isfinite(ts.values)
+        try:
+            ts = to_epoch_seconds(ts_arr, epoch=self._unit.to_seconds)
+        except EpochUnitError as err:
+            raise InputError(f"column {cfg.columns.timestamp!r}: {err}") from err
+        keep = ~(ts.missing | ts.type_error) & in_range(ts.values, self._lo, self._hi)
         n_bad = int(batch.num_rows - keep.sum())
         if n_bad:
             self.stats.bad_timestamp += n_bad
@@ -97,7 +111,15 @@ class BatchPreparer:
         else:
             ts_values = ts.values
         width = cfg.window_seconds
-        return self._decode(batch, (np.floor(ts_values / width) * width).astype(np.int64)), batch
+        window_start = (np.floor(ts_values / width) * width).astype(np.int64)
+        self.stats.windows.update(np.unique(window_start).tolist())
+        cap = self.times.max_windows_per_file
+        if len(self.stats.windows) > cap:
+            raise InputError(
+                f"the event times of the file spread over more than {cap:,} windows of {cfg.window}: split the file "
+                "by time, or raise event_time.max_windows_per_file"
+            )
+        return self._decode(batch, window_start), batch
 
     def _decode(self, batch: pa.RecordBatch, window_start: np.ndarray) -> PreparedBatch:
         cfg = self.config

@@ -93,6 +93,11 @@ _SPOOL_CHUNK_BYTES: Final = 1 << 20
 #: A Parquet string column is read as a dictionary when its dictionary page is at most this share of the
 #: bytes of each of its column chunks (see :func:`_dictionary_columns`).
 _DICTIONARY_SHARE: Final = 0.1
+#: JSON values nested deeper than this reject the file before pyarrow parses it: pyarrow's JSON parser recurses per
+#: level and crashes the process (SIGSEGV) at a few tens of thousands of levels (30,000 in pyarrow 26).
+MAX_JSON_DEPTH: Final = 512
+#: A JSON line longer than this rejects the file (a line is parsed whole: memory grows with it).
+MAX_JSON_LINE_BYTES: Final = 128 << 20
 
 
 def detect_format(name: str) -> tuple[FileFormat, bool]:
@@ -424,6 +429,7 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
     parquet = pq.ParquetFile(opened)
     stack.callback(parquet.close)
     names = list(parquet.schema_arrow.names)
+    _check_unique(plan, names)
     present = [c for c in plan.wanted if c in names] if plan.wanted is not None else names
     dictionaries = _dictionary_columns(parquet, [c for c in present if c in plan.strings])
     if dictionaries:
@@ -440,6 +446,17 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
             yield _finish(plan, present, batch.columns, batch.num_rows, validate=True, keep_dictionary=True)
         except _Utf8Error as err:
             raise InputError(f"column {err.column!r} holds text that is not valid UTF-8", key=plan.name) from err
+
+
+def _check_unique(plan: _Plan, names: list[str]) -> None:
+    """A wanted column named twice in the file is ambiguous: reject the file, naming the column."""
+    wanted = set(names) if plan.wanted is None else set(plan.wanted)
+    seen: set[str] = set()
+    for column_name in names:
+        if column_name in seen and column_name in wanted:
+            count = names.count(column_name)
+            raise InputError(f"the file has {count} columns named {column_name!r}", key=plan.name)
+        seen.add(column_name)
 
 
 def _dictionary_columns(parquet: Any, candidates: list[str]) -> list[str]:
@@ -504,6 +521,7 @@ def _read_csv(plan: _Plan, text: Any) -> Iterator[pa.RecordBatch]:
     except pa.ArrowInvalid as exc:
         raise InputError("the CSV header line cannot be parsed", key=plan.name) from exc
     plan.csv_header = list(names)
+    _check_unique(plan, names)
     present = [c for c in plan.wanted if c in names] if plan.wanted is not None else list(dict.fromkeys(names))
     # None of the wanted columns: read the first column only, to count the rows.
     include = present or names[:1]
@@ -580,6 +598,70 @@ class _Lines:
     def nonblank(self) -> npt.NDArray[np.int64]:
         mask = pc.fill_null(pc.match_substring_regex(self.lines, r"[^ \t\r\n]"), False)
         return np.flatnonzero(mask.to_numpy(zero_copy_only=False)).astype(np.int64)
+
+
+_JSON_OPEN, _JSON_CLOSE, _JSON_QUOTE, _JSON_ESCAPE = 1, 2, 3, 4
+_JSON_CLASS: Final = np.zeros(256, dtype=np.uint8)
+_JSON_CLASS[[ord("{"), ord("[")]] = _JSON_OPEN
+_JSON_CLASS[[ord("}"), ord("]")]] = _JSON_CLOSE
+_JSON_CLASS[ord('"')] = _JSON_QUOTE
+_JSON_CLASS[ord("\\")] = _JSON_ESCAPE
+
+
+def _check_nesting(block: bytes, first_line: int, name: str) -> None:
+    """Reject a block holding a line nested deeper than :data:`MAX_JSON_DEPTH`, before pyarrow sees it.
+
+    Vectorised: a line's depth is at most its number of ``{`` and ``[``, so only the (rare) lines with more than the
+    limit are measured exactly (brackets outside strings, escapes honoured)."""
+    if block.count(b"{") + block.count(b"[") <= MAX_JSON_DEPTH:
+        return  # no allocation: most blocks of long lines end here
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = _positions_of(data, (ord("\n"),))
+    if len(ends) == 0 or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))
+    if np.diff(ends, prepend=-1).max() <= MAX_JSON_DEPTH:
+        return  # no line is long enough to open more brackets than the limit
+    opens = _positions_of(data, (ord("{"), ord("[")))
+    per_line = np.diff(np.searchsorted(opens, ends), prepend=0)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    for i in np.flatnonzero(per_line > MAX_JSON_DEPTH):
+        if _json_depth(data[starts[i] : ends[i]]) > MAX_JSON_DEPTH:
+            raise InputError(
+                f"line {first_line + int(i):,} nests values more than {MAX_JSON_DEPTH} levels deep", key=name
+            )
+
+
+def _positions_of(data: npt.NDArray[np.uint8], values: tuple[int, ...]) -> npt.NDArray[np.int64]:
+    """The positions of any of ``values`` in ``data``, found in 4 MiB pieces (no temporary as large as the data)."""
+    step = 4 << 20
+    parts = []
+    for start in range(0, len(data), step):
+        piece = data[start : start + step]
+        mask = piece == values[0]
+        for v in values[1:]:
+            mask |= piece == v
+        parts.append(np.flatnonzero(mask).astype(np.int64) + start)
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
+def _json_depth(line: npt.NDArray[np.uint8]) -> int:
+    """The deepest nesting of one JSON line: brackets outside strings (a quote after an odd run of backslashes is
+    escaped)."""
+    classes = _JSON_CLASS[line]
+    pos = np.flatnonzero(classes)
+    cls = classes[pos]
+    quotes = pos[cls == _JSON_QUOTE]
+    slashes = pos[cls == _JSON_ESCAPE]
+    if len(slashes):
+        breaks = np.flatnonzero(np.diff(slashes) != 1) + 1
+        run_start = np.concatenate([[0], breaks])
+        run_end = np.concatenate([breaks, [len(slashes)]])
+        escaped = (slashes[run_end - 1] + 1)[(run_end - run_start) % 2 == 1]
+        quotes = quotes[~np.isin(quotes, escaped)]
+    brackets = pos[(cls == _JSON_OPEN) | (cls == _JSON_CLOSE)]
+    outside = np.searchsorted(quotes, brackets) % 2 == 0
+    step = np.where(classes[brackets] == _JSON_OPEN, 1, -1)[outside]
+    return int(np.cumsum(step).max(initial=0))
 
 
 def _read_json(data: Any, *, schema: Any = None, ignore_others: bool = False, threads: bool = True) -> pa.Table:
@@ -682,12 +764,17 @@ class _JsonLinesReader:
                 data = pending + chunk
                 cut = data.rfind(b"\n")
                 if cut < 0:
+                    if len(data) > MAX_JSON_LINE_BYTES:
+                        raise InputError(
+                            f"line {first_line:,} is longer than {MAX_JSON_LINE_BYTES >> 20} MiB", key=self.plan.name
+                        )
                     pending = data  # one line longer than a block: keep reading
                     continue
                 block, pending = data[: cut + 1], data[cut + 1 :]
             else:
                 block, pending = pending, b""
             if block and not block.isspace():
+                _check_nesting(block, first_line, self.plan.name)
                 # one chunk per block (pyarrow parses in 1 MiB chunks): fewer, larger batches downstream
                 table = self._parse_block(block, first_line).combine_chunks()
                 yield from table.to_batches(max_chunksize=self.plan.batch_rows)

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from driftline.core.errors import InputError
 from driftline.runtime.container import container
 from driftline.runtime.events import parse_sqs_body
+from driftline.services.rejects import report_dead_letter, report_rejected_key
 from driftline.services.split import parse_part_message
 
 logger = Logger()
@@ -47,14 +48,23 @@ def handle_record(record: SQSRecord, *, prefix: str) -> None:
         return
     c = container()
     for key, reason in note.rejected:
-        logger.warning("object ignored", extra={"s3_key": key, "reason": reason})
+        model_id = report_rejected_key(c.ingest, c.settings.bucket, key, reason)
+        logger.warning("object rejected", extra={"s3_key": key, "reason": reason, "model_id": model_id})
         metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
     for ref in note.refs:
         logger.set_correlation_id(ref.key)
         if ref.prefix != prefix:
             logger.warning("object under another prefix ignored", extra={"s3_key": ref.key, "expected": prefix})
             continue
-        outcome = c.ingest.handle(ref)
+        try:
+            outcome = c.ingest.handle(ref)
+        except Exception as err:
+            tries = _receive_count(record)
+            if tries >= c.settings.max_receive_count:  # SQS dead-letters it next: leave a record and an alert first
+                logger.error("object dead-lettered", extra={"s3_key": ref.key, "tries": tries, "reason": str(err)})
+                report_dead_letter(c.ingest, ref, err, tries)
+                metrics.add_metric(name="FilesDeadLettered", unit=MetricUnit.Count, value=1)
+            raise
         logger.info(
             "object handled",
             extra={
@@ -75,6 +85,13 @@ def handle_record(record: SQSRecord, *, prefix: str) -> None:
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
 
 
+def _receive_count(record: SQSRecord) -> int:
+    try:
+        return int(record.attributes.approximate_receive_count or 1)
+    except (TypeError, ValueError, KeyError):
+        return 1
+
+
 def sqs_handler(prefix: str) -> Any:
     """A Lambda handler for the SQS queue of one S3 prefix."""
     # A batch whose every record failed is reported record by record too (Lambda retries them all the same), not
@@ -82,7 +99,12 @@ def sqs_handler(prefix: str) -> Any:
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def record_handler(record: SQSRecord) -> None:
-        handle_record(record, prefix=prefix)
+        try:
+            handle_record(record, prefix=prefix)
+        except Exception:
+            # Powertools' BatchProcessor logs a failed record at DEBUG only: say it at ERROR, with the traceback.
+            logger.exception("record failed", extra={"message_id": record.message_id})
+            raise
 
     @logger.inject_lambda_context(clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)

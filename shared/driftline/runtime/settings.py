@@ -21,6 +21,7 @@ class Settings:
     evaluate_queue_url: str | None = None  # set: the scheduled evaluator queues models for workers (fan-out)
     ingest_queue_url: str | None = None  # set: a prediction file above split_bytes is queued there in parts
     split_bytes: int = 256 << 20
+    max_receive_count: int = 5  # the queues' maxReceiveCount (template.yaml): the last try reports before the DLQ
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +51,7 @@ class Settings:
             evaluate_queue_url=e.get("DRIFTLINE_EVALUATE_QUEUE_URL") or None,
             ingest_queue_url=e.get("DRIFTLINE_INGEST_QUEUE_URL") or None,
             split_bytes=_bytes(e.get("DRIFTLINE_SPLIT_BYTES", str(256 << 20))),
+            max_receive_count=_tries(e.get("DRIFTLINE_MAX_RECEIVE_COUNT", "5")),
         )
 
 
@@ -60,4 +62,14 @@ def _bytes(raw: str) -> int:
         raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be a whole number of bytes, got {raw!r}") from None
     if value < 1 << 10:
         raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be at least 1024, got {value}")
+    return value
+
+
+def _tries(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DriftlineError(f"DRIFTLINE_MAX_RECEIVE_COUNT must be a whole number, got {raw!r}") from None
+    if not 1 <= value <= 1000:
+        raise DriftlineError(f"DRIFTLINE_MAX_RECEIVE_COUNT must be between 1 and 1000, got {value}")
     return value

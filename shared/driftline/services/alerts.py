@@ -96,6 +96,8 @@ def subject(alert: Alert) -> str:
         parts.append(f"[{alert.segment}]")
     if alert.metric == "ingest.error":
         parts.append("file could not be processed")
+    elif alert.metric == "evaluate.error":
+        parts.append("could not be judged")
     else:
         parts.append(_comparison(alert))
     text = " ".join(parts)

@@ -31,11 +31,13 @@ from driftline.core import volume as V
 from driftline.core.autonull import NullCache, auto_context
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
-from driftline.core.errors import DriftlineError, NotReadyError
+from driftline.core.errors import NotReadyError
 from driftline.core.metrics import MetricPoint, compute_metrics, window_points
+from driftline.core.privacy import redact_segment
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher, drifted_details
 from driftline.services.early import Look, clear_of_noise, look_at_open_window
+from driftline.services.isolation import EvaluateErrors, fatal, transient
 from driftline.services.models import ModelRegistry
 from driftline.services.store import Store
 
@@ -111,6 +113,7 @@ class EvaluateService:
         self.timer = timer  # elapsed time, for the run's time limit
         self.margin = margin
         self._baseline_metrics: dict[tuple[str, str], dict[tuple[str, str | None, str | None], float]] = {}
+        self.isolation = EvaluateErrors(store, alerts, clock=clock)
         self._nulls: NullCache = {}  # ``auto`` thresholds' nulls not stored with their baseline
 
     def evaluate_all(
@@ -126,9 +129,15 @@ class EvaluateService:
                 budget.share(len(models) - i)
             try:
                 reports.append(self._evaluate(model_id, at, budget))
-            except DriftlineError as err:  # one model's problem does not stop the others
-                log.warning("model not evaluated", extra={"model_id": model_id, "reason": str(err)})
-                reports.append(EvaluationReport(model_id, errors=[str(err)]))
+            except Exception as err:  # one model's problem does not stop the others (SPEC §4)
+                if fatal(err):
+                    raise
+                if transient(err) or isinstance(err, NotReadyError):  # the next tick tries again
+                    log.warning("model not evaluated", extra={"model_id": model_id, "reason": str(err)})
+                    reason = str(err)
+                else:
+                    reason = self.isolation.model(model_id, err, now=self.clock() if at is None else at)
+                reports.append(EvaluationReport(model_id, errors=[reason]))
         return reports
 
     def evaluate(self, model_id: str, *, at: float | None = None, time_left: float | None = None) -> EvaluationReport:
@@ -166,7 +175,14 @@ class EvaluateService:
             started = self.timer()
             # ``later``: every window due, those left for the next run included: each publishes its own
             # transitions when it is judged, in this run or the next (the same alerts as one run with no limit)
-            self._evaluate_window(config, current, ws, dirty.get(ws), report, now, later=frozenset(ordered[i + 1 :]))
+            try:
+                self._evaluate_window(
+                    config, current, ws, dirty.get(ws), report, now, later=frozenset(ordered[i + 1 :])
+                )
+            except Exception as err:  # one window's problem does not stop the others (SPEC §4)
+                if transient(err):
+                    raise  # the next tick tries again; the window stays dirty
+                report.errors.append(self.isolation.window(model_id, ws, width, dirty.get(ws), err, now=now))
             if budget is not None:
                 budget.record(self.timer() - started)
             evaluated += 1
@@ -361,7 +377,7 @@ class EvaluateService:
             rule.severity,
             rule.metric,
             target.column,
-            target.segment,
+            redact_segment(config.model_id, config.segment_privacy, target.segment),  # segment_privacy: hash/drop
             v.value,
             v.threshold,
             v.baseline_value,

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from driftline.core.errors import BaselineError, ConfigError, InputError
+from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher
 from driftline.services.merge import WindowMerger
 from driftline.services.models import ModelRegistry, ObjectRef
+from driftline.services.ports import NotFound
 from driftline.services.store import Store, file_id_for
 
 if TYPE_CHECKING:
@@ -72,15 +74,20 @@ class IngestService:
                 outcome = self._config(ref)
             elif ref.prefix == "baselines":
                 outcome = self._baseline(ref)
-            elif ref.prefix == "predictions" and part is None and self.splitter and self.splitter.should_split(ref):
-                parts = self.splitter.split(ref, file_id)
-                return Outcome(ref.key, ref.model_id, "split", details={"parts": len(parts)})
             elif ref.prefix == "predictions":
+                if part is None:  # a part's file was checked when it was split
+                    self._check_overwrite(ref, file_id)
+                    if self.splitter is not None and self.splitter.should_split(ref):
+                        parts = self.splitter.split(ref, file_id)
+                        return Outcome(ref.key, ref.model_id, "split", details={"parts": len(parts)})
                 outcome = self._predictions(ref, file_id, part)
             else:
+                self._check_overwrite(ref, file_id)
                 outcome = self._labels(ref, file_id)
-        except (InputError, ConfigError, BaselineError) as err:
-            reason = _reason(err)
+        except (InputError, ConfigError, BaselineError, NotFound) as err:
+            if isinstance(err, NotFound) and not str(err).endswith(f"/{ref.key}: no such object"):
+                raise  # something else is missing (a baseline object): not this file's fault
+            reason = "the object was deleted before it was read" if isinstance(err, NotFound) else _reason(err)
             # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
             # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
             started = (self.store.get_file(file_id) or {}).get("started_at")
@@ -117,6 +124,17 @@ class IngestService:
             )
         )
 
+    def _check_overwrite(self, ref: ObjectRef, file_id: str) -> None:
+        """A data key overwritten with new content (a new ETag) is refused: the version counted first stays (its
+        rows may already be rolled up into judged windows, which cannot forget them). Corrected data goes under a
+        new key. A version that failed does not count: a corrected file under the same key is accepted."""
+        if self.store.claim_key(ref.model_id, ref.key, file_id) is not None:
+            raise InputError(
+                "the object was overwritten with new content (a new ETag): the version counted first stays; "
+                "write corrected data under a new key",
+                key=ref.key,
+            )
+
     # -- per prefix ----------------------------------------------------------------------------------------------
 
     def _config(self, ref: ObjectRef) -> Outcome:
@@ -143,6 +161,10 @@ class IngestService:
         if part is not None and self.splitter is None:
             raise InputError("a part of a split file, but this service handles no parts", key=ref.key)
         in_parts = part is not None
+        # The file's arrival: the first claim's time (a redelivery finds the same), which bounds its plausible event
+        # times and names the window its time errors are counted in (SPEC §3 quality.time_error_rate).
+        started = (self.store.get_file(file_id) or {}).get("started_at")
+        arrived = self.clock() if started is None else float(started)
         result = profile_file(
             self.splitter.open_part(ref, part) if in_parts else self.registry.open_data(ref.key),  # type: ignore[union-attr,arg-type]
             name=ref.key,
@@ -151,10 +173,22 @@ class IngestService:
             on_batch=ids.add if ids else None,
             row_groups=part.groups() if part is not None and part.row_groups else None,
             allow_empty=part is not None,
+            now=arrived,
         )
         if in_parts:  # the file counts once in volume.files, whichever parts have rows in a window
             file_key = file_id.rsplit(".", 1)[0]
             result.profiles = self.splitter.count_file_once(ref.model_id, file_key, file_id, result.profiles)  # type: ignore[union-attr]
+        # Every row read counts once in the rows read of one window: a valid row in its event-time window, a time
+        # error in the window of the file's arrival (so a file without time errors touches only its own windows).
+        for key, prof in result.profiles.items():
+            if key[1] is None:
+                result.profiles[key] = replace(prof, rows_read=prof.rows)
+        if result.stats.bad_timestamp:
+            width = config.window_seconds
+            arrival = (int(arrived // width) * width, None)
+            bad = result.stats.bad_timestamp
+            errors = Profile(baseline.baseline_id, rows_read=bad, time_errors=bad)
+            result.profiles[arrival] = result.profiles[arrival].merge(errors) if arrival in result.profiles else errors
         if ids is not None and config.columns.label not in result.stats.missing_columns:
             ids = None  # labels came with the predictions: nothing to join later
         if ids is not None and not ids.rows and result.stats.profiled:
@@ -170,12 +204,13 @@ class IngestService:
         windows = self.store.put_file_profiles(ref.model_id, file_id, profiles)
         self._note_first_window(ref.model_id, windows)
         if result.stats.bad_timestamp:
-            details["rows_without_valid_timestamp"] = result.stats.bad_timestamp
+            details["rows_with_time_errors"] = result.stats.bad_timestamp
         if result.stats.missing_columns:
             details["missing_columns"] = sorted(result.stats.missing_columns)
         if result.stats.profiled == 0 and (part is None or result.stats.rows):
             raise InputError(
-                f"none of the {result.stats.rows} rows has a valid timestamp in column {config.columns.timestamp!r}",
+                f"none of the {result.stats.rows} rows has a valid event time in column {config.columns.timestamp!r} "
+                "(missing, unparseable or outside the plausible range; counted in quality.time_error_rate)",
                 key=ref.key,
             )
         return Outcome(ref.key, ref.model_id, "processed", rows=result.stats.profiled, windows=windows, details=details)

@@ -97,17 +97,24 @@ def profile_file(
     read_ahead_batches: int = 2,
     row_groups: Sequence[int] | None = None,
     allow_empty: bool = False,
+    now: float | None = None,
 ) -> FileProfile:
     """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all.
     ``row_groups`` (Parquet) and ``allow_empty``: one part of a split file (``driftline.io.parts``), which may
     hold no rows.
     ``on_batch`` sees each prepared batch with the Arrow rows it was made of. The next
-    ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread)."""
-    preparer = BatchPreparer(config, baseline.spec)
+    ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread). ``now``:
+    the file's arrival, which bounds its plausible event times (default: the current time)."""
+    preparer = BatchPreparer(config, baseline.spec, now=now)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
     batches = _batches(source, name, config, batch_rows, ids=on_batch is not None, row_groups=row_groups)
     for i, batch in enumerate(read_ahead(batches, read_ahead_batches)):
-        prepared, rows = preparer.prepare_rows(batch)
+        try:
+            prepared, rows = preparer.prepare_rows(batch)
+        except InputError as err:
+            if err.key is None:
+                raise InputError(err.reason, key=name) from err
+            raise
         if i == 0:
             _check_required(preparer.stats, config, name, reference=False)
         builder.add(prepared)

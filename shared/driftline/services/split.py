@@ -123,6 +123,6 @@ class FileSplitter:
         """The part's profiles with ``files`` 1 where this part claimed the file's (window, segment), else 0."""
         out = {}
         for (ws, seg), prof in profiles.items():
-            owned = self.store.claim_file_window(model_id, ws, seg, file_id=file_id, part=pid)
+            owned = prof.files > 0 and self.store.claim_file_window(model_id, ws, seg, file_id=file_id, part=pid)
             out[(ws, seg)] = dataclasses.replace(prof, files=1 if owned else 0)
         return out

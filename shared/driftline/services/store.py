@@ -18,6 +18,7 @@
     ALERT#<model>                    S#<rule>#<col>#<seg>                 a rule's state for a column, segment
     ALERT#<model>                    H#<window start>#<rule>#<col>#<seg>#<state>   an alert, written once
     ERR#<model>                      <time>#<file id>                     a file that could not be processed
+    KEY#<model>#<key hash>           KEY                                  the counted version (file id) of a data key
     JOIN#<model>                     <position> / R#<position>            the label join's log: a file's place,
                                                                           and its result once joined
     JOINF#<model>                    <P|L>#<file id>                      a file's place and result, by file
@@ -257,6 +258,26 @@ class Store:
         """The status (processing | done | failed) of those of ``file_ids`` ever claimed (one batched read)."""
         items = self.table.batch_get([(f"FILE#{fid}", "FILE") for fid in file_ids])
         return {str(i["pk"]).removeprefix("FILE#"): str(i.get("status", "")) for i in items}
+
+    def claim_key(self, model_id: str, key: str, file_id: str) -> str | None:
+        """Record that ``file_id`` is the version of ``key`` that counts. Returns the file id of another version
+        that already counts (the key was overwritten with new content), else None. A version that failed or was
+        dead-lettered does not count: a new version replaces it."""
+        pk = f"KEY#{model_id}#{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+        item = {"pk": pk, "sk": "KEY", "file_id": file_id, "expires_at": int(self.clock()) + self.metrics_ttl}
+        try:
+            self.table.put(item, condition=Condition(absent=True))
+            return None
+        except ConditionFailed:
+            existing = self.table.get(pk, "KEY")
+        earlier = None if existing is None else str(existing["file_id"])
+        if earlier is None or earlier == file_id:
+            return None
+        status = (self.get_file(earlier) or {}).get("status")
+        if status in ("failed", "dead_lettered"):
+            self.table.put(item)
+            return None
+        return earlier
 
     # -- profiles --------------------------------------------------------------------------------------------------
 
