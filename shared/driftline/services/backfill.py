@@ -32,7 +32,7 @@ from driftline.services.store import Store, file_id_for
 
 KINDS = ("predictions", "labels")
 CHECK_BATCH = 100  # file records read per BatchGetItem
-FINISHED = ("done", "failed")
+FINISHED = ("done", "failed", "split")  # split: its parts are queued already
 MAX_RECOMPUTE_WINDOWS = 100_000
 T = TypeVar("T")
 
