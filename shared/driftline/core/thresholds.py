@@ -37,7 +37,7 @@ FloatArray = NDArray[np.float64]
 # chi2 approximation where every expected count (n p_i and m p_i) is at least this: the textbook 5 is enough for
 # alpha = 0.05, not for the 0.001 tail (4 categories at n = 100: 1.5x too many alarms); 20 is
 MIN_EXPECTED = 20.0
-NULL_GRID = tuple(25 * 2**k for k in range(19))  # 25 .. 6.5M rows, doubling (linear in log n between)
+NULL_GRID = tuple(25 * 4**k for k in range(10))  # 25 .. 6.5M rows, x4 steps (linear in log n between)
 NULL_SIMULATIONS = 4000  # fewer for many slots: 100,000 cells a grid point (40 categories: 2,500), at least 1,000
 MIN_CHUNKS = 4
 MAX_CHUNKS = 20
