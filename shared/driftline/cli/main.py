@@ -436,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "json", "csv"), default="json", help="output format (default: %(default)s)"
     )
     pr.set_defaults(func=cmd_profile)
+
+    from driftline.cli.backfill import add_parser as add_backfill
+
+    add_backfill(sub, _aws_options)
     return parser
 
 
