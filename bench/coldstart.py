@@ -47,7 +47,7 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS = ("config", "baseline", "ingest", "labels", "evaluate")  # also the order of a round
+FUNCTIONS = ("config", "baseline", "ingest", "labels", "evaluate", "judge")  # also the order of a round
 LOGICAL_IDS = {name: f"{name.capitalize()}Function" for name in FUNCTIONS}
 PREFIXES = {"config": "models", "baseline": "baselines", "ingest": "predictions", "labels": "labels"}
 DEFAULT_BUILD_DIR = ROOT / ".aws-sam" / "build"
@@ -347,6 +347,11 @@ def upload_round(cloud: Cloud, now: float, seed: int) -> dict[str, list[dict[str
             note = s3_notification(cloud.bucket, key, size=len(body), etag=put["ETag"], version_id=put.get("VersionId"))
             events[name].append(sqs_event(sqs_record(note, queue_arn=queue_arn)))
     events["evaluate"] = [schedule_event(at=now), schedule_event(at=now + 60)]
+    # the evaluator queues the model due; the judge function evaluates it (its first message: the window due)
+    from driftline.services.dispatch import evaluate_message
+
+    judge_arn = cloud.functions[LOGICAL_IDS["judge"]].queue_arn or ""
+    events["judge"] = [sqs_event(sqs_record(evaluate_message(MODEL_ID, at=None), queue_arn=judge_arn)) for _ in "ab"]
     return events
 
 
@@ -510,8 +515,15 @@ def check_work(logical_id: str, calls: list[dict[str, Any]], stdout: str) -> str
         chunk = chunks[i - 1] if i <= len(chunks) else ""
         response = call.get("response")
         if logical_id == LOGICAL_IDS["evaluate"]:
-            if i == 1 and not (isinstance(response, dict) and response.get("windows")):
+            if i == 1 and not (isinstance(response, dict) and response.get("queued")):
+                return f"the first tick queued no model: {response}"
+            continue
+        if logical_id == LOGICAL_IDS["judge"]:
+            summary = response.get("summary", {}) if isinstance(response, dict) else {}
+            if i == 1 and not summary.get("windows"):
                 return f"the first evaluation evaluated no window: {response}"
+            if isinstance(response, dict) and response.get("batchItemFailures"):
+                return f"invocation {i}: batch item failures {response['batchItemFailures']}"
             continue
         if isinstance(response, dict) and response.get("batchItemFailures"):
             return f"invocation {i}: batch item failures {response['batchItemFailures']}"

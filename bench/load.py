@@ -128,7 +128,7 @@ def write_units(size: int) -> int:
 def item_kind(pk: str, sk: str) -> str:
     head = pk.split("#", 1)[0]
     if head == "PROF":
-        return "profile (file)" if sk.startswith("F#") else "rollup"
+        return "profile (file)" if sk.startswith("F#") else "window counter" if sk.startswith("C#") else "rollup"
     if head == "ALERT":
         return "alert state" if sk.startswith("S#") else "alert history"
     return {

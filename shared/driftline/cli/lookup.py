@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from driftline.cli.stack import UsageError
@@ -93,3 +94,21 @@ def check_segment(segment: str | None, config: ModelConfig | None, seen: Iterabl
         )
     if not columns and config is not None:
         raise UsageError(f"model {config.model_id!r} has no segments configured (columns.segments)")
+
+
+def parse_time(text: str, *, flag: str = "time") -> float:
+    """ISO-8601 (``2026-11-23``, ``2026-11-23T04:00:00Z``) or epoch seconds → epoch seconds; anything else is a
+    one-line ``UsageError`` naming the flag."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{flag}: not a time: {text!r} (use ISO-8601 such as 2026-11-23T04:00:00Z, or epoch seconds)"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()

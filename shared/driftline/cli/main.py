@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline import __version__
+from driftline.cli.lookup import parse_time
 from driftline.cli.output import POINT_TABLE_COLUMNS, emit, emit_points, format_table  # noqa: F401 - re-exported
 from driftline.cli.stack import UsageError
 from driftline.core import catalogue
@@ -25,24 +26,6 @@ DEFAULT_PORT = 4566
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str, *, flag: str = "time") -> float:
-    """ISO-8601 (``2026-11-23``, ``2026-11-23T04:00:00Z``) or epoch seconds → epoch seconds; anything else is a
-    one-line ``UsageError`` naming the flag."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{flag}: not a time: {text!r} (use ISO-8601 such as 2026-11-23T04:00:00Z, or epoch seconds)"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
 
 
 def duration(text: str, *, flag: str) -> int:
@@ -434,6 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "json", "csv"), default="json", help="output format (default: %(default)s)"
     )
     pr.set_defaults(func=cmd_profile)
+
+    from driftline.cli.backfill import add_parser as add_backfill
+
+    add_backfill(sub, _aws_options)
     return parser
 
 

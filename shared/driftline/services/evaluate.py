@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -116,10 +116,13 @@ class EvaluateService:
         self.isolation = EvaluateErrors(store, alerts, clock=clock)
         self._nulls: NullCache = {}  # ``auto`` thresholds' nulls not stored with their baseline
 
-    def evaluate_all(self, *, at: float | None = None, time_left: float | None = None) -> list[EvaluationReport]:
-        """Every model. ``time_left``: seconds this run has (None: no limit); see the module docstring."""
+    def evaluate_all(
+        self, *, at: float | None = None, time_left: float | None = None, models: Sequence[str] | None = None
+    ) -> list[EvaluationReport]:
+        """Every model (or those of ``models``, in that order: an evaluation worker's batch).
+        ``time_left``: seconds this run has (None: no limit); see the module docstring."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
-        models = self.store.list_models()
+        models = self.store.list_models() if models is None else list(models)
         reports = []
         for i, model_id in enumerate(models):
             if budget is not None:

@@ -7,9 +7,12 @@
     MODEL#<model>                    STATE                                first window seen, last window closed
     MODEL#<model>                    FILES                                files received / done / failed; the last one
     MODEL#<model>                    RUN                                  the evaluator's last run, its errors
+    MODEL#<model>                    LEASE                                the evaluator holding the model, until when
     FILE#<file id>                   FILE                                 one input file: status, key, rows
     PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
     PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
+    PROF#<model>#<window start>      C#FILES                              files written to the window (a counter)
+    PROF#<model>#<window start>      S#<file id>#<segment>                the part of a split file that counts it
     DIRTY#<model>                    <window start>                       windows with new files or labels (+ rows)
     OPEN#<model>                     L#<window start>                     early looks at a window while it was open
     OPEN#<model>                     P#<window start>#p<part>             an open window's partial points, packed
@@ -29,6 +32,7 @@ JSON, split into parts below DynamoDB's 400 KB item limit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -38,6 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftline.core.errors import StorageError
 from driftline.core.metrics import MetricPoint
 from driftline.core.profile import Profile
 from driftline.services.ports import Condition, ConditionFailed, Item, Put, Table
@@ -316,8 +321,8 @@ class Store:
             self.table.put(item, condition=Condition(absent=True))
         except ConditionFailed:
             existing = self.table.get(f"FILE#{file_id}", "FILE")
-            # done, or failed for good (unreadable: trying again cannot help) → a duplicate delivery
-            return existing is None or existing.get("status") not in ("done", "failed")
+            # done, failed for good, or split (its parts were queued, each claimed on its own) → a duplicate delivery
+            return existing is None or existing.get("status") not in ("done", "failed", "split")
         last = {"last_key": key, "last_kind": kind, "last_at": item["started_at"], "last_file_id": file_id}
         self.table.add(f"MODEL#{model_id}", "FILES", {"received": 1}, set_values=last)
         return True
@@ -345,6 +350,11 @@ class Store:
 
     def get_file(self, file_id: str) -> Item | None:
         return self.table.get(f"FILE#{file_id}", "FILE")
+
+    def file_statuses(self, file_ids: Sequence[str]) -> dict[str, str]:
+        """The status (processing | done | failed) of those of ``file_ids`` ever claimed (one batched read)."""
+        items = self.table.batch_get([(f"FILE#{fid}", "FILE") for fid in file_ids])
+        return {str(i["pk"]).removeprefix("FILE#"): str(i.get("status", "")) for i in items}
 
     def claim_key(self, model_id: str, key: str, file_id: str) -> str | None:
         """Record that ``file_id`` is the version of ``key`` that counts. Returns the file id of another version
@@ -411,6 +421,35 @@ class Store:
         items = self.table.query(f"DIRTY#{model_id}", sk_to=None if until is None else ws_key(until))
         return [(int(i["window_start"]), str(i["seq"])) for i in items]
 
+    def has_dirty(self, model_id: str, *, until: int | None = None) -> bool:
+        """Whether some window (up to ``until``) has unevaluated changes: one item read at most."""
+        items = self.table.query(f"DIRTY#{model_id}", sk_to=None if until is None else ws_key(until), limit=1)
+        return next(iter(items), None) is not None
+
+    # -- leases: one evaluator per model at a time -------------------------------------------------------------------
+
+    def acquire_lease(self, model_id: str, owner: str, *, seconds: float) -> bool:
+        """Hold the model for ``seconds`` (or renew one's own hold): True when ``owner`` holds it now. A lease
+        held by another and not expired is respected; an expired one is taken over. Every write carries a new
+        token and is conditional on the token read, so of two takers only one wins, and a late renewal by the
+        expired holder cannot slip in after a takeover."""
+        pk, now = f"MODEL#{model_id}", self.clock()
+        item = {"pk": pk, "sk": "LEASE", "owner": owner, "until": now + seconds, "token": uuid.uuid4().hex}
+        current = self.table.get(pk, "LEASE")
+        if current is not None and current.get("owner") != owner and float(current.get("until", 0)) > now:
+            return False
+        cond = Condition(absent=True) if current is None else Condition(attr="token", equals=current.get("token"))
+        try:
+            self.table.put(item, condition=cond)
+            return True
+        except ConditionFailed:
+            return False
+
+    def release_lease(self, model_id: str, owner: str) -> None:
+        """Give the model up, if ``owner`` still holds it (a lease taken over after expiry is left alone)."""
+        with contextlib.suppress(ConditionFailed):
+            self.table.delete(f"MODEL#{model_id}", "LEASE", condition=Condition(attr="owner", equals=owner))
+
     def clear_dirty(self, model_id: str, window_start: int, token: str) -> bool:
         """Clear the mark unless a newer change set it again meanwhile."""
         try:
@@ -419,11 +458,34 @@ class Store:
         except ConditionFailed:
             return False
 
+    def claim_file_window(
+        self, model_id: str, window_start: int, segment: str | None, *, file_id: str, part: str
+    ) -> bool:
+        """Whether ``part`` (of the split file ``file_id``) counts the file in this window and segment: the first
+        part to ask claims it (a conditional write), and keeps it when it asks again (a retry)."""
+        pk, sk = f"PROF#{model_id}#{ws_key(window_start)}", f"S#{file_id}#{segment or NONE}"
+        try:
+            self.table.put({"pk": pk, "sk": sk, "part": part}, condition=Condition(absent=True))
+            return True
+        except ConditionFailed:
+            existing = self.table.get(pk, sk)
+            return existing is not None and existing.get("part") == part
+
+    def count_window_file(self, model_id: str, window_start: int) -> int:
+        """Count one more file written to the window (an atomic counter); the count so far."""
+        return int(self.table.add(f"PROF#{model_id}#{ws_key(window_start)}", "C#FILES", {"files": 1})["files"])
+
     def window_profiles(self, model_id: str, window_start: int) -> WindowProfiles:
         """The window's rollup merged with every file item it does not include yet."""
         pk = f"PROF#{model_id}#{ws_key(window_start)}"
-        items = list(self.table.query(pk))
-        head = next((i for i in items if i["sk"] == "R#HEAD"), None)
+        for _ in range(3):
+            items = list(self.table.query(pk))
+            head = next((i for i in items if i["sk"] == "R#HEAD"), None)
+            if head is None or _complete(items, f"R#{int(head['version']):08d}#{head['token']}#"):
+                break
+            # a rollup moved on while the pages were read (the parts read are an older one's): read again
+        else:
+            raise StorageError(f"window {pk}: its rollup kept moving while it was read", retryable=True)
         version = int(head["version"]) if head else 0
         rolled: dict[str | None, Profile] = {}
         consumed: frozenset[str] = frozenset()
@@ -867,6 +929,11 @@ def _same_state(stored: Item | None, values: Item) -> bool:
         return False
     content = {k: v for k, v in values.items() if k not in _STATE_META}
     return content == {k: v for k, v in stored.items() if k not in _STATE_META}
+
+
+def _complete(items: Sequence[Item], prefix: str) -> bool:
+    parts = [i for i in items if str(i["sk"]).startswith(prefix)]
+    return bool(parts) and len(parts) == int(parts[0]["parts"])
 
 
 def _join_entry(i: Item) -> JoinEntry:

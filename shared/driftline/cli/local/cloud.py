@@ -38,6 +38,8 @@ log = logging.getLogger("driftline.local")
 
 STACK_NAME = "driftline-local"
 REGION = "us-east-1"
+FANOUT_ENV = "DRIFTLINE_EVALUATE_QUEUE_URL"  # a scheduled function with it queues work for the function of that queue
+_LOAD_LOCK = threading.Lock()
 RETRY_VISIBILITY = 1  # seconds before a failed message is visible again (Lambda would wait out the timeout)
 
 
@@ -113,6 +115,10 @@ class FunctionWiring:
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         module_name, func = self.handler.rsplit(".", 1)
+        with _LOAD_LOCK:  # one handler module at a time: the pumps' threads importing at once can deadlock
+            return self._load(module_name, func)
+
+    def _load(self, module_name: str, func: str) -> Callable[[dict[str, Any], Any], Any]:
         if self.module is None:
             spec = importlib.util.spec_from_file_location(
                 f"driftline_fn_{self.logical}", self.code_dir / f"{module_name}.py"
@@ -166,6 +172,8 @@ class LocalCloud:
         self._eval_lock = threading.Lock()
         self.invocations: dict[str, int] = {}
         self.failures: dict[str, int] = {}
+        self.summaries: dict[str, list[dict[str, Any]]] = {}  # function → the "summary" of each batch's response
+        self._busy_fn: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -288,6 +296,10 @@ class LocalCloud:
         env = next(iter(self.functions.values())).env if self.functions else {}
         for k, v in env.items():
             os.environ[k] = v
+        for fn in self.functions.values():  # one process, one container: the settings only some functions have
+            for k, v in fn.env.items():
+                if k.startswith("DRIFTLINE_"):
+                    os.environ[k] = v  # (not setdefault: a cloud started earlier in this process had other URLs)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
         os.environ["POWERTOOLS_SERVICE_NAME"] = "driftline-local"  # one process runs every function
         if self.quiet_logs:
@@ -413,11 +425,13 @@ class LocalCloud:
                 continue
             with self._busy_lock:
                 self._busy += 1
+                self._busy_fn[fn.logical] = self._busy_fn.get(fn.logical, 0) + 1
             try:
                 self._invoke_batch(sqs, fn, handler, messages)
             finally:
                 with self._busy_lock:
                     self._busy -= 1
+                    self._busy_fn[fn.logical] -= 1
 
     def _invoke_batch(self, sqs: Any, fn: FunctionWiring, handler: Any, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [self._sqs_record(fn, m) for m in messages]}
@@ -426,6 +440,8 @@ class LocalCloud:
             result = handler(event, LambdaContext(fn, self.region))
             if fn.partial_failures and isinstance(result, dict):
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            if isinstance(result, dict) and isinstance(result.get("summary"), dict):
+                self.summaries.setdefault(fn.logical, []).append(result["summary"])
         except Exception:
             log.exception("function %s failed on a batch of %d", fn.name, len(messages))
             failed = {m["MessageId"] for m in messages}
@@ -479,19 +495,40 @@ class LocalCloud:
         if at is not None:
             event["at"] = at
         with self._eval_lock:
+            workers = [f for f in self.functions.values() if f.queue_url and f.queue_url == fn.env.get(FANOUT_ENV)]
+            seen = {w.logical: len(self.summaries.get(w.logical, [])) for w in workers}
             try:
-                return fn.load()(event, LambdaContext(fn, self.region))
+                answer = fn.load()(event, LambdaContext(fn, self.region))
             except Exception:
                 log.exception("scheduled function %s failed", fn.name)
                 return None
             finally:
                 clear_metrics()
+            if not workers or not isinstance(answer, dict) or "queued" not in answer:
+                return answer
+            # fanned out: the tick is over when its workers have drained the queue it filled
+            for w in workers:
+                self.wait_idle(functions=[w.logical])
+            return self._fanout_answer(
+                answer, [s for w in workers for s in self.summaries.get(w.logical, [])[seen[w.logical] :]]
+            )
 
-    def queue_depths(self) -> dict[str, int]:
+    @staticmethod
+    def _fanout_answer(answer: dict[str, Any], summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The dispatcher's answer with its workers' summaries added up (as one run without fan-out answers)."""
+        out = dict(answer)
+        for k in ("windows", "alerts", "windows_left", "busy"):
+            total = sum(int(s.get(k, 0)) for s in summaries)
+            if total or k in ("windows", "alerts"):
+                out[k] = total
+        out["worker_batches"] = len(summaries)
+        return out
+
+    def queue_depths(self, functions: list[str] | None = None) -> dict[str, int]:
         sqs = self.client("sqs")
         out = {}
         for fn in self.functions.values():
-            if fn.queue_url:
+            if fn.queue_url and (functions is None or fn.logical in functions):
                 a = sqs.get_queue_attributes(
                     QueueUrl=fn.queue_url,
                     AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -501,14 +538,14 @@ class LocalCloud:
                 )
         return out
 
-    def wait_idle(self, timeout: float = 600.0) -> None:
-        """Block until every queue is drained and no batch is in flight."""
+    def wait_idle(self, timeout: float = 600.0, *, functions: list[str] | None = None) -> None:
+        """Block until every queue (or those of ``functions``) is drained and no batch of theirs is in flight."""
         deadline = time.time() + timeout
         quiet = 0
         while time.time() < deadline:
             with self._busy_lock:
-                busy = self._busy
-            if busy == 0 and not any(self.queue_depths().values()):
+                busy = self._busy if functions is None else sum(self._busy_fn.get(f, 0) for f in functions)
+            if busy == 0 and not any(self.queue_depths(functions).values()):
                 quiet += 1
                 if quiet >= 2:
                     return

@@ -77,6 +77,7 @@ def iter_batches(
     columns: Sequence[str] | None = None,
     string_columns: Collection[str] = (),
     batch_rows: int = 65_536,
+    row_groups: Sequence[int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream a data file as record batches of at most ``batch_rows`` rows.
 
@@ -85,7 +86,7 @@ def iter_batches(
     and names the file in errors. ``columns`` are the columns wanted (all when None): absent ones are simply
     absent from the batches, extra ones are not parsed where the format allows. ``string_columns`` come out
     as ``pa.string()`` (or, from Parquet, ``dictionary<string>``) whatever they look like. An empty file yields
-    nothing.
+    nothing. ``row_groups`` (Parquet only): read just those row groups (one part of a split file).
 
     Raises :class:`InputError` (eagerly for the extension, otherwise while iterating) when the file cannot
     be processed at all. Errors raised by the stream itself (a network failure) propagate unchanged.
@@ -104,6 +105,7 @@ def iter_batches(
         wanted=wanted,
         strings=frozenset(string_columns),
         batch_rows=batch_rows,
+        row_groups=None if row_groups is None else list(row_groups),
     )
     return _guarded(plan)
 

@@ -66,7 +66,12 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
         # Open again (the footer is not read twice) with those columns read as dictionaries.
         parquet = pq.ParquetFile(opened, metadata=parquet.metadata, read_dictionary=dictionaries)
         stack.callback(parquet.close)
-    for batch in parquet.iter_batches(batch_size=plan.batch_rows, columns=present, use_threads=True):
+    groups = plan.row_groups
+    if groups is not None and any(not 0 <= g < parquet.num_row_groups for g in groups):
+        raise InputError(f"the file has {parquet.num_row_groups} row groups, not {groups}", key=plan.name)
+    if groups == []:
+        return
+    for batch in parquet.iter_batches(batch_size=plan.batch_rows, columns=present, use_threads=True, row_groups=groups):
         try:
             yield _finish(plan, present, batch.columns, batch.num_rows, validate=True, keep_dictionary=True)
         except _Utf8Error as err:

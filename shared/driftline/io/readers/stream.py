@@ -51,6 +51,7 @@ class _Plan:
     wanted: list[str] | None
     strings: frozenset[str]
     batch_rows: int
+    row_groups: list[int] | None = None
     # Filled in while reading, for error messages.
     stream: _StreamSource | None = None
     native: Any = None
