@@ -1,5 +1,7 @@
 """In-memory fakes of the ports, with the adapters' semantics, for tests and for running services without AWS.
 
+Over 400 lines: one fake per port (table, objects, alerts, events, queues), each as strict as the service it stands for.
+
 ``MemoryTable`` keeps DynamoDB's rules (see ``driftline.adapters.dynamodb``): the same value encoding (numbers
 integral → int, else float; NaN refused; 400 KB items), conditions, sorted queries over ``sk`` or the sparse
 ``gsi1`` view, decimal counters, all-or-nothing transactions. Values are copied in and out, so callers cannot

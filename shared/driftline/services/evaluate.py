@@ -1,5 +1,7 @@
 """Evaluate: windows → metric points → rule verdicts → alerts. Run on a schedule; safe to run twice at once.
 
+Over 400 lines: one tick's order (windows, budget, judging, publishing) in one place; rule state: core/rules.py.
+
 For each model: every closed window with new files or labels (the dirty marks), plus every closed window with
 no data since the model started sending (a ``volume.rows`` of 0, so a silent model is noticed). For each such
 window: merge its rollup with its new file profiles, compute every metric per segment, store the points, judge

@@ -1,5 +1,7 @@
 """The DynamoDB key design, written once over the ``Table`` port (a DynamoDB table or the in-memory fake).
 
+Over 400 lines: the key design is one concept: every item shape is known here only (the table in the docstring).
+
     pk                               sk                                   what
     MODELS                           <model>                              the registry of models
     MODEL#<model>                    CONFIG                               the model's config (JSON) in force

@@ -2,6 +2,8 @@
 S3 notifications delivered to the queues, an event pump handing SQS batches to the very handlers Lambda runs,
 and the evaluator ticking on the template's schedule.
 
+Over 400 lines: one embedded cloud: the stack's resources, their event wiring and the function runners share its state.
+
     with LocalCloud() as cloud:            # or: driftline local up
         boto3.client("s3", endpoint_url=cloud.endpoint_url).put_object(...)
         cloud.wait_idle()
