@@ -69,10 +69,10 @@ class CountingTable(MemoryTable):
             self.items_read += 1
             yield item
 
-    def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None:
+    def get(self, pk: str, sk: str) -> Item | None:
         self.requests += 1
         self.items_read += 1
-        return super().get(pk, sk, consistent=consistent)
+        return super().get(pk, sk)
 
     def batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Item]:
         self.requests += 1
