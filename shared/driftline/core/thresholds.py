@@ -7,12 +7,12 @@ expanded to second order, ``PSI / h``, ``8 JSD / h`` (JSD the Jensen-Shannon div
 the distance times ln 2) and ``8 H^2 / h`` (H the Hellinger distance: ``1 - sum sqrt(p q) ~ sum (q - p)^2 / 8p``)
 are each ~ Pearson's chi-squared statistic of the 2 x K table, ~ chi2(K - 1), K the slots with reference mass.
 That approximation holds when every expected count is large enough (:data:`MIN_EXPECTED`); below that (many
-categories, few rows) the statistics run higher than chi2, so the null is simulated from the reference
-proportions instead (:func:`simulate_null`: a grid of ``n``, computed when the baseline is built and stored with
-it) and the simulated ``T = stat / h`` is matched by its first two moments to ``a chi2(nu)`` (Satterthwaite),
-whose upper quantile extrapolates to small ``alpha``. Kolmogorov-Smirnov has the two-sample critical value
-``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``, ``ne = nm / (n + m)`` (Stephens, 1970); the chi-squared
-p-value is compared with ``alpha``.
+categories, few rows) the statistics run higher than chi2, so the null is simulated from the reference proportions
+instead (:func:`simulate_points` on a grid of ``n``: lazily, the grid points bracketing a window's ``n`` on first
+use, see :meth:`ColumnNull.moments`) and the simulated ``T = stat / h`` is matched by its first two moments to ``a
+chi2(nu)`` (Satterthwaite), whose upper quantile extrapolates to small ``alpha``. Kolmogorov-Smirnov has the
+two-sample critical value ``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``, ``ne = nm / (n + m)`` (Stephens,
+1970); the chi-squared p-value is compared with ``alpha``.
 
 Real reference data varies more than multinomial sampling (daily cycles, batches). :func:`dispersion` estimates
 per column the divergence ``tau2`` between time-ordered chunks of the reference beyond their sampling noise; a
@@ -276,13 +276,11 @@ def simulate_null(
     if not ns:
         return {}
     points = list(simulate_points(m, probs, ns, simulations=simulations, seed=seed).values())
-    return {
-        s: NullFit(ns, tuple(pt[s][0] for pt in points), tuple(pt[s][1] for pt in points)) for s in CHI2_STATS
-    }
+    return {s: NullFit(ns, tuple(pt[s][0] for pt in points), tuple(pt[s][1] for pt in points)) for s in CHI2_STATS}
 
 
 def _rounded(props: FloatArray) -> tuple[float, ...]:
-    # the proportions as a baseline stores them (6 significant digits): a loaded baseline simulates what a fresh one does
+    # the proportions as a baseline stores them (6 significant digits): a loaded baseline simulates as a fresh one
     return tuple(float(f"{v:.6g}") for v in props)
 
 
