@@ -223,7 +223,7 @@ def test_local_cloud_end_to_end(cloud: Cloud, tmp_path: Path) -> None:
     t0 = time.monotonic()
     # 1. the ready line (SPEC §5)
     ready = cloud.wait_ready(READY_TIMEOUT)
-    assert set(ready) == {"endpoint_url", "region", "bucket", "table", "topic_arn"}
+    assert set(ready) == {"endpoint_url", "region", "bucket", "table", "topic_arn", "event_bus"}
     assert ready["endpoint_url"].startswith("http://127.0.0.1:")
     assert ready["topic_arn"].startswith("arn:aws:sns:")
     s3, sqs, sns, ddb = (cloud.client(s) for s in ("s3", "sqs", "sns", "dynamodb"))
@@ -345,7 +345,17 @@ def test_local_cloud_end_to_end(cloud: Cloud, tmp_path: Path) -> None:
         volumes = {
             p["window_start"]: p["value"] for p in points if p["metric"] == "volume.rows" and p["segment"] is None
         }
-        if volumes == {iso(w): n for w, n in expected_rows.items()} or time.monotonic() > deadline:
+        seg_volumes = {
+            iso(w): sum(
+                p["value"]
+                for p in points
+                if p["metric"] == "volume.rows" and p["segment"] and p["window_start"] == iso(w)
+            )
+            for w in windows
+        }
+        # a window's points are written in batches, not atomically: wait for the segments' too
+        want = {iso(w): n for w, n in expected_rows.items()}
+        if (volumes == want and seg_volumes == want) or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert volumes == {iso(w): n for w, n in expected_rows.items()}, f"volume.rows {volumes}\n{cloud.logs()}"

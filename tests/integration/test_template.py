@@ -412,7 +412,7 @@ def test_every_queue_is_encrypted_and_every_source_queue_has_a_dlq(template: dic
         for q in queues.values()
         if "RedrivePolicy" in q["Properties"]
     }
-    dead_letter.add("EvaluateDeadLetterQueue")
+    dead_letter.update(("EvaluateDeadLetterQueue", "RetrainingDeadLetterQueue"))  # a schedule's, a rule target's
     for lid, queue in queues.items():
         props = queue["Properties"]
         # Then every queue is encrypted at rest
@@ -653,3 +653,45 @@ def test_the_local_cloud_gives_each_function_its_templates_timeout() -> None:
     )
     left = LambdaContext(evaluate, "us-east-1").get_remaining_time_in_millis()
     assert 299_000 < left <= 300_000
+
+
+def test_alerts_go_to_the_event_bus_with_put_events_on_that_bus_only(template: dict[str, Any]) -> None:
+    # Given the bus parameter (the account's default bus unless named) and its output
+    assert template["Parameters"]["EventBusName"]["Default"] == "default"
+    assert template["Outputs"]["EventBusName"]["Value"] == {"Ref": "EventBusName"}
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["DRIFTLINE_EVENT_BUS"] == {"Ref": "EventBusName"}
+    # Then every role that publishes alerts may put events on that bus, and no statement allows more
+    bus_arn = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for lid, kind, statement in _statements(template["Resources"]):
+        if kind == "identity":
+            by_role.setdefault(lid, []).append(statement)
+    publishers = [lid for lid, st in by_role.items() if any("sns:Publish" in _listify(x["Action"]) for x in st)]
+    assert len(publishers) == 5
+    for lid, statements in by_role.items():
+        puts = [x for x in statements if any(str(a).startswith("events:") for a in _listify(x["Action"]))]
+        want = [("events:PutEvents", bus_arn)] if lid in publishers else []
+        assert [(x["Action"], x["Resource"]) for x in puts] == want, lid
+
+
+def test_the_retraining_rule_exists_only_with_a_target_and_sends_critical_alarms(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    retraining = {lid: r for lid, r in resources.items() if lid.startswith("Retraining")}
+    # Then every retraining resource is conditional on the parameter
+    assert set(retraining) >= {"RetrainingRule", "RetrainingInvokeRole", "RetrainingDeadLetterQueue"}
+    assert all(r.get("Condition", "").startswith(("HasRetraining", "RetrainingTargetIs")) for r in retraining.values())
+    rule = retraining["RetrainingRule"]["Properties"]
+    # And the rule matches critical ALARMs from driftline, on the stack's bus, with a dead-letter queue
+    assert rule["EventBusName"] == {"Ref": "EventBusName"}
+    assert rule["EventPattern"] == {
+        "source": ["driftline"],
+        "detail-type": ["Driftline Alert"],
+        "detail": {"state": ["ALARM"], "severity": ["critical"]},
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "RetrainingTargetArn"}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RetrainingDeadLetterQueue", "Arn"]}
+    # And the invoke role may start that state machine only
+    (policy,) = retraining["RetrainingInvokeRole"]["Properties"]["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "states:StartExecution" and statement["Resource"] == {"Ref": "RetrainingTargetArn"}

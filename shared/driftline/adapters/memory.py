@@ -34,6 +34,7 @@ from driftline.adapters.dynamodb import (
     encode_value,
     values_equal,
 )
+from driftline.adapters.eventbridge import DETAIL_TYPE, SOURCE, check_detail
 from driftline.adapters.sns import check_publish
 from driftline.core.errors import StorageError
 from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, NotFound, Put
@@ -337,3 +338,22 @@ class MemoryAlertSink(_Faults):
                 }
             )
         return message_id
+
+
+class MemoryEventSink(_Faults):
+    """``ports.EventSink`` in memory: every event is checked like EventBridge would and recorded in ``events``
+    as ``{"event_id", "source", "detail_type", "detail"}``."""
+
+    OPERATIONS = frozenset({"put"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+
+    def put(self, *, detail: str) -> str:
+        check_detail(detail)
+        event_id = str(uuid.uuid4())
+        with self._lock:
+            self._maybe_fail("put")
+            self.events.append({"event_id": event_id, "source": SOURCE, "detail_type": DETAIL_TYPE, "detail": detail})
+        return event_id

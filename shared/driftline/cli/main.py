@@ -114,7 +114,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     start, end = time_range(args)
     spec = catalogue.spec_for(args.metric) if args.metric else None
     model_level = spec is not None and spec.level == "model"
-    if args.metric and (args.column or model_level):
+    per_group = spec is not None and spec.level == "fairness_group" and not args.segment  # every group's
+    if args.metric and (args.column or model_level) and not per_group:
         # one metric's series: one Query on its partition
         points = c.store.series(args.model, args.metric, args.column, args.segment, start=start, end=end)
     else:

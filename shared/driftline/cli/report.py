@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from driftline.cli import report_slices
 from driftline.core import catalogue
 from driftline.core import rules as R
 from driftline.core.baseline import Baseline
@@ -133,6 +134,7 @@ def render_report_from_data(
     items whose ``"alert"`` holds the payload as JSON; ``errors``: items with ``at``, ``key`` and ``reason``;
     ``window_profile``: the population profile of the window ``window_start`` (the latest with drift metrics),
     compared with ``window_baseline`` (default ``baseline``) for the distribution charts."""
+    points = list(points)
     data = _Data.build(
         model_id,
         start,
@@ -147,7 +149,7 @@ def render_report_from_data(
         window_baseline or baseline,
         time.time() if generated_at is None else generated_at,
     )
-    return _page(data)
+    return _page(data, report_slices.cards(points, config, step=data.step))
 
 
 # -- loading helpers -------------------------------------------------------------------------------------------
@@ -174,7 +176,9 @@ def select_points(points: Iterable[MetricPoint]) -> list[MetricPoint]:
     population: list[MetricPoint] = []
     latest: dict[tuple[str, str | None, str], MetricPoint] = {}
     for p in points:
-        if p.segment is None:
+        if report_slices.wanted(p):  # fairness and scenario series
+            population.append(p)
+        elif p.segment is None:
             if _population_metric(p.metric):
                 population.append(p)
         elif _segment_metric(p.metric):
@@ -1095,7 +1099,7 @@ def _errors_card(data: _Data) -> str:
     return _card("Errors", table, wide=True, note="Files that could not be processed, newest first.")
 
 
-def _page(data: _Data) -> str:
+def _page(data: _Data, extra: Sequence[str] = ()) -> str:
     cards: list[str] = []
     features, outputs = data.feature_columns(DRIFT)
     if features or not outputs:
@@ -1118,6 +1122,7 @@ def _page(data: _Data) -> str:
             f'<h2 class="section">Most drifted features in the latest window ({esc(_iso(data.window_start))})</h2>'
         )
         cards += dist
+    cards += extra  # fairness and scenarios (driftline.cli.report_slices)
     cards.append(_alerts_card(data))
     cards.append(_errors_card(data))
     return (

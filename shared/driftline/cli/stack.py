@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import boto3
 
@@ -23,11 +24,13 @@ def stack_outputs(stack: str, *, endpoint_url: str | None, region: str | None) -
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     values = {"bucket": args.bucket, "table": args.table, "topic_arn": args.topic_arn}
+    event_bus = os.environ.get("DRIFTLINE_EVENT_BUS") or None  # alerts the CLI's evaluator publishes go there too
     if args.stack:
         outputs = stack_outputs(args.stack, endpoint_url=args.endpoint_url, region=args.region)
         for out_key, field in OUTPUTS.items():
             if out_key in outputs and not values[field]:
                 values[field] = outputs[out_key]
+        event_bus = event_bus or outputs.get("EventBusName")
     missing = [k for k, v in values.items() if not v]
     if missing:
         flags = ", ".join("--" + m.replace("_", "-") for m in missing)
@@ -38,4 +41,5 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         topic_arn=str(values["topic_arn"]),
         endpoint_url=args.endpoint_url,
         region=args.region or boto3.session.Session().region_name or "us-east-1",
+        event_bus=event_bus,
     )

@@ -77,6 +77,8 @@ class ReferenceSampler:
         self._samples: dict[str, FloatArray] = {c: np.empty(0) for c in numeric_columns(config)}
         self._seen: dict[str, int] = dict.fromkeys(self._samples, 0)
         self._counts: dict[str, dict[str, int]] = {c: {} for c in categorical_columns(config)}
+        # sensitive columns (fairness): value counts, for their groups and the default reference group
+        self._groups: dict[str, dict[str, int]] = {c: {} for c in config.sensitive_columns}
         self._category_cap = max(10 * settings.max_categories, 10_000)
         self._truncated: set[str] = set()
         self.rows = 0
@@ -108,6 +110,14 @@ class ReferenceSampler:
             sample[slots] = x[accept]
             seen += x.size
         self._samples[column], self._seen[column] = sample, seen
+
+    def add_groups(self, column: str, values: list[str], counts: list[int]) -> None:
+        """Value counts of a sensitive column in one batch (bounded as category counts are)."""
+        acc = self._groups[column]
+        for v, c in zip(values, counts, strict=True):
+            acc[v] = acc.get(v, 0) + int(c)
+        if len(acc) > self._category_cap:
+            self._groups[column] = dict(sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))[: self._category_cap // 2])
 
     def add_categories(self, column: str, values: list[str], counts: list[int]) -> None:
         acc = self._counts[column]
@@ -163,7 +173,31 @@ class ReferenceSampler:
             if col in categorical
         }
         positive = _positive_class(cfg, classes) if cfg.task == "binary_classification" else None
-        return BinSpec(numeric, categorical, classes, positive, segments)
+        groups, references = self._freeze_groups()
+        return BinSpec(numeric, categorical, classes, positive, segments, groups, references)
+
+    def _freeze_groups(self) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+        """Per sensitive column: the groups kept (most frequent first, at most ``max_segment_values``, the
+        reference group always among them) and the reference group (configured, else the largest)."""
+        cfg, s = self.config, self.settings
+        groups: dict[str, tuple[str, ...]] = {}
+        references: dict[str, str] = {}
+        configured = {} if cfg.fairness is None else cfg.fairness.reference
+        for col, counts in self._groups.items():
+            if not counts:
+                raise BaselineError(f"sensitive column {col!r} (fairness.sensitive) has no value in the reference data")
+            ranked = [v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+            ref = configured.get(col, ranked[0])
+            if ref not in counts:
+                raise BaselineError(
+                    f"fairness.reference.{col}: group {ref!r} does not occur in the reference data "
+                    f"(most frequent: {', '.join(repr(v) for v in ranked[:5])})"
+                )
+            kept = ranked[: s.max_segment_values]
+            if ref not in kept:
+                kept = [*kept[:-1], ref]
+            groups[col], references[col] = tuple(kept), ref
+        return groups, references
 
 
 def _positive_class(cfg: ModelConfig, classes: CategoricalSlots | None) -> str:
@@ -190,6 +224,15 @@ class BinSpec:
     classes: CategoricalSlots | None
     positive_class: str | None
     segments: dict[str, tuple[str, ...]]
+    fairness_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # sensitive column -> groups kept
+    fairness_reference: dict[str, str] = field(default_factory=dict)  # sensitive column -> reference group
+
+    def group_labels(self, column: str) -> tuple[str, ...]:
+        """The segment names of a sensitive column's groups, in code order; the last is the catch-all."""
+        return (*(f"{column}={v}" for v in self.fairness_groups[column]), f"{column}={OTHER_SEGMENT}")
+
+    def reference_group(self, column: str) -> int:
+        return self.fairness_groups[column].index(self.fairness_reference[column])
 
     @property
     def positive_index(self) -> int:
@@ -211,6 +254,14 @@ class BinSpec:
             "classes": None if self.classes is None else self.classes.to_dict(),
             "positive_class": self.positive_class,
             "segments": {k: list(v) for k, v in self.segments.items()},
+            **(
+                {
+                    "fairness": {k: list(v) for k, v in self.fairness_groups.items()},
+                    "fairness_reference": dict(self.fairness_reference),
+                }
+                if self.fairness_groups
+                else {}
+            ),
         }
 
     @classmethod
@@ -226,6 +277,8 @@ class BinSpec:
             classes,
             d["positive_class"],
             {k: tuple(v) for k, v in d["segments"].items()},
+            {k: tuple(v) for k, v in d.get("fairness", {}).items()},
+            dict(d.get("fairness_reference", {})),
         )
 
 
@@ -244,6 +297,8 @@ class Baseline:
     #: the ``auto`` thresholds' null per column (population), computed when the baseline is built; baselines built
     #: before it have none, and the evaluator computes it from ``reference`` (without the chunks' overdispersion)
     nulls: dict[str, ColumnNull] = field(default_factory=dict)
+    # binary with a score and fairness: sensitive column -> [group, score fine slot] P(positive), per group
+    group_calibration: dict[str, FloatArray] = field(default_factory=dict)
 
     @property
     def population(self) -> Profile:
@@ -265,6 +320,11 @@ class Baseline:
             "reference": {("" if k is None else k): v.to_dict() for k, v in self.reference.items()},
             "calibration": None if self.calibration is None else self.calibration.tolist(),
             "nulls": {k: v.to_dict() for k, v in self.nulls.items()},
+            **(
+                {"group_calibration": {k: v.tolist() for k, v in self.group_calibration.items()}}
+                if self.group_calibration
+                else {}
+            ),
         }
 
     def to_json(self) -> bytes:
@@ -283,6 +343,7 @@ class Baseline:
             None if d["calibration"] is None else np.asarray(d["calibration"], dtype=np.float64),
             tuple(d.get("sources", ())),
             {k: ColumnNull.from_dict(v) for k, v in (d.get("nulls") or {}).items()},
+            {k: np.asarray(v, dtype=np.float64) for k, v in d.get("group_calibration", {}).items()},
         )
 
     @classmethod

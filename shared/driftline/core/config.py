@@ -24,7 +24,9 @@ import yaml
 from driftline.core import catalogue
 from driftline.core.errors import ConfigError
 from driftline.core.eventtime import MAX_WINDOWS_PER_FILE_LIMIT, EventTimeSettings, parse_earliest
+from driftline.core.fairness import FairnessConfig, parse_fairness
 from driftline.core.privacy import PRIVACY_MODES
+from driftline.core.scenarios import Scenario, parse_scenarios
 
 __all__ = [
     "ALL_FEATURES",
@@ -107,6 +109,8 @@ _TOP_KEYS: Final = (
     "business_metrics",
     "alerts",
     "positive_class",
+    "scenarios",
+    "fairness",
     "event_time",
     "segment_privacy",
     "detection",
@@ -117,7 +121,17 @@ _COLUMN_KEYS: Final = ("id", "timestamp", "prediction", "score", "label", "featu
 _FEATURE_KEYS: Final = ("numerical", "categorical")
 _BUSINESS_KEYS: Final = ("name", "type", "values", "column", "where")
 _WHERE_KEYS: Final = ("column", "equals")
-_RULE_KEYS: Final = ("name", "metric", "columns", "segment", *RULE_OPS, "for", "min_rows", "severity")
+_RULE_KEYS: Final = (
+    "name",
+    "metric",
+    "columns",
+    "segment",
+    "scenario",
+    *RULE_OPS,
+    "for",
+    "min_rows",
+    "severity",
+)
 
 _DURATION_RE: Final = re.compile(r"([0-9]{1,9})([smhdw])")
 _DURATION_UNITS: Final[Mapping[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -205,6 +219,7 @@ class AlertRule:
     min_rows: int = 100
     severity: str = "warning"
     auto: bool = False  # ``above: auto``: the threshold is set per window (driftline.core.thresholds)
+    scenario: str | None = None  # a scenario name: the rule judges the scenario's metrics (segment "scenario:<name>")
 
     @property
     def segment_column(self) -> str | None:
@@ -235,6 +250,12 @@ class ModelConfig:
     # segment column -> how alerts show its values: hash or drop (core/privacy.py); absent: kept
     segment_privacy: tuple[tuple[str, str], ...] = ()
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE  # detection.false_alarm_rate, for ``auto`` thresholds
+    scenarios: tuple[Scenario, ...] = ()
+    fairness: FairnessConfig | None = None
+
+    @property
+    def sensitive_columns(self) -> tuple[str, ...]:
+        return () if self.fairness is None else self.fairness.sensitive
 
     @property
     def numerical_features(self) -> tuple[str, ...]:
@@ -284,6 +305,10 @@ class ModelConfig:
             out["alerts"] = [_rule_to_dict(rule) for rule in self.alerts]
         if self.positive_class is not None:
             out["positive_class"] = self.positive_class
+        if self.scenarios:
+            out["scenarios"] = [s.to_dict() for s in self.scenarios]
+        if self.fairness is not None:
+            out["fairness"] = self.fairness.to_dict()
         if self.event_time != EventTimeSettings():
             out["event_time"] = self.event_time.to_dict()
         if self.segment_privacy:
@@ -310,6 +335,8 @@ def _rule_to_dict(rule: AlertRule) -> dict[str, Any]:
         out["columns"] = list(rule.columns)
     if rule.segment is not None:
         out["segment"] = rule.segment
+    if rule.scenario is not None:
+        out["scenario"] = rule.scenario
     out[rule.op] = AUTO if rule.auto else rule.threshold
     out["for"] = rule.for_windows
     out["min_rows"] = rule.min_rows
@@ -488,6 +515,8 @@ class _Declared:
     segments: tuple[str, ...] = ()
     monitored: tuple[str, ...] = ()
     has_score: bool = False
+    sensitive: tuple[str, ...] | None = ()  # None: the fairness section is invalid
+    scenarios: frozenset[str] | None = frozenset()  # None: the scenarios section is invalid
 
 
 class _Parser:
@@ -624,6 +653,24 @@ class _Parser:
         if root.get("positive_class") is not None:
             positive_class = self.positive_class(root["positive_class"], task)
 
+        fairness: FairnessConfig | None = None
+        if root.get("fairness") is not None:
+            roles = frozenset(c for c in (declared.names or ()) if c not in declared.numerical + declared.categorical)
+            fairness = parse_fairness(
+                self, root["fairness"], task=task, roles=roles, numerical=frozenset(declared.numerical)
+            )
+            declared.sensitive = None if fairness is None else fairness.sensitive
+
+        scenarios: tuple[Scenario, ...] | None = ()
+        if root.get("scenarios") is not None:
+            numerical = set(declared.numerical)
+            if columns is not None and columns.score:
+                numerical.add(columns.score)
+            if task == "regression" and columns is not None:
+                numerical.update(c for c in (columns.prediction, columns.label) if c)
+            known = None if declared.names is None else declared.names | set(declared.sensitive or ())
+            scenarios = parse_scenarios(self, root["scenarios"], columns=known, numerical=frozenset(numerical))
+            declared.scenarios = None if scenarios is None else frozenset(s.name for s in scenarios)
         event_time: EventTimeSettings | None = EventTimeSettings()
         if root.get("event_time") is not None:
             event_time = self.event_time(root["event_time"])
@@ -647,7 +694,7 @@ class _Parser:
 
         if self.errors or model_id is None or task is None or columns is None or window is None:
             return None
-        if window_seconds is None or business is None or alerts is None or event_time is None:
+        if window_seconds is None or business is None or alerts is None or event_time is None or scenarios is None:
             return None
         if segment_privacy is None:
             return None
@@ -660,6 +707,8 @@ class _Parser:
             business_metrics=business,
             alerts=alerts,
             positive_class=positive_class,
+            scenarios=scenarios,
+            fairness=fairness,
             event_time=event_time,
             segment_privacy=tuple(sorted(segment_privacy.items())),
             false_alarm_rate=false_alarm_rate,
@@ -1013,12 +1062,21 @@ class _Parser:
             columns_path = _join(path, "columns")
             if level == "model":
                 self.error(columns_path, f"not allowed: {metric} is a model-level metric, not a per-column one")
+            elif level == "fairness":
+                columns = self.fairness_columns(item["columns"], columns_path, declared)
             elif level == "column" and metric is not None:
                 columns = self.rule_columns(item["columns"], columns_path, metric, declared)
 
         segment = None
         if item.get("segment") is not None:
             segment = self.segment(item["segment"], _join(path, "segment"), declared)
+        scenario = None
+        if item.get("scenario") is not None:
+            scenario = self.scenario(item["scenario"], _join(path, "scenario"), declared)
+            if segment is not None:
+                self.error(_join(path, "scenario"), "a rule has a segment or a scenario, not both")
+        if level == "fairness" and (segment is not None or scenario is not None):
+            self.error(path, f"{metric} is judged per group of each sensitive column; leave out segment and scenario")
 
         op, threshold = self.threshold(item, path, metric, bounds)
 
@@ -1045,14 +1103,45 @@ class _Parser:
             for_windows=for_windows,
             min_rows=min_rows,
             severity=severity,
+            scenario=scenario,
             auto=math.isnan(threshold),
         )
+
+    def scenario(self, value: object, path: str, declared: _Declared) -> str | None:
+        name = self.string(value, path)
+        if name is None or declared.scenarios is None:
+            return name
+        if name not in declared.scenarios:
+            close = difflib.get_close_matches(name, sorted(declared.scenarios), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(sorted(declared.scenarios)) or "none"
+            self.error(path, f"no scenario named {name!r}{hint} in scenarios (configured: {known})")
+            return None
+        return name
+
+    def fairness_columns(self, value: object, path: str, declared: _Declared) -> tuple[str, ...] | None:
+        items = self.sequence(value, path, MAX_FEATURES)
+        if items is None or declared.sensitive is None:
+            return None
+        names: list[str] = []
+        for index, raw in enumerate(items):
+            name = self.string(raw, f"{path}[{index}]")
+            if name is not None and name not in declared.sensitive:
+                self.error(f"{path}[{index}]", f"{name!r} is not a sensitive column (fairness.sensitive)")
+            elif name is not None:
+                names.append(name)
+        return tuple(names) or None
 
     def metric(
         self, metric: str, path: str, declared: _Declared, business_names: frozenset[str] | None
     ) -> tuple[str | None, tuple[float, float]]:
-        """Return the metric's level ("column" or "model") and its range, or (None, ...) after an error."""
+        """Return the metric's level ("column", "model" or "fairness") and its range, or (None, ...) after an error."""
         spec = catalogue.METRICS.get(metric)
+        if spec is not None and spec.level == "fairness_group":
+            if declared.sensitive == ():
+                self.error(path, f"{metric!r} needs a fairness section (fairness.sensitive)")
+                return None, _UNBOUNDED
+            return "fairness", spec.range
         if spec is not None and spec.family in ("volume", "quality", "drift"):
             return spec.level, spec.range
         family, _, short = metric.partition(".")
@@ -1084,7 +1173,7 @@ class _Parser:
         self.error(
             path,
             f"unknown metric {_short_repr(metric)}{hint}; expected one of {', '.join(MODEL_METRICS + COLUMN_METRICS)}, "
-            "performance.<name>, estimated.<name> or business.<name>",
+            "performance.<name>, estimated.<name>, business.<name> or fairness.<name>",
         )
         return None, _UNBOUNDED
 

@@ -17,6 +17,7 @@ from driftline.core import catalogue, stats
 from driftline.core.baseline import Baseline, BinSpec
 from driftline.core.bins import NumericBins, Resolution
 from driftline.core.config import BusinessMetric, ModelConfig
+from driftline.core.fairness import group_metrics
 from driftline.core.profile import CategoricalProfile, NumericProfile, PerformanceProfile, Profile
 
 FloatArray = NDArray[np.float64]
@@ -28,6 +29,8 @@ class MetricValue:
     metric: str
     column: str | None
     value: float
+    segment: str | None = None  # fairness: the group ("<column>=<group>"); None: the profile's own segment
+    rows: int | None = None  # fairness: the group's rows (labelled rows for label metrics); None: the profile's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", float(self.value))  # a plain float, never a numpy scalar
@@ -63,6 +66,29 @@ def compute_metrics(
         value = business_value(bm, profile, spec)
         if value is not None:
             out.append(MetricValue(f"business.{bm.name}", None, value))
+    if segment is None:
+        out += fairness_metrics(profile, baseline, config)
+    return out
+
+
+def fairness_metrics(profile: Profile, baseline: Baseline, config: ModelConfig) -> list[MetricValue]:
+    """``fairness.*`` per group of each sensitive column against its reference group (core/fairness.py), and
+    with a score ``estimated.*`` per group from each group's own calibration (core/group_estimation.py)."""
+    out: list[MetricValue] = []
+    spec = baseline.spec
+    for col in spec.fairness_groups:
+        labels = spec.group_labels(col)
+        pred, conf = profile.fairness.get(col), profile.performance.groups.get(col)
+        if pred is not None or conf is not None:
+            for v in group_metrics(col, labels, spec.reference_group(col), pred, conf):
+                out.append(MetricValue(v.metric, v.column, v.value, v.segment, v.rows))
+        est, calibration = profile.group_estimation.get(col), baseline.group_calibration.get(col)
+        if est is None or calibration is None or calibration.shape[0] != est.shape[0]:
+            continue
+        for g, label in enumerate(labels):
+            rows = int(est[g].sum())
+            for m in estimated_metrics(config, est[g], calibration[g]) if rows else []:
+                out.append(MetricValue(m.metric, col, m.value, label, rows))
     return out
 
 
@@ -294,11 +320,13 @@ def window_points(
             config.model_id,
             m.metric,
             m.column,
-            segment,
+            segment if m.segment is None else m.segment,
             window_start,
             end,
             m.value,
-            labeled
+            m.rows
+            if m.rows is not None
+            else labeled
             if m.metric.startswith("performance.")
             else profile.rows_read
             if m.metric == "quality.time_error_rate"

@@ -172,12 +172,17 @@ class PerformanceProfile:
     Classification: ``confusion[label_slot, prediction_slot]`` over the class slots; binary with a score:
     ``score_hist[0]`` / ``score_hist[1]`` are the score's slot counts for negative / positive labels.
     Regression: ``reg`` = [n, sum |e|, sum e^2, sum |e / y| (y != 0), n (y != 0), sum y, sum y^2].
+    Fairness (binary): ``groups[sensitive column][group] = [tp, fp, fn, tn]`` over the baseline's groups; in
+    reference profiles, ``group_scores[sensitive column][group, label]`` = the score's fine slot counts of the
+    group's negative / positive labels (each group's calibration).
     """
 
     labeled: int = 0
     confusion: IntArray | None = None
     score_hist: IntArray | None = None
     reg: FloatArray | None = None
+    groups: dict[str, IntArray] = field(default_factory=dict)
+    group_scores: dict[str, IntArray] = field(default_factory=dict)
 
     def merge(self, other: PerformanceProfile) -> PerformanceProfile:
         return PerformanceProfile(
@@ -185,10 +190,18 @@ class PerformanceProfile:
             _merge_opt(self.confusion, other.confusion, "confusion counts"),
             _merge_opt(self.score_hist, other.score_hist, "score histograms"),
             _merge_opt_f(self.reg, other.reg),
+            _merge_count_dicts(self.groups, other.groups, "fairness confusion counts"),
+            _merge_count_dicts(self.group_scores, other.group_scores, "group score histograms"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **({"g": {k: _encode_counts(v) for k, v in sorted(self.groups.items())}} if self.groups else {}),
+            **(
+                {"gs": {k: _encode_counts(v) for k, v in sorted(self.group_scores.items())}}
+                if self.group_scores
+                else {}
+            ),
             "n": self.labeled,
             "cm": None if self.confusion is None else _encode_counts(self.confusion),
             "sh": None if self.score_hist is None else _encode_counts(self.score_hist),
@@ -202,7 +215,16 @@ class PerformanceProfile:
             None if d["cm"] is None else _decode_counts(d["cm"]),
             None if d["sh"] is None else _decode_counts(d["sh"]),
             None if d["reg"] is None else np.asarray(d["reg"], dtype=np.float64),
+            {k: _decode_counts(v) for k, v in d.get("g", {}).items()},
+            {k: _decode_counts(v) for k, v in d.get("gs", {}).items()},
         )
+
+
+def _merge_count_dicts(a: dict[str, IntArray], b: dict[str, IntArray], what: str) -> dict[str, IntArray]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _add_counts(out[k], v, what) if k in out else v
+    return out
 
 
 def _merge_opt(a: IntArray | None, b: IntArray | None, what: str) -> IntArray | None:
@@ -239,6 +261,10 @@ class Profile:
     # (missing, unparseable, outside the plausible range): ``quality.time_error_rate`` (SPEC §3)
     rows_read: int = 0
     time_errors: int = 0
+    # fairness (binary): sensitive column -> per group [rows with a prediction, predicted positives]
+    fairness: dict[str, IntArray] = field(default_factory=dict)
+    # with a score: sensitive column -> [group, predicted (0 negative, 1 positive), score fine slot] counts
+    group_estimation: dict[str, IntArray] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, baseline_id: str) -> Profile:
@@ -263,6 +289,8 @@ class Profile:
             _merge_arrays(self.business, other.business),
             self.rows_read + other.rows_read,
             self.time_errors + other.time_errors,
+            _merge_count_dicts(self.fairness, other.fairness, "fairness counts"),
+            _merge_count_dicts(self.group_estimation, other.group_estimation, "group estimation counts"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,6 +305,12 @@ class Profile:
             "bus": {k: v.tolist() for k, v in sorted(self.business.items())},
             "read": self.rows_read,
             "terr": self.time_errors,
+            **({"fair": {k: _encode_counts(v) for k, v in sorted(self.fairness.items())}} if self.fairness else {}),
+            **(
+                {"fest": {k: _encode_counts(v) for k, v in sorted(self.group_estimation.items())}}
+                if self.group_estimation
+                else {}
+            ),
         }
 
     @classmethod
@@ -292,6 +326,8 @@ class Profile:
             {k: np.asarray(v, dtype=np.float64) for k, v in d["bus"].items()},
             int(d.get("read", 0)),
             int(d.get("terr", 0)),
+            {k: _decode_counts(v) for k, v in d.get("fair", {}).items()},
+            {k: _decode_counts(v) for k, v in d.get("fest", {}).items()},
         )
 
 
@@ -324,7 +360,19 @@ def merge_all(profiles: list[Profile], baseline_id: str) -> Profile:
     numeric: dict[str, list[NumericProfile]] = {}
     categorical: dict[str, list[CategoricalProfile]] = {}
     business: dict[str, list[FloatArray]] = {}
+    fairness: dict[str, list[IntArray]] = {}
+    groups: dict[str, list[IntArray]] = {}
+    group_scores: dict[str, list[IntArray]] = {}
+    group_estimation: dict[str, list[IntArray]] = {}
     for p in profiles:
+        for k, f in p.fairness.items():
+            fairness.setdefault(k, []).append(f)
+        for k, f in p.performance.groups.items():
+            groups.setdefault(k, []).append(f)
+        for k, f in p.performance.group_scores.items():
+            group_scores.setdefault(k, []).append(f)
+        for k, f in p.group_estimation.items():
+            group_estimation.setdefault(k, []).append(f)
         for k, n in p.numeric.items():
             numeric.setdefault(k, []).append(n)
         for k, c in p.categorical.items():
@@ -343,12 +391,22 @@ def merge_all(profiles: list[Profile], baseline_id: str) -> Profile:
             _sum_counts([q.confusion for q in perf], "confusion counts"),
             _sum_counts([q.score_hist for q in perf], "score histograms"),
             _sum_floats([q.reg for q in perf]),
+            {k: _summed(v, "fairness confusion counts") for k, v in groups.items()},
+            {k: _summed(v, "group score histograms") for k, v in group_scores.items()},
         ),
         _sum_counts([p.estimation for p in profiles], "estimation counts"),
         {k: functools.reduce(np.add, v) for k, v in business.items()},  # in order, as one-by-one merging
         sum(p.rows_read for p in profiles),
         sum(p.time_errors for p in profiles),
+        {k: _summed(v, "fairness counts") for k, v in fairness.items()},
+        {k: _summed(v, "group estimation counts") for k, v in group_estimation.items()},
     )
+
+
+def _summed(arrays: Sequence[IntArray], what: str) -> IntArray:
+    out = _sum_counts(arrays, what)
+    assert out is not None
+    return out
 
 
 def _sum_counts(arrays: Sequence[IntArray | None], what: str) -> IntArray | None:

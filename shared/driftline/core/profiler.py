@@ -2,7 +2,10 @@
 
 Everything is vectorised: a batch is binned once per column, then every group's counts come out of one
 ``np.bincount`` over ``group * n_slots + slot``. Population groups keep fine numerical slots; segment groups
-keep coarse ones (a segment's item stays small whatever the number of segment values).
+keep coarse ones (a segment's item stays small whatever the number of segment values). Each scenario is the
+population of the rows its condition selects (a boolean mask per batch): the same grouping on those rows, with
+fine slots, under the segment ``scenario:<name>``. The population groups also count, per sensitive column and
+group, the predictions and the predicted positives, and with labels the confusion counts (fairness).
 
 The input is plain numpy (:class:`PreparedBatch`), built from Arrow batches by ``driftline.io.prepare``; this
 module knows nothing of files, formats or AWS.
@@ -54,6 +57,21 @@ class PreparedBatch:
     categorical: dict[str, CategoryInput] = field(default_factory=dict)
     segments: dict[str, IntArray] = field(default_factory=dict)  # code into spec.segments[col]; len() = other
     business: dict[str, tuple[FloatArray, BoolArray]] = field(default_factory=dict)  # values, qualifies
+    fairness: dict[str, IntArray] = field(default_factory=dict)  # code into spec.fairness_groups[col]; len() = other
+    scenarios: dict[str, BoolArray] = field(default_factory=dict)  # scenario name -> the rows it selects
+
+    def subset(self, mask: BoolArray) -> PreparedBatch:
+        """The rows where ``mask`` holds, every column (segments, fairness groups and scenarios left out)."""
+        return PreparedBatch(
+            int(mask.sum()),
+            self.window_start[mask],
+            {c: NumericInput(i.values[mask], i.missing[mask], i.type_error[mask]) for c, i in self.numeric.items()},
+            {
+                c: CategoryInput(i.codes[mask], None if i.type_error is None else i.type_error[mask])
+                for c, i in self.categorical.items()
+            },
+            business={k: (v[mask], q[mask]) for k, (v, q) in self.business.items()},
+        )
 
 
 GroupingKind = Literal["population", "segment"]
@@ -104,8 +122,9 @@ class ProfileBuilder:
     :class:`Profile` is built until :meth:`result`, so the cost per batch does not grow with the number of
     groups times columns of Python objects."""
 
-    def __init__(self, config: ModelConfig, spec: BinSpec, baseline_id: str) -> None:
+    def __init__(self, config: ModelConfig, spec: BinSpec, baseline_id: str, *, reference: bool = False) -> None:
         self.config = config
+        self.reference = reference  # reference data: also each fairness group's score counts by label
         self.spec = spec
         self.baseline_id = baseline_id
         self._blocks: dict[tuple[int, str | None], _Block] = {}
@@ -125,8 +144,22 @@ class ProfileBuilder:
             groupings.append(_Grouping(idx, windows, labels, "segment", col))
         numeric = {c: self._numeric_parts(c, batch, layout) for c in self._numeric}
         self._category_rows = {}
-        for g in groupings:
-            self._add_grouping(g, batch, numeric)
+        for i, g in enumerate(groupings):
+            self._add_grouping(g, batch, numeric, fairness=i == 0)
+        for scenario in self.config.scenarios:
+            mask = batch.scenarios.get(scenario.name)
+            if mask is None or not mask.any():
+                continue
+            sub = batch if mask.all() else batch.subset(mask)
+            sub_layout = layout if sub is batch else _Layout(sub.window_start)
+            label = scenario.segment
+            g = _Grouping(sub_layout.w_idx, sub_layout.windows, (label,), "population", label)
+            sub_numeric = (
+                numeric if sub is batch else {c: self._numeric_parts(c, sub, sub_layout) for c in self._numeric}
+            )
+            if sub is not batch:
+                self._category_rows = {}
+            self._add_grouping(g, sub, sub_numeric, fairness=False)
 
     def result(self) -> dict[GroupKey, Profile]:
         """The profiles so far, one per (window, segment) that holds rows, each counting one file."""
@@ -144,8 +177,14 @@ class ProfileBuilder:
             return None
         return _NumericParts(self.spec.numeric[col], inp, layout)
 
-    def _add_grouping(self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]) -> None:
+    def _add_grouping(
+        self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None], *, fairness: bool
+    ) -> None:
         parts: dict[_Field, tuple[np.ndarray, _Combine]] = {}
+        if fairness:
+            for col, arrays in self._fairness(g, batch, numeric).items():
+                for name, arr in arrays.items():
+                    parts[("fairperf" if name in ("conf", "scores") else "fair", col, name)] = (arr, np.add)
         label = self.config.columns.label
         for col, num in numeric.items():
             if num is None and col == label:
@@ -279,6 +318,49 @@ class ProfileBuilder:
             out["score_hist"] = score_hist
         return out
 
+    def _fairness(
+        self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]
+    ) -> dict[str, dict[str, IntArray]]:
+        """Per population group (window) and sensitive column (binary only): ``pred`` ``[groups, 2]`` counts of
+        rows with a prediction and predicted positives; with labels ``conf`` ``[groups, 4]`` confusion counts tp,
+        fp, fn, tn; with a score ``est`` ``[groups, 2, slots]`` (predicted negative / positive by score slot), and
+        in reference data with labels ``scores`` ``[groups, 2, slots]`` (negative / positive label by slot)."""
+        cfg, spec = self.config, self.spec
+        p_in = batch.categorical.get(cfg.columns.prediction)
+        if cfg.task != "binary_classification" or p_in is None or not batch.fairness:
+            return {}
+        positive = spec.positive_index
+        has_pred = p_in.codes != MISSING_CODE
+        pred_pos = (p_in.codes == positive).astype(np.int64)
+        y_in = batch.categorical.get(cfg.columns.label) if cfg.columns.label else None
+        labeled = None if y_in is None else has_pred & (y_in.codes != MISSING_CODE)
+        cell = None
+        if y_in is not None:  # tp 0, fp 1, fn 2, tn 3
+            cell = 2 * (1 - pred_pos) + (y_in.codes != positive).astype(np.int64)
+        sc = numeric.get(cfg.columns.score) if cfg.columns.score else None
+        n_s = 0 if sc is None or cfg.columns.score is None else spec.numeric[cfg.columns.score].n_slots("fine")
+        out: dict[str, dict[str, IntArray]] = {}
+        for col, codes in batch.fairness.items():
+            n_groups = len(spec.fairness_groups[col]) + 1
+            idx = g.idx * n_groups + codes
+            size = g.n * n_groups
+            counts = np.bincount(idx[has_pred] * 2 + pred_pos[has_pred], minlength=size * 2).reshape(g.n, n_groups, 2)
+            arrays = {"pred": np.stack([counts[..., 0] + counts[..., 1], counts[..., 1]], axis=-1).astype(np.int64)}
+            if cell is not None and labeled is not None:
+                flat = np.bincount(idx[labeled] * 4 + cell[labeled], minlength=size * 4)
+                arrays["conf"] = flat.reshape(g.n, n_groups, 4).astype(np.int64)
+            if sc is not None:
+                ok = has_pred & sc.finite
+                slots = (idx[ok] * 2 + pred_pos[ok]) * n_s + sc.fine[ok]
+                arrays["est"] = np.bincount(slots, minlength=size * 2 * n_s).reshape(g.n, n_groups, 2, n_s)
+                if self.reference and y_in is not None and labeled is not None:
+                    ok = labeled & sc.finite
+                    y_pos = (y_in.codes == positive).astype(np.int64)
+                    slots = (idx[ok] * 2 + y_pos[ok]) * n_s + sc.fine[ok]
+                    arrays["scores"] = np.bincount(slots, minlength=size * 2 * n_s).reshape(g.n, n_groups, 2, n_s)
+            out[col] = arrays
+        return out
+
     def _estimation(
         self, g: _Grouping, batch: PreparedBatch, numeric: dict[str, _NumericParts | None]
     ) -> IntArray | None:
@@ -329,6 +411,10 @@ class _Block:
         numeric: dict[str, NumericProfile] = {}
         categorical: dict[str, CategoricalProfile] = {}
         business: dict[str, FloatArray] = {}
+        fairness: dict[str, IntArray] = {}
+        group_estimation: dict[str, IntArray] = {}
+        groups: dict[str, IntArray] = {}
+        group_scores: dict[str, IntArray] = {}
         for (part, col, name), (values, seen) in self.fields.items():
             if not seen[s] or col is None:
                 continue
@@ -352,6 +438,10 @@ class _Block:
                 categorical[col] = CategoricalProfile(values[s].copy(), int(ints[0]), int(ints[1]))
             elif part == "bus":
                 business[col] = values[s].copy()
+            elif part == "fair":
+                (fairness if name == "pred" else group_estimation)[col] = values[s].astype(np.int64)
+            elif part == "fairperf":
+                (groups if name == "conf" else group_scores)[col] = values[s].astype(np.int64)
         labeled = self._get(("perf", None, "labeled"), s)
         performance = PerformanceProfile()
         if labeled is not None:
@@ -361,6 +451,8 @@ class _Block:
                 None if confusion is None else confusion.copy(),
                 None if score_hist is None else score_hist.copy(),
                 None if reg is None else reg.copy(),
+                groups,
+                group_scores,
             )
         est = self._get(("est", None, "counts"), s)
         return Profile(
@@ -372,6 +464,8 @@ class _Block:
             performance=performance,
             estimation=None if est is None else est.copy(),
             business=business,
+            fairness=fairness,
+            group_estimation=group_estimation,
         )
 
 

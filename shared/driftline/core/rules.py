@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from driftline.core import catalogue
 from driftline.core.config import AlertRule, ModelConfig
+from driftline.core.scenarios import SCENARIO_PREFIX
 from driftline.core.thresholds import ColumnNull, auto_threshold
 from driftline.core.volume import LOW_VOLUME_FRACTION, LOW_VOLUME_RULE
 
@@ -77,6 +78,18 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
     return rules
 
 
+def fairness_default_rules(config: ModelConfig) -> list[AlertRule]:
+    """With ``fairness`` configured: the catalogue's default rule of ``fairness.disparate_impact`` (the four-fifths
+    rule: below 0.8 per group with at least ``min_rows`` rows, warning) on every sensitive column, unless a rule of
+    the config already judges ``fairness.disparate_impact``."""
+    metric = "fairness.disparate_impact"
+    d = catalogue.METRICS[metric].default
+    if config.fairness is None or d is None or d.threshold is None or any(r.metric == metric for r in config.alerts):
+        return []
+    sensitive = config.fairness.sensitive
+    return [AlertRule(d.name, metric, sensitive, None, d.op, d.threshold, 1, d.min_rows, d.severity)]
+
+
 @dataclass(frozen=True)
 class AutoContext:
     """What ``auto`` thresholds need for one window: per (column, segment) the window's valid rows, the column's
@@ -89,12 +102,21 @@ class AutoContext:
 
 
 def targets(rules: Iterable[AlertRule], segments: Iterable[str | None]) -> list[Target]:
-    """Every (rule, column, segment) to judge, given the segments that have data in a window."""
+    """Every (rule, column, segment) to judge, given the segments that have data in a window. A fairness rule
+    judges every group of each of its sensitive columns (segments ``<column>=<group>``); a scenario rule, the
+    scenario's segment ``scenario:<name>``."""
     segs = list(segments)
     out: list[Target] = []
     for rule in rules:
-        if rule.segment is None:
-            rule_segs: list[str | None] = [None]
+        if rule.metric.startswith("fairness."):
+            for sensitive in rule.columns or ():
+                group_prefix = sensitive + "="
+                out += [Target(rule, sensitive, s) for s in segs if s is not None and s.startswith(group_prefix)]
+            continue
+        if rule.scenario is not None:
+            rule_segs: list[str | None] = [f"{SCENARIO_PREFIX}{rule.scenario}"]
+        elif rule.segment is None:
+            rule_segs = [None]
         elif "=" in rule.segment:
             rule_segs = [rule.segment]
         else:
@@ -202,4 +224,6 @@ def resolve_columns(rule: AlertRule, config: ModelConfig) -> AlertRule:
     spec = catalogue.spec_for(rule.metric)
     if rule.columns is None and spec is not None and spec.level == "column":
         return replace(rule, columns=config.monitored_columns)
+    if rule.columns is None and rule.metric.startswith("fairness."):
+        return replace(rule, columns=config.sensitive_columns)
     return rule

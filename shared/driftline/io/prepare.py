@@ -18,6 +18,12 @@ from driftline.core.errors import InputError
 from driftline.core.eventtime import EpochUnit, EpochUnitError, EventTimeSettings, in_range
 from driftline.core.profiler import CategoryInput, NumericInput, PreparedBatch
 from driftline.io.coerce import category_codes, equals_mask, to_category, to_epoch_seconds, to_numeric
+from driftline.io.conditions import condition_mask
+
+#: Columns of the rows the delayed-label path rebuilds from what it kept of each prediction: a sensitive column's
+#: group code (``GROUP_CODE_PREFIX + column``) and the scenarios the row was in (bit i: ``config.scenarios[i]``).
+GROUP_CODE_PREFIX = "__driftline_group:"
+SCENARIO_BITS = "__driftline_scenarios"
 
 
 def value_columns(config: ModelConfig) -> list[str]:
@@ -29,6 +35,9 @@ def value_columns(config: ModelConfig) -> list[str]:
             cols.append(bm.column)
         if bm.where:
             cols.append(bm.where.column)
+    cols += config.sensitive_columns
+    for scenario in config.scenarios:
+        cols += scenario.where.columns()
     return list(dict.fromkeys(cols))
 
 
@@ -39,7 +48,11 @@ def wanted_columns(config: ModelConfig) -> list[str]:
 
 def string_columns(config: ModelConfig) -> list[str]:
     """Columns read as text whatever they look like: ids and categorical columns (so "007" stays "007")."""
-    return list(dict.fromkeys([config.columns.id, *config.categorical_features, *config.columns.segments]))
+    return list(
+        dict.fromkeys(
+            [config.columns.id, *config.categorical_features, *config.columns.segments, *config.sensitive_columns]
+        )
+    )
 
 
 def _column(batch: pa.RecordBatch, name: str) -> pa.Array | None:
@@ -79,6 +92,7 @@ class BatchPreparer:
         self._unit = EpochUnit(self._lo, self._hi)  # epoch numbers: one unit per file
         self._numeric = [c for c in numeric_columns(config) if c in spec.numeric]
         self._categorical = [c for c in categorical_columns(config) if c in spec.categorical]
+        self._as_numbers = frozenset(numeric_columns(config))
 
     def prepare(self, batch: pa.RecordBatch) -> PreparedBatch:
         return self.prepare_rows(batch)[0]
@@ -160,7 +174,28 @@ class BatchPreparer:
                     else equals_mask(where_arr, bm.where.equals)
                 )
             business[bm.name] = (amounts, mask)
-        return PreparedBatch(batch.num_rows, window_start, numeric, categorical, segments, business)
+        fairness: dict[str, np.ndarray] = {}
+        for col, groups in self.spec.fairness_groups.items():
+            arr = _column(batch, GROUP_CODE_PREFIX + col)  # rows rebuilt for their labels: the code kept
+            if arr is not None:
+                kept = np.asarray(pc.fill_null(arr, len(groups)).to_numpy(zero_copy_only=False), np.int64)
+                fairness[col] = np.where((kept >= 0) & (kept <= len(groups)), kept, len(groups))
+                continue
+            arr = _column(batch, col)
+            codes = (
+                np.full(batch.num_rows, -1, np.int64) if arr is None else category_codes(arr, groups).astype(np.int64)
+            )
+            fairness[col] = np.where(codes >= 0, codes, len(groups))
+        scenarios: dict[str, np.ndarray] = {}
+        bits = _column(batch, SCENARIO_BITS)
+        if bits is not None:
+            b = np.asarray(pc.fill_null(bits, 0).to_numpy(zero_copy_only=False), np.int64)
+            scenarios = {s.name: (b >> i) & 1 == 1 for i, s in enumerate(cfg.scenarios)}
+        else:
+            scenarios = {s.name: condition_mask(s.where, batch, self._as_numbers) for s in cfg.scenarios}
+        return PreparedBatch(
+            batch.num_rows, window_start, numeric, categorical, segments, business, fairness, scenarios
+        )
 
 
 def sample_reference(sampler: ReferenceSampler, batch: pa.RecordBatch) -> None:
@@ -177,3 +212,9 @@ def sample_reference(sampler: ReferenceSampler, batch: pa.RecordBatch) -> None:
             continue
         vc = pc.value_counts(to_category(arr).drop_null())
         sampler.add_categories(col, vc.field("values").to_pylist(), vc.field("counts").to_pylist())
+    for col in cfg.sensitive_columns:
+        arr = _column(batch, col)
+        if arr is None:
+            continue
+        vc = pc.value_counts(to_category(arr).drop_null())
+        sampler.add_groups(col, vc.field("values").to_pylist(), vc.field("counts").to_pylist())

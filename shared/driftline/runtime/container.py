@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 
 from driftline.adapters.dynamodb import DynamoTable
+from driftline.adapters.eventbridge import EventBridgeSink
 from driftline.adapters.s3 import S3ObjectStore
 from driftline.adapters.sns import SnsAlertSink
 from driftline.runtime.settings import Settings
@@ -58,7 +59,9 @@ class Container:
 
     @cached_property
     def alerts(self) -> AlertPublisher:
-        return AlertPublisher(self.store, SnsAlertSink(self.client("sns"), self.settings.topic_arn))
+        bus = self.settings.event_bus
+        events = None if bus is None else EventBridgeSink(self.client("events"), bus)
+        return AlertPublisher(self.store, SnsAlertSink(self.client("sns"), self.settings.topic_arn), events)
 
     @cached_property
     def ingest(self) -> IngestService:

@@ -19,6 +19,7 @@ class Settings:
     endpoint_url: str | None = None
     region: str | None = None
     max_receive_count: int = 5  # the queues' maxReceiveCount (template.yaml): the last try reports before the DLQ
+    event_bus: str | None = None  # alerts are also put on this EventBridge bus (SPEC §4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +47,7 @@ class Settings:
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
             max_receive_count=_tries(e.get("DRIFTLINE_MAX_RECEIVE_COUNT", "5")),
+            event_bus=e.get("DRIFTLINE_EVENT_BUS") or None,
         )
 
 

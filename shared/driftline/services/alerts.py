@@ -3,7 +3,9 @@
 Every alert is first written to the alert history under a key that names its rule, column, segment, window and
 state (a conditional write: the second writer loses), then published, then marked published. An alert whose
 publication failed stays unpublished in the history and is retried by the next evaluator run, so none is lost
-and none is published twice by two writers.
+and none is published twice by two writers. With an event bus (SPEC §4 EventBridge), the same JSON object is then
+put on the bus and marked evented, the same way: an event whose put failed is retried (the SNS message is not
+sent again), and one already put is not put again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from driftline.core import catalogue
 from driftline.core.metrics import iso_utc
-from driftline.services.ports import AlertSink
+from driftline.services.ports import AlertSink, EventSink
 from driftline.services.store import Store, ws_key
 
 log = logging.getLogger(__name__)
@@ -154,9 +156,10 @@ def attributes(alert: Alert) -> dict[str, str]:
 
 
 class AlertPublisher:
-    def __init__(self, store: Store, sink: AlertSink) -> None:
+    def __init__(self, store: Store, sink: AlertSink, events: EventSink | None = None) -> None:
         self.store = store
         self.sink = sink
+        self.events = events
 
     def publish(self, alert: Alert) -> bool:
         """Record and publish once. True when this call published it."""
@@ -166,22 +169,26 @@ class AlertPublisher:
         self._send(alert.model_id, alert.history_key, alert)
         return True
 
-    def _send(self, model_id: str, key: str, alert: Alert) -> None:
-        message_id = self.sink.publish(
-            subject=subject(alert), messages=sns_messages(alert), attributes=attributes(alert)
-        )
-        self.store.mark_published(model_id, key, message_id)
+    def _send(self, model_id: str, key: str, alert: Alert, *, published: bool = False) -> None:
+        if not published:
+            message_id = self.sink.publish(
+                subject=subject(alert), messages=sns_messages(alert), attributes=attributes(alert)
+            )
+            self.store.mark_published(model_id, key, message_id)
+        if self.events is not None:
+            event_id = self.events.put(detail=sns_messages(alert)["default"])
+            self.store.mark_evented(model_id, key, event_id)
 
     def retry_unpublished(self, model_id: str) -> int:
         """Publish the alerts recorded earlier whose publication did not complete (their publisher died). Only
         alerts older than ``RETRY_GRACE`` seconds are taken (a younger one may be being published right now),
         each by one retrier only, so an alert is neither lost nor published twice."""
         n = 0
-        for item in self.store.unpublished_alerts(model_id, older_than=RETRY_GRACE):
+        for item in self.store.unpublished_alerts(model_id, older_than=RETRY_GRACE, events=self.events is not None):
             if not self.store.claim_retry(item):
                 continue
             alert = alert_from_payload(json.loads(item["alert"]), op=str(item.get("op", "above")))
-            self._send(model_id, str(item["sk"]), alert)
+            self._send(model_id, str(item["sk"]), alert, published=bool(item.get("published")))
             n += 1
         return n
 

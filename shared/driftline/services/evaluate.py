@@ -326,9 +326,10 @@ class EvaluateService:
     def _rules(self, config: ModelConfig, baseline: Baseline) -> list[AlertRule]:
         """The rules in force: the config's, or the defaults."""
         base = self._baseline_values(config, baseline)
-        return [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(
+        rules = [R.resolve_columns(r, config) for r in config.alerts] or R.default_rules(
             config, {(m, c): v for (m, c, s), v in base.items() if s is None}
         )
+        return rules + R.fairness_default_rules(config)  # with fairness configured, whatever the other rules
 
     def _low_volume(self, config: ModelConfig, rules: list[AlertRule], ws: int) -> tuple[list[AlertRule], float | None]:
         """The default low-volume rule with its threshold for window ``ws``: a share of the model's usual rows over
@@ -394,6 +395,6 @@ class EvaluateService:
             values: dict[tuple[str, str | None, str | None], float] = {}
             for seg, prof in baseline.reference.items():
                 for m in compute_metrics(prof, baseline, config, segment=seg):
-                    values[(m.metric, m.column, seg)] = m.value
+                    values[(m.metric, m.column, seg if m.segment is None else m.segment)] = m.value
             self._baseline_metrics[key] = values
         return self._baseline_metrics[key]

@@ -25,14 +25,16 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline.core.config import ModelConfig
 from driftline.core.errors import InputError, NotReadyError
 from driftline.core.profile import Profile
 from driftline.core.profiler import GroupKey, PreparedBatch, ProfileBuilder
+from driftline.core.scenarios import scenarios_key
 from driftline.io.coerce import to_category, to_epoch_seconds, to_numeric
 from driftline.io.idkeys import bucket_of, encode_pack, first_of_each, id_keys, lookup, read_pack
-from driftline.io.prepare import BatchPreparer
+from driftline.io.prepare import GROUP_CODE_PREFIX, SCENARIO_BITS, BatchPreparer
 from driftline.io.readers import iter_batches
 from driftline.services.models import ModelRegistry, ObjectRef
 from driftline.services.ports import NotFound
@@ -80,6 +82,14 @@ class PredictionIds:
         cols["score"] = score if score is not None else np.full(batch.num_rows, np.nan)
         for seg, codes in prepared.segments.items():
             cols[f"seg:{seg}"] = codes.astype(np.int32)
+        for col, codes in prepared.fairness.items():  # the sensitive group's code (of the baseline's groups)
+            cols[f"fg:{col}"] = codes.astype(np.int32)
+        if cfg.scenarios:  # the scenarios each row is in (bit i: cfg.scenarios[i]), under the list's fingerprint
+            bits = np.zeros(batch.num_rows, np.int64)
+            for i, s in enumerate(cfg.scenarios):
+                bits |= prepared.scenarios[s.name].astype(np.int64) << i
+            cols["sc"] = bits
+            cols["sck"] = np.full(batch.num_rows, scenarios_key(cfg.scenarios), np.int64)
         table = pa.table(cols)
         if not valid.all():
             table = table.filter(pa.array(valid))
@@ -131,6 +141,12 @@ class _Profiles:
             if f"seg:{seg}" in joined.column_names:  # the code back to its value (the last code: any other)
                 codes = joined.column(f"seg:{seg}").to_numpy()
                 data[seg] = pa.array([*values, None], pa.string()).take(pa.array(codes))
+        for col in baseline.spec.fairness_groups:
+            if f"fg:{col}" in joined.column_names:
+                data[GROUP_CODE_PREFIX + col] = joined.column(f"fg:{col}").cast(pa.int64())
+        if cfg.scenarios and "sc" in joined.column_names:  # bits kept under another scenario list count for none
+            same = pc.equal(joined.column("sck"), scenarios_key(cfg.scenarios))
+            data[SCENARIO_BITS] = pc.if_else(pc.fill_null(same, False), joined.column("sc"), 0)
         batch = pa.RecordBatch.from_pydict(
             {k: v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v for k, v in data.items()}
         )

@@ -132,3 +132,10 @@ class AlertSink(Protocol):
         """Publish one alert: ``messages`` per protocol (``default``, ``email``, ...), sent with
         MessageStructure=json; ``attributes`` become String message attributes. Returns the message id."""
         ...
+
+
+class EventSink(Protocol):
+    def put(self, *, detail: str) -> str:
+        """Put one alert event on the bus (source ``driftline``, detail type ``Driftline Alert``, ``detail`` the
+        alert's JSON object). Returns the event id."""
+        ...

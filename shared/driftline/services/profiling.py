@@ -19,6 +19,7 @@ from driftline.core.baseline import (
 )
 from driftline.core.config import ModelConfig
 from driftline.core.errors import InputError
+from driftline.core.group_estimation import group_calibrations
 from driftline.core.profile import Profile, merge_all
 from driftline.core.profiler import GroupKey, PreparedBatch, ProfileBuilder
 from driftline.core.thresholds import MAX_CHUNKS, MIN_CHUNK_ROWS
@@ -155,7 +156,7 @@ def build_baseline(
     # their merge (exact), and the chunks' differences give each column's overdispersion (core.thresholds).
     chunk_rows = max(-(-sampler.rows // MAX_CHUNKS), MIN_CHUNK_ROWS)
     results: list[dict[GroupKey, Profile]] = []
-    builder, in_chunk = ProfileBuilder(config, spec, bid), 0
+    builder, in_chunk = ProfileBuilder(config, spec, bid, reference=True), 0
     for i, (name, opener) in enumerate(sources):
         preparer = BatchPreparer(config, spec, reference=True)
         again = kept[i] if kept is not None else _batches(opener(), name, config, batch_rows, reference=True)
@@ -168,7 +169,7 @@ def build_baseline(
                 in_chunk += part.num_rows
                 if in_chunk >= chunk_rows:
                     results.append(builder.result())
-                    builder, in_chunk = ProfileBuilder(config, spec, bid), 0
+                    builder, in_chunk = ProfileBuilder(config, spec, bid, reference=True), 0
     if in_chunk:
         results.append(builder.result())
     by_segment: dict[str | None, list[Profile]] = {}
@@ -184,5 +185,11 @@ def build_baseline(
     score_hist = reference[None].performance.score_hist
     if score_hist is not None and score_hist[0].sum() > 0 and score_hist[1].sum() > 0:
         calibration = calibrate(score_hist)
+    groups = {}
+    if calibration is not None:
+        for col, scores in reference[None].performance.group_scores.items():
+            groups[col] = group_calibrations(calibration, scores)
     nulls = reference_nulls(spec, reference[None], chunks, config.monitored_columns)
-    return Baseline(bid, config.model_id, created_at, spec, reference, calibration, tuple(names), nulls)
+    return Baseline(
+        bid, config.model_id, created_at, spec, reference, calibration, tuple(names), nulls, group_calibration=groups
+    )

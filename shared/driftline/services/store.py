@@ -612,6 +612,7 @@ class Store:
                     "pk": f"ALERT#{model_id}",
                     "sk": history_key,
                     "published": False,
+                    "evented": False,  # put on the event bus (when the stack has one)
                     "attempt": 0,
                     "recorded_at": self.clock(),
                     "expires_at": int(self.clock()) + self.metrics_ttl,
@@ -625,14 +626,20 @@ class Store:
     def mark_published(self, model_id: str, history_key: str, message_id: str) -> None:
         self.table.add(f"ALERT#{model_id}", history_key, {}, set_values={"published": True, "message_id": message_id})
 
-    def unpublished_alerts(self, model_id: str, *, older_than: float) -> list[Item]:
-        """Alerts recorded (or last retried) more than ``older_than`` seconds ago and still not published: their
-        publisher died between recording and publishing. Younger ones may be being published right now."""
+    def mark_evented(self, model_id: str, history_key: str, event_id: str) -> None:
+        self.table.add(f"ALERT#{model_id}", history_key, {}, set_values={"evented": True, "event_id": event_id})
+
+    def unpublished_alerts(self, model_id: str, *, older_than: float, events: bool = False) -> list[Item]:
+        """Alerts recorded (or last retried) more than ``older_than`` seconds ago and still not published (or, with
+        ``events``, not yet put on the event bus): their publisher died between recording and publishing. Younger
+        ones may be being published right now. Alerts recorded before the bus existed (no ``evented``) are not
+        put on it afterwards."""
         cutoff = self.clock() - older_than
         return [
             i
             for i in self.table.query(f"ALERT#{model_id}", sk_prefix="H#")
-            if not i.get("published") and float(i.get("recorded_at", 0)) <= cutoff
+            if (not i.get("published") or (events and i.get("evented") is False))
+            and float(i.get("recorded_at", 0)) <= cutoff
         ]
 
     def claim_retry(self, item: Item) -> bool:

@@ -196,6 +196,7 @@ class LocalCloud:
             "bucket": self.outputs["DataBucketName"],
             "table": self.outputs["MetricsTableName"],
             "topic_arn": self.outputs["AlertsTopicArn"],
+            "event_bus": self.outputs["EventBusName"],
         }
 
     def client(self, service: str) -> Any:
@@ -250,6 +251,11 @@ class LocalCloud:
             urls[name] = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
         for t in stack.of_type("AWS::SNS::Topic"):
             sns.create_topic(Name=stack.physical_name(t))
+        bus = str(stack.ref("EventBusName"))
+        if bus != "default":  # moto, like AWS, has the account's default bus already
+            events = self.client("events")
+            with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+                events.create_event_bus(Name=bus)
         for t in stack.of_type("AWS::DynamoDB::Table"):
             self._create_table(ddb, stack, t)
         for b in stack.of_type("AWS::S3::Bucket"):

@@ -24,7 +24,7 @@ class _Loader(yaml.SafeLoader):
 
 
 def _tag(name: str) -> Any:
-    fn = "Ref" if name == "Ref" else f"Fn::{name}"
+    fn = name if name in ("Ref", "Condition") else f"Fn::{name}"  # !Condition is {"Condition": name}
 
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         if isinstance(node, yaml.ScalarNode):
