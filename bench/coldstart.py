@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -42,16 +41,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS = ("config", "baseline", "ingest", "labels", "evaluate")  # also the order of a round
+FUNCTIONS = ("config", "baseline", "ingest", "labels", "evaluate", "judge")  # also the order of a round
 LOGICAL_IDS = {name: f"{name.capitalize()}Function" for name in FUNCTIONS}
 PREFIXES = {"config": "models", "baseline": "baselines", "ingest": "predictions", "labels": "labels"}
 DEFAULT_BUILD_DIR = ROOT / ".aws-sam" / "build"
@@ -65,92 +61,18 @@ RUNTIME_DISTS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil
 RUNTIME_PRELOADED = ("json", "logging", "decimal", "traceback", "warnings", "importlib", "http.client")
 MARK = "@@coldstart@@ "
 
+from driftline.cli.local.events import schedule_event, sqs_event, sqs_record  # noqa: E402 - the shared builders
+
 # --------------------------------------------------------------------------------------------------------------
 # Events, shaped as the services deliver them (see infra/events/)
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _iso(at: float, *, millis: bool = True) -> str:
-    moment = datetime.fromtimestamp(at, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond // 1000:03d}Z" if millis else "Z")
+def s3_notification(bucket: str, key: str, **kwargs: Any) -> dict[str, Any]:
+    """The S3 ``ObjectCreated:Put`` notification of one object (driftline.cli.local.events, the one home)."""
+    from driftline.cli.local.events import s3_notification as build
 
-
-def s3_notification(
-    bucket: str, key: str, *, size: int, etag: str, version_id: str | None = None, at: float | None = None
-) -> dict[str, Any]:
-    """The S3 ``ObjectCreated:Put`` notification of one object; the key URL-encoded as real S3 encodes it."""
-    at = time.time() if at is None else at
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag.strip('"')}
-    if version_id:  # the data bucket is versioned
-        obj["versionId"] = version_id
-    obj["sequencer"] = f"{int(at * 1e6):018X}"
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": _iso(at),
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AROAEXAMPLEROLEID:coldstart-bench"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": "coldstart"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "coldstart",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "A3NL1KOZZKEXAMPLE"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": obj,
-                },
-            }
-        ]
-    }
-
-
-def sqs_record(body: dict[str, Any] | str, *, queue_arn: str, at: float | None = None) -> dict[str, Any]:
-    """One SQS message as Lambda's SQS event source hands it over: the body is a JSON *string*."""
-    at = time.time() if at is None else at
-    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
-    sent = str(int(at * 1000))
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "AQEB" + uuid.uuid4().hex + "coldstart",
-        "body": text,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": sent,
-            "SenderId": "AIDAJHIPRHEMV73VRJEBU",
-            "ApproximateFirstReceiveTimestamp": sent,
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(text.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
-
-
-def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": list(records)}
-
-
-def schedule_event(*, schedule: str = "driftline-evaluate", at: float | None = None) -> dict[str, Any]:
-    """What EventBridge Scheduler sends EvaluateFunction: template.yaml's ``Input``, filled in."""
-    at = time.time() if at is None else at
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "account": ACCOUNT,
-        "time": _iso(at - at % 60, millis=False),
-        "region": REGION,
-        "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{schedule}"],
-        "detail": {"attempt_number": "1"},
-    }
+    return build(bucket, key, principal="AWS:AROAEXAMPLEROLEID:coldstart-bench", **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -425,6 +347,11 @@ def upload_round(cloud: Cloud, now: float, seed: int) -> dict[str, list[dict[str
             note = s3_notification(cloud.bucket, key, size=len(body), etag=put["ETag"], version_id=put.get("VersionId"))
             events[name].append(sqs_event(sqs_record(note, queue_arn=queue_arn)))
     events["evaluate"] = [schedule_event(at=now), schedule_event(at=now + 60)]
+    # the evaluator queues the model due; the judge function evaluates it (its first message: the window due)
+    from driftline.services.dispatch import evaluate_message
+
+    judge_arn = cloud.functions[LOGICAL_IDS["judge"]].queue_arn or ""
+    events["judge"] = [sqs_event(sqs_record(evaluate_message(MODEL_ID, at=None), queue_arn=judge_arn)) for _ in "ab"]
     return events
 
 
@@ -588,8 +515,15 @@ def check_work(logical_id: str, calls: list[dict[str, Any]], stdout: str) -> str
         chunk = chunks[i - 1] if i <= len(chunks) else ""
         response = call.get("response")
         if logical_id == LOGICAL_IDS["evaluate"]:
-            if i == 1 and not (isinstance(response, dict) and response.get("windows")):
+            if i == 1 and not (isinstance(response, dict) and response.get("queued")):
+                return f"the first tick queued no model: {response}"
+            continue
+        if logical_id == LOGICAL_IDS["judge"]:
+            summary = response.get("summary", {}) if isinstance(response, dict) else {}
+            if i == 1 and not summary.get("windows"):
                 return f"the first evaluation evaluated no window: {response}"
+            if isinstance(response, dict) and response.get("batchItemFailures"):
+                return f"invocation {i}: batch item failures {response['batchItemFailures']}"
             continue
         if isinstance(response, dict) and response.get("batchItemFailures"):
             return f"invocation {i}: batch item failures {response['batchItemFailures']}"

@@ -390,6 +390,67 @@ def join_table(inputs: Inputs, volumes: tuple[float, ...]) -> list[str]:
     return lines
 
 
+# -- scaling out: the evaluate queue, leases, window merges (README "Scaling out") --------------------------------
+
+TICKS = DAYS * 1440  # the evaluator's schedule: rate(1 minute)
+MERGE_EVERY = 64  # driftline.services.merge.MERGE_EVERY
+JUDGE_BATCH = 10  # template.yaml: JudgeFunction's BatchSize
+SPLIT_BYTES = 256 << 20  # driftline.runtime.settings: DRIFTLINE_SPLIT_BYTES
+BYTES_PER_ROW = 60  # assumption: a compressed Parquet row of the benchmark model (20 columns)
+
+
+def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
+    """Dollars a month per model for what the fan-out adds: each tick the dispatcher reads the model's config,
+    state, at most one dirty mark and the open window's mark and look record (5 strongly consistent reads); each
+    window due is one message on the evaluate queue (sent, received and deleted ten at a time), a lease taken (a
+    read and a conditional write) and released (a delete), a judge invocation per ten models; each file counts
+    itself in its window (one counter update) and every MERGE_EVERY-th file merges the window: the file items read
+    (they were read by the evaluator before: counted again here, an upper bound) and the rollup written. A file
+    above SPLIT_BYTES is queued in parts: per part a message (sent, received, deleted), a claim and its finish, and
+    a file-count claim per window. A tick after a file reached the open window queues the model too (its early
+    look is the worker's to decide): a message and a tenth of an invocation per file, at most one a tick."""
+    i = inputs
+    windows = DAYS * 24 / i.window_hours
+    files = i.files_per_day * DAYS
+    files_per_window = i.files_per_day * i.window_hours / 24
+    merges = windows * math.floor(files_per_window / MERGE_EVERY)
+    profile_wru = math.ceil(i.profile_kb_per_file_window)
+    rru = TICKS * 5 + windows * 1 + merges * math.ceil(MERGE_EVERY * i.profile_kb_per_file_window / 4)
+    wru = windows * 2 + files * 1 + merges * (profile_wru + 1)
+    messages = windows + min(files, TICKS)  # window closes, and ticks after a file reached the open window
+    sqs = messages * 3 / JUDGE_BATCH
+    file_bytes = predictions_per_day / i.files_per_day * BYTES_PER_ROW
+    parts = math.ceil(file_bytes / SPLIT_BYTES) if file_bytes > SPLIT_BYTES else 0
+    sqs += files * parts * 3
+    wru += files * parts * 3
+    lambda_cost = messages / JUDGE_BATCH * LAMBDA_REQUEST + TICKS * 0.002 * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
+    return {"DynamoDB": wru * DDB_WRU + rru * DDB_RRU, "SQS": sqs * SQS_REQUEST, "Lambda": lambda_cost}
+
+
+def scale_out_per_stack(inputs: Inputs) -> float:
+    """The evaluate queue's idle long polls (5 pollers, as per_stack) and its two alarms (DLQ, function errors)."""
+    return 5 * 3 * 60 * 24 * DAYS * SQS_REQUEST + 2 * ALARM_MONTH
+
+
+def scale_table(inputs: Inputs, volumes: tuple[float, ...] = (1e6, 10e6, 100e6), models: int = 1000) -> list[str]:
+    base = [monthly(inputs, v) for v in volumes]
+    extra = [scale_out(inputs, v) for v in volumes]
+    head = "| $ / month, scaling out | " + " | ".join(f"{v / 1e6:,.0f}M predictions/day" for v in volumes) + " |"
+    lines = [head, "|---" * (len(volumes) + 1) + "|"]
+    for service in extra[0]:
+        cells = " | ".join(f"{e[service]:,.3f}" for e in extra)
+        lines.append(f"| fan-out, leases, merges, parts: {service} | {cells} |")
+    per_model = [sum(b.values()) + sum(e.values()) for b, e in zip(base, extra, strict=True)]
+    lines.append("| **Driftline, per model, scaled out** | " + " | ".join(f"**{c:,.2f}**" for c in per_model) + " |")
+    stack = per_stack(inputs) + scale_out_per_stack(inputs)
+    lines.append(
+        f"| **a {models:,}-model stack** (each model at this volume, plus the stack's {stack:,.2f}) | "
+        + " | ".join(f"**{models * c + stack:,.0f}**" for c in per_model)
+        + " |"
+    )
+    return lines
+
+
 def early_line(inputs: Inputs, volume: float = 1e6) -> str:
     """The cost of early looks at one volume: DynamoDB and the model's total, with and without them."""
     from dataclasses import replace
@@ -412,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(table(inputs)))
     print()
     print(early_line(inputs))
+    print()
+    print("\n".join(scale_table(inputs)))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SECURITY_TOKEN", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Never the settings of a `driftline local up` running on this machine (~/.driftline/local.json): the tests' own.
+os.environ["DRIFTLINE_LOCAL_STATE"] = str(Path(tempfile.mkdtemp(prefix="driftline-state-")) / "local.json")
 
 
 @pytest.fixture

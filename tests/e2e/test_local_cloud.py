@@ -169,6 +169,7 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
             "PYTHONUNBUFFERED": "1",
+            "DRIFTLINE_LOCAL_STATE": str(tmp_path / "local.json"),  # where `local up` leaves its settings
         }
     )
     stdout, stderr = tmp_path / "local-up.stdout", tmp_path / "local-up.stderr"
@@ -430,6 +431,10 @@ def test_local_cloud_end_to_end(cloud: Cloud, tmp_path: Path) -> None:
     assert {(p["window_start"], p["value"]) for p in one if p["segment"] is None} == {
         (iso(w), n) for w, n in expected_rows.items()
     }
+    # and, as for every kind of metric, each segment's series besides the population's (SPEC §5)
+    segment_rows = {(p["window_start"], p["segment"], p["value"]) for p in points if p["metric"] == "volume.rows"}
+    assert {(p["window_start"], p["segment"], p["value"]) for p in one} == segment_rows
+    assert any(p["segment"] for p in one)
 
     # alert history and errors through the CLI
     history = json.loads(cloud.driftline("alerts", "--model", MODEL_ID, "--format", "json").stdout)
@@ -445,6 +450,33 @@ def test_local_cloud_end_to_end(cloud: Cloud, tmp_path: Path) -> None:
     assert [e["key"] for e in errors] == [CORRUPT_KEY]
     assert errors[0]["reason"] and ISO_Z.match(errors[0]["at"])
 
+    # the next commands need no flags: `local up` left its settings where the CLI finds them
+    env = {k: v for k, v in cloud.env.items() if not k.startswith("AWS_")}  # no credentials either
+    bare = [sys.executable, "-m", "driftline.cli.main"]
+    done = subprocess.run(
+        [*bare, "status", "--model", MODEL_ID, "--format", "json"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["configuration"]["task"] == "binary_classification"
+    assert status["files"]["failed"] == 1 and status["files"]["processing"] == 0
+    assert status["baseline"]["rows"] > 0 and status["last_evaluation"] is not None
+    # and --stack names the local cloud too
+    done = subprocess.run(
+        [*bare, "models", "--stack", "driftline-local", "--format", "json"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and [m["model_id"] for m in json.loads(done.stdout)] == [MODEL_ID], done.stderr
+    # a second `local up` on the same port: one line, exit 1
+    port = cloud.ready["endpoint_url"].rsplit(":", 1)[1]
+    done = subprocess.run(
+        [*bare, "local", "up", "--port", port], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1 and f"port {port} on 127.0.0.1 is in use" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
     # 7. SIGTERM: the local cloud stops cleanly
     assert cloud.stop() == 0, f"driftline local up did not exit cleanly\n{cloud.logs()}"
+    # having printed one line on stdout, the ready line (every log went to stderr), and removed its settings
+    assert cloud.stdout.read_text().splitlines() == [json.dumps(cloud.ready)]
+    assert not (tmp_path / "local.json").exists()
     assert time.monotonic() - t0 < 180

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import zlib
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,6 +63,17 @@ def synthetic_points(windows: int = WINDOWS, *, segments: tuple[str, ...] = ("US
             add("drift.jensen_shannon", col, None, w, js, rows)
             add("quality.missing_rate", col, None, w, 0.01 + (0.05 if col == "tenure_months" and w > 40 else 0), rows)
         add("drift.jensen_shannon", "churn_probability", None, w, 0.03 + (0.1 if drifting else 0), rows)
+        # the other quality rates and drift statistics (a 50% out-of-range window must show)
+        add("quality.out_of_range_rate", "monthly_spend", None, w, 0.5 if w == DRIFT_FROM + 2 else 0.0, rows)
+        add("quality.unseen_category_rate", "plan", None, w, 0.02 if drifting else 0.0, rows)
+        add("quality.type_error_rate", "tenure_months", None, w, 0.0, rows)
+        add("quality.time_error_rate", None, None, w, 0.001, rows)
+        for col in ("monthly_spend", "plan"):
+            add("drift.psi", col, None, w, 0.02 + (0.6 if drifting else 0), rows)
+            add("drift.hellinger", col, None, w, 0.05 + (0.3 if drifting else 0), rows)
+        add("drift.kolmogorov_smirnov", "monthly_spend", None, w, 0.04 + (0.3 if drifting else 0), rows)
+        add("drift.wasserstein", "monthly_spend", None, w, 1.5 + (25 if drifting else 0), rows)
+        add("drift.chi2_pvalue", "plan", None, w, 0.6 if not drifting else 1e-9, rows)
         acc = 0.86 - (0.08 if drifting else 0) + 0.01 * rng.random()
         if w < windows - 6:  # labels arrive late: no actual performance for the last windows
             add("performance.accuracy", None, None, w, acc, rows)
@@ -128,8 +140,51 @@ def synthetic_errors() -> list[dict[str, Any]]:
             "key": f"predictions/{MODEL}/2026/{EVIL}.csv",
             "reason": f"bad header {EVIL}",
             "file_id": "abc",
-        }
+        },
+        {
+            "at": T0 + 6 * HOUR,
+            "key": f"baselines/{MODEL}/ref.parquet",
+            "reason": "delivered 5 times, never processed",
+            "file_id": "def",
+            "kind": "dead_letter",
+        },
     ]
+
+
+@dataclass(frozen=True)
+class PartialPoint(MetricPoint):
+    """A point of the window still open (SPEC §3 ``partial``), whatever MetricPoint's own fields are."""
+
+    partial: bool = True
+
+
+def open_window_points() -> list[MetricPoint]:
+    """The open window after the last closed one: partial points, population and a segment."""
+    ws = T0 + WINDOWS * HOUR
+    return [
+        PartialPoint(MODEL, "volume.rows", None, None, ws, ws + HOUR, 300.0, 300),
+        PartialPoint(MODEL, "drift.jensen_shannon", "monthly_spend", None, ws, ws + HOUR, 0.31, 300),
+        PartialPoint(MODEL, "volume.rows", None, "country=US", ws, ws + HOUR, 80.0, 80),
+    ]
+
+
+def synthetic_status() -> dict[str, Any]:
+    return {
+        "last_file": {
+            "key": f"predictions/{MODEL}/last.csv",
+            "received_at": iso_utc(T0 + WINDOWS * HOUR - 600),
+            "status": "done",
+            "kind": "predictions",
+        },
+        "files": {"received": 120, "processing": 1, "done": 117, "failed": 1, "dead_lettered": 1},
+        "windows_waiting": {"count": 2, "oldest": iso_utc(T0 + (WINDOWS - 2) * HOUR)},
+        "last_evaluation": {
+            "at": iso_utc(T0 + WINDOWS * HOUR - 60),
+            "windows": 1,
+            "windows_left": 0,
+            "errors": [f"model other: {EVIL}"],
+        },
+    }
 
 
 def _numeric_profile(bins: NumericBins, values: np.ndarray, bid: str) -> NumericProfile:
@@ -180,6 +235,7 @@ def render(config: ModelConfig, **kw: Any) -> str:
     baseline, window = synthetic_baseline_and_window()
     points = synthetic_points()
     last = max(p.window_start for p in points if p.metric == "drift.jensen_shannon")
+    points += open_window_points()
     args: dict[str, Any] = {
         "start": T0,
         "end": T0 + WINDOWS * HOUR,
@@ -191,6 +247,8 @@ def render(config: ModelConfig, **kw: Any) -> str:
         "window_profile": window,
         "window_start": last,
         "generated_at": T0 + WINDOWS * HOUR,
+        "status": synthetic_status(),
+        "alerted_windows": {T0 + DRIFT_FROM * HOUR: (window, baseline), T0 + (DRIFT_FROM + 1) * HOUR: (window, None)},
     }
     args.update(kw)
     return render_report_from_data(MODEL, **args)
@@ -249,6 +307,67 @@ def test_report_content_and_escaping(churn_config: ModelConfig) -> None:
     assert 'class="badge ok">OK' in page
 
 
+NEW_SECTIONS = (
+    "Data quality · out of range rate",
+    "Data quality · unseen category rate",
+    "Data quality · type error rate",
+    "Data quality · time error rate",
+    "Drift · psi",
+    "Drift · hellinger",
+    "Drift · kolmogorov smirnov",
+    "Drift · chi2 pvalue",
+    "Drift · wasserstein · monthly_spend",
+    "Segments over time · rows",
+    "Segments over time · accuracy",
+    "Segments over time · worst drift",
+    "Every feature&#x27;s distribution",
+    "Alerted window · monthly_spend · 2026-01-06T06:00:00Z",
+    "Alerted window · plan · 2026-01-06T07:00:00Z",
+    "Data freshness and files",
+)
+
+
+def section(page: str, title: str) -> str:
+    at = page.index(title)
+    return page[at : page.index("</section>", at)]
+
+
+def test_report_new_sections(churn_config: ModelConfig) -> None:
+    page = render(churn_config)
+    for title in NEW_SECTIONS:
+        assert title in page, title
+    # a 50% out-of-range window is on the chart, on a 0..1-bounded axis: the line reaches the top tick (0.5)
+    oor = section(page, "Data quality · out of range rate")
+    assert ">0.5<" in oor and ">0.0<" in oor and ">-" not in oor
+    # a rate that is always 0 has an axis from 0 up, never -1 .. 1
+    flat = section(page, "Data quality · type error rate")
+    assert ">-1" not in flat and ">0.00<" in flat and ">0.05<" in flat
+    # the open window's points are drawn apart (hollow, dotted link), and said to be partial
+    assert page.count('class="partial"') >= 3
+    assert "partial: window still open" in section(page, "Feature drift")
+    assert "partial: window still open" in section(page, "Segments over time · rows")
+    # freshness: the last file, files failed / dead-lettered, the evaluator's errors (escaped)
+    fresh = section(page, "Data freshness and files")
+    for words in ("last file received", "files dead-lettered", "windows waiting for the evaluator", "evaluation error"):
+        assert words in fresh, words
+    assert EVIL not in page
+    # the errors table says which were dead-lettered
+    assert "dead-letter" in section(page, "Errors")
+    # every feature's distribution is one click away (no script: <details>)
+    assert page.count('<details class="dist">') == 1  # 4 features profiled in the window, 3 shown as cards
+
+
+def test_line_chart_axes_for_rates() -> None:
+    from driftline.cli.report.svg import Series, line_chart
+
+    zero = line_chart([Series("x", "#000", [(T0, 0.0), (T0 + HOUR, 0.0)])], step=HOUR, y_floor=0.0, y_cap=1.0)
+    labels = re.findall(r'text-anchor="end">([^<]+)<', zero)
+    assert labels[0] == "0.00" and all(float(v) >= 0 for v in labels), labels
+    full = line_chart([Series("x", "#000", [(T0, 0.2), (T0 + HOUR, 0.97)])], step=HOUR, y_floor=0.0, y_cap=1.0)
+    labels = re.findall(r'text-anchor="end">([^<]+)<', full)
+    assert float(labels[-1]) == 1.0 and float(labels[0]) == 0.0, labels
+
+
 def test_report_without_config_or_baseline() -> None:
     page = render_report_from_data(
         MODEL, start=T0, end=T0 + WINDOWS * HOUR, points=synthetic_points(), alerts=synthetic_alerts(), generated_at=T0
@@ -278,6 +397,8 @@ def test_render_report_loads_from_the_store(churn_config: ModelConfig) -> None:
         assert store.record_alert(MODEL, key, {"alert": json.dumps(a)})
     last = T0 + (WINDOWS - 1) * HOUR
     store.put_file_profiles(MODEL, "file1", {(last, None): window})
+    store.put_file_profiles(MODEL, "file0", {(T0 + DRIFT_FROM * HOUR, None): window})  # an alarmed window
+    assert store.claim_file("file1", model_id=MODEL, key=f"predictions/{MODEL}/last.csv", kind="predictions")
     store.record_error(MODEL, key=f"predictions/{MODEL}/x.csv", file_id="f", reason="cannot parse")
 
     registry = SimpleNamespace(
@@ -291,6 +412,9 @@ def test_render_report_loads_from_the_store(churn_config: ModelConfig) -> None:
     assert "Distribution · monthly_spend" in page
     assert "cannot parse" in page
     assert 'class="marker alarm"' in page
+    # the windows that alarmed, loaded from the store; the freshness of the data from the status records
+    assert "Alerted window · monthly_spend · 2026-01-06T06:00:00Z" in page
+    assert f"predictions/{MODEL}/last.csv" in section(page, "Data freshness and files")
 
 
 # -- the page, rendered --------------------------------------------------------------------------------------------
@@ -362,7 +486,7 @@ def test_report_renders_in_headless_chromium(churn_config: ModelConfig, tmp_path
         "--hide-scrollbars",
         f"--user-data-dir={profile_dir}",
         f"--screenshot={png}",
-        "--window-size=1400,2400",
+        "--window-size=1400,9000",
         page.as_uri(),
     ]
     try:
@@ -373,7 +497,7 @@ def test_report_renders_in_headless_chromium(churn_config: ModelConfig, tmp_path
     assert png.stat().st_size > 50_000, png.stat().st_size
 
     pixels = decode_png(png.read_bytes())[:, :, :3].astype(np.int32)
-    assert pixels.shape[:2] == (2400, 1400), pixels.shape
+    assert pixels.shape[:2] == (9000, 1400), pixels.shape
     ink = (pixels.min(axis=2) < 200).mean()  # neither white nor the light page background
     assert ink > 0.03, f"only {ink:.1%} of the pixels are drawn"
 
@@ -383,3 +507,10 @@ def test_report_renders_in_headless_chromium(churn_config: ModelConfig, tmp_path
     assert count(PALETTE[0]) > 1_000  # the first line colour (volume, first feature, actual performance)
     assert count(PALETTE[1]) > 300  # the second (the drifting feature)
     assert count(ALARM_COLOR) > 30  # alert markers
+    # the sections below the first screen are drawn too: every band of 1,500 px down to the alert history holds ink
+    html_text = page.read_text()
+    for title in NEW_SECTIONS:
+        assert title in html_text, title
+    for top in range(0, 7500, 1500):
+        band = pixels[top : top + 1500]
+        assert (band.min(axis=2) < 200).mean() > 0.01, f"nothing drawn between {top} and {top + 1500} px"

@@ -31,6 +31,7 @@ FUNCTIONS = {
     "IngestFunction": ("functions/ingest/", "ArrowDepsLayer", "IngestQueue"),
     "LabelsFunction": ("functions/labels/", "ArrowDepsLayer", "LabelsQueue"),
     "EvaluateFunction": ("functions/evaluate/", "LightDepsLayer", None),
+    "JudgeFunction": ("functions/judge/", "LightDepsLayer", "JudgeQueue"),
 }
 NOTIFICATIONS = {  # queue: S3 key filter rules
     "ConfigQueue": {"prefix": "models/", "suffix": "config.yaml"},
@@ -232,7 +233,8 @@ def test_each_function_has_its_own_role_scoped_to_its_prefixes(resources: dict[s
         "BaselineFunction": {"baselines/*", "_driftline/*"},
         "IngestFunction": {"predictions/*", "_driftline/*"},
         "LabelsFunction": {"labels/*", "_driftline/*"},
-        "EvaluateFunction": {"_driftline/*"},
+        "EvaluateFunction": set(),  # the dispatcher reads the table and queues models: no S3, no alerts
+        "JudgeFunction": {"_driftline/*"},
     }
     for fn, prefixes in expected_reads.items():
         # Given the function's role
@@ -257,7 +259,7 @@ def test_each_function_has_its_own_role_scoped_to_its_prefixes(resources: dict[s
             assert writes == {"_driftline/ids/*"}, fn
         # And it publishes only to the alerts topic
         publish = [s for s in statements if "sns:Publish" in _listify(s["Action"])]
-        assert publish, fn
+        assert bool(publish) == (fn != "EvaluateFunction"), fn
         assert all(s["Resource"] == {"Ref": "AlertsTopic"} for s in publish), fn
 
 
@@ -695,3 +697,10 @@ def test_the_retraining_rule_exists_only_with_a_target_and_sends_critical_alarms
     (policy,) = retraining["RetrainingInvokeRole"]["Properties"]["Policies"]
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == "states:StartExecution" and statement["Resource"] == {"Ref": "RetrainingTargetArn"}
+
+
+def test_sample_judge_event_carries_evaluate_messages() -> None:
+    from driftline.services.dispatch import parse_evaluate_message
+
+    event = json.loads((EVENTS / "judge-sqs.json").read_text(encoding="utf-8"))
+    assert [parse_evaluate_message(r["body"])[0] for r in event["Records"]] == ["churn-v3", "fraud-v1"]

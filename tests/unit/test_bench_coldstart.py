@@ -139,10 +139,15 @@ def test_check_work_needs_each_file_processed_and_the_first_tick_to_evaluate() -
     assert "not processed" in (cs.check_work("IngestFunction", calls, logs("processed", "duplicate")) or "")
     failing = [{"response": {"batchItemFailures": [{"itemIdentifier": "1"}]}}, calls[1]]
     assert "batch item failures" in (cs.check_work("LabelsFunction", failing, logs("processed", "processed")) or "")
-    # and the evaluator's first tick must have evaluated windows (the second may find nothing new)
-    ticks = [{"response": {"models": 1, "windows": 2, "alerts": 0}}, {"response": {"windows": 0}}]
+    # and the evaluator's first tick must have queued the model, and the judge's first batch evaluated windows
+    # (the second may find nothing new)
+    ticks = [{"response": {"models": 1, "queued": 1, "errors": 0}}, {"response": {"queued": 0}}]
     assert cs.check_work("EvaluateFunction", ticks, "") is None
     assert cs.check_work("EvaluateFunction", ticks[::-1], "") is not None
+    judged = [{"response": {"batchItemFailures": [], "summary": {"windows": 2}}},
+              {"response": {"batchItemFailures": [], "summary": {"windows": 0}}}]  # fmt: skip
+    assert cs.check_work("JudgeFunction", judged, "") is None
+    assert cs.check_work("JudgeFunction", judged[::-1], "") is not None
 
 
 def test_importtime_output_is_summed_by_package() -> None:

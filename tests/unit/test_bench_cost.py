@@ -44,6 +44,20 @@ def test_the_table_has_a_row_per_service_and_the_alternatives() -> None:
     assert any(line.startswith("| Evidently in Lambda") for line in lines)
 
 
+def test_scaling_out_adds_five_reads_a_tick_and_a_counter_write_a_file() -> None:
+    i = cost.inputs_of(cost.parse_args([]))
+    extra = cost.scale_out(i, 1e6)
+    windows = cost.DAYS * 24
+    files = 288 * cost.DAYS  # 12 files a window: no merge
+    want = (windows * 2 + files) * cost.DDB_WRU + (cost.TICKS * 5 + windows) * cost.DDB_RRU
+    assert extra["DynamoDB"] == pytest.approx(want)
+    many = cost.inputs_of(cost.parse_args(["--files-per-day", str(24 * 640)]))  # 640 a window: 10 merges each
+    merges = cost.scale_out(many, 1e6)["DynamoDB"] - cost.scale_out(i, 1e6)["DynamoDB"]
+    assert merges > 10 * windows * 17 * cost.DDB_WRU
+    lines = cost.scale_table(i)
+    assert any(line.startswith("| **a 1,000-model stack**") for line in lines)
+
+
 def test_early_looks_cost_a_few_looks_per_window_and_stay_within_ten_percent_at_1m_a_day() -> None:
     inputs = cost.inputs_of(cost.parse_args([]))
     # 288 files a day, 1 h windows of 41,667 rows: looks at the 1st, 2nd, 4th and 8th file (rows doubled each time)

@@ -65,7 +65,7 @@ def test_load_runs_end_to_end_and_its_numbers_add_up(tmp_path: Path, clean_envir
     assert b_eval["metric point"]["items"] == WINDOWS * a_eval["metric point"]["items"]
     # the reads: one series point per window, row counts that add up to the rows sent, every point written
     reads = {r["label"]: r for r in numbers["reads"]}
-    assert reads["one drift series"]["points"] == WINDOWS
+    assert reads["one drift series"]["population"] == WINDOWS  # and a point per segment and window besides
     assert reads["row counts"]["value_sum"] == FILES * ROWS
     assert reads["every metric, last day"]["points"] == b_eval["metric point"]["items"]
 

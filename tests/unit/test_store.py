@@ -73,3 +73,37 @@ def test_window_keys_sort_like_times_before_and_after_1970() -> None:
     times = [-315_619_200, -3600, 0, 3600, WS, 4_102_444_800]
     assert sorted(times, key=ws_key) == times
     assert ws_key(1.5) > ws_key(1) and ws_key(1.5) < ws_key(2)
+
+
+def test_status_records_files_runs_alarms_and_errors() -> None:
+    # Given a store, three files claimed (one twice: a redelivery), two finished, an alarm, a run, two errors
+    from driftline.adapters.memory import MemoryTable
+    from driftline.services.store import Store
+
+    clock = iter(range(1_000, 2_000)).__next__
+    store = Store(MemoryTable(), clock=lambda: float(clock()))
+    for fid in ("a", "b", "c"):
+        assert store.claim_file(fid, model_id="m", key=f"predictions/m/{fid}.csv", kind="predictions")
+    assert store.claim_file("c", model_id="m", key="predictions/m/c.csv", kind="predictions")  # unfinished: again
+    store.finish_file("a", status="done", rows=5)
+    store.finish_file("b", status="failed", reason="bad")
+    assert not store.claim_file("a", model_id="m", key="predictions/m/a.csv", kind="predictions")  # duplicate
+    store.put_alert_states("m", {"S#r#c#-": {"state": "ALARM", "rule": "r", "column": "c", "segment": None}})
+    store.put_alert_states("m", {"S#r#d#-": {"state": "OK", "rule": "r", "column": "d", "segment": None}})
+    store.put_run("m", at=5.0, windows=2, windows_left=1, errors=["boom"])
+    store.record_error("m", key="k1", file_id="f1", reason="r1", at=1.0)
+    store.record_error("m", key="k2", file_id="f2", reason="r2", at=2.0, kind="dead_letter")
+
+    # Then the typed records say so: a redelivery or a duplicate is not a new file
+    counts = store.file_counts("m")
+    assert (counts.received, counts.done, counts.failed, counts.processing) == (3, 1, 1, 1)
+    assert counts.last_key == "predictions/m/c.csv" and counts.last_kind == "predictions"
+    assert [(a.rule, a.column) for a in store.open_alarms("m")] == [("r", "c")]
+    run = store.last_run("m")
+    assert run is not None and (run.windows, run.windows_left, run.errors) == (2, 1, ("boom",))
+    assert [(e.key, e.kind) for e in store.error_records("m")] == [("k2", "dead_letter"), ("k1", "failed")]
+    assert store.file_counts("other").received == 0 and store.last_run("other") is None
+    # and a file whose message was dead-lettered leaves the processing count
+    store.finish_file("c", status="dead_lettered", reason="5 tries")
+    counts = store.file_counts("m")
+    assert (counts.dead_lettered, counts.processing) == (1, 0)

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, DecimalException
@@ -37,7 +38,7 @@ from driftline.adapters.dynamodb import (
 from driftline.adapters.eventbridge import DETAIL_TYPE, SOURCE, check_detail
 from driftline.adapters.sns import check_publish
 from driftline.core.errors import StorageError
-from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, NotFound, Put
+from driftline.services.ports import Check, Condition, ConditionFailed, Delete, Item, ListedObject, NotFound, Put
 
 
 class _Faults:
@@ -63,6 +64,30 @@ class _Faults:
             raise exc
 
 
+class _Partitioned(dict[tuple[str, str], Item]):
+    """The table's items by key, with the keys of each partition kept aside, so a query on the table's key reads
+    its partition only (as DynamoDB does), not every item. Mutated only through ``[key] =`` and ``pop``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_pk: dict[str, dict[tuple[str, str], None]] = {}
+
+    def __setitem__(self, key: tuple[str, str], item: Item) -> None:
+        super().__setitem__(key, item)
+        self.by_pk.setdefault(key[0], {})[key] = None
+
+    def pop(self, key: tuple[str, str], default: Any = None) -> Any:  # type: ignore[override]
+        part = self.by_pk.get(key[0])
+        if part is not None:
+            part.pop(key, None)
+            if not part:
+                del self.by_pk[key[0]]
+        return super().pop(key, default)
+
+    def partition(self, pk: str) -> list[Item]:
+        return [self[k] for k in self.by_pk.get(pk, ())]
+
+
 class MemoryTable(_Faults):
     """``ports.Table`` in memory: items keyed (pk, sk), with the semantics of ``DynamoTable``."""
 
@@ -71,7 +96,7 @@ class MemoryTable(_Faults):
     def __init__(self, table_name: str = "memory") -> None:
         super().__init__()
         self.table_name = table_name
-        self._items: dict[tuple[str, str], Item] = {}
+        self._items = _Partitioned()
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 
@@ -202,7 +227,7 @@ class MemoryTable(_Faults):
         with self._lock:
             self._maybe_fail("query")
             found = []
-            for item in self._items.values():
+            for item in self._items.partition(pk) if pk_name == "pk" else self._items.values():
                 sk = item.get(sk_name)
                 if item.get(pk_name) != pk or not isinstance(sk, str):
                     continue
@@ -260,12 +285,13 @@ class MemoryObjectStore(_Faults):
     """``ports.ObjectStore`` in memory: key → bytes; the ETag is the MD5 of the body (as S3 gives for a
     single-part upload)."""
 
-    OPERATIONS = frozenset({"open", "open_seekable", "get_bytes", "get_range", "put_bytes", "etag"})
+    OPERATIONS = frozenset({"open", "open_seekable", "open_from", "get_bytes", "get_range", "put_bytes", "etag"})
 
     def __init__(self, bucket: str = "memory") -> None:
         super().__init__()
         self.bucket = bucket
         self._objects: dict[str, tuple[bytes, str]] = {}
+        self.modified: dict[str, float] = {}  # key -> epoch seconds of its last put (tests may set it)
 
     def _body(self, op: str, key: str) -> bytes:
         with self._lock:
@@ -298,9 +324,16 @@ class MemoryObjectStore(_Faults):
         with self._lock:
             self._maybe_fail("put_bytes")
             self._objects[key] = (bytes(data), content_type)
+            self.modified[key] = time.time()
 
     def etag(self, key: str) -> str:
         return hashlib.md5(self._body("etag", key), usedforsecurity=False).hexdigest()
+
+    def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
+        body = self._body("open_from", key)
+        if hashlib.md5(body, usedforsecurity=False).hexdigest() != etag:
+            raise StorageError(f"s3://{self.bucket}/{key}: the object changed while it was being read", retryable=True)
+        return io.BytesIO(body[start:])
 
     def content_type(self, key: str) -> str:
         with self._lock:
@@ -312,6 +345,13 @@ class MemoryObjectStore(_Faults):
     def keys(self) -> list[str]:
         with self._lock:
             return sorted(self._objects)
+
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """``ports.ObjectLister``: the objects under ``prefix`` in key order (last modified: when put)."""
+        with self._lock:
+            found = sorted((k, v) for k, v in self._objects.items() if k.startswith(prefix))
+        for key, (body, _) in found:
+            yield ListedObject(key, hashlib.md5(body, usedforsecurity=False).hexdigest(), len(body), self.modified[key])
 
 
 class MemoryAlertSink(_Faults):
@@ -357,3 +397,27 @@ class MemoryEventSink(_Faults):
             self._maybe_fail("put")
             self.events.append({"event_id": event_id, "source": SOURCE, "detail_type": DETAIL_TYPE, "detail": detail})
         return event_id
+
+
+class MemoryQueue(_Faults):
+    """``ports.MessageQueue`` in memory: the bodies sent, in order, in ``messages`` (a consumer pops them)."""
+
+    OPERATIONS = frozenset({"send_batch"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.sent = 0
+
+    def send_batch(self, bodies: Sequence[str]) -> None:
+        with self._lock:
+            self._maybe_fail("send_batch")
+            self.messages.extend(str(b) for b in bodies)
+            self.sent += len(bodies)
+
+    def take(self, n: int | None = None) -> list[str]:
+        """Receive (and delete) up to ``n`` messages, oldest first (all without ``n``)."""
+        with self._lock:
+            n = len(self.messages) if n is None else n
+            out, self.messages = self.messages[:n], self.messages[n:]
+            return out

@@ -12,7 +12,7 @@ boto3 (and so moto and the client configuration).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import urllib3.exceptions
@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from driftline.adapters._errors import translate
 from driftline.core.errors import StorageError
-from driftline.services.ports import NotFound
+from driftline.services.ports import ListedObject, NotFound
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -265,9 +265,50 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
 
+    def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
+        """The object's body from byte ``start`` on, streamed, only if its ETag is still ``etag`` (a part of a split
+        file must not mix two versions). Raises NotFound; a changed object is a retryable StorageError."""
+        try:
+            resp = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-", IfMatch=f'"{etag}"')
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, key) from err
+        return cast(BinaryIO, StreamedBody(resp["Body"], self.bucket, key))
+
     def etag(self, key: str) -> str:
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as err:
             raise _translate(err, self.bucket, key) from err
         return str(head["ETag"]).strip('"')
+
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """``ports.ObjectLister``: ListObjectsV2 pages under ``prefix`` (1,000 keys a page), in key order."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            try:
+                resp = self._client.list_objects_v2(**kwargs)
+            except (ClientError, BotoCoreError) as err:
+                raise _translate(err, self.bucket, prefix) from err
+            for o in resp.get("Contents", []):
+                yield ListedObject(
+                    str(o["Key"]),
+                    str(o.get("ETag", "")).strip('"'),
+                    int(o.get("Size", 0)),
+                    o["LastModified"].timestamp(),
+                )
+            if not resp.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = resp["NextContinuationToken"]
+
+    def notified_queues(self) -> dict[str, str]:
+        """The bucket's S3 → SQS notifications: key prefix of each queue configuration's filter → queue ARN."""
+        try:
+            conf = self._client.get_bucket_notification_configuration(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as err:
+            raise _translate(err, self.bucket, "") from err
+        out: dict[str, str] = {}
+        for qc in conf.get("QueueConfigurations", []):
+            rules = qc.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+            prefix = next((str(r["Value"]) for r in rules if str(r.get("Name", "")).lower() == "prefix"), "")
+            out[prefix] = str(qc["QueueArn"])
+        return out

@@ -169,7 +169,7 @@ def run_demo(
     stream: Any = None,
 ) -> int:
     from driftline.cli.local.cloud import LocalCloud
-    from driftline.cli.main import format_table
+    from driftline.cli.output import format_table
     from driftline.cli.report import render_report
     from driftline.runtime.container import container
 

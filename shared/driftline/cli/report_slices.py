@@ -43,7 +43,8 @@ def _num(x: float | None) -> str:
 
 def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: int) -> list[str]:
     """The sections' HTML cards (none when there is nothing to show)."""
-    from driftline.cli import report as page  # the chart kit; imported here (report imports this module)
+    from driftline.cli.report import sections  # the chart kit (the report package imports this module)
+    from driftline.cli.report import svg as page
 
     pts = [p for p in points if wanted(p)]
     out: list[str] = []
@@ -78,7 +79,7 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
             )
             keys = page.legend([(s.name, s.color, False) for s in series])
             note = "Per group, against the reference group; dashed: the four-fifths line." if refs[0].value else ""
-            out.append(page._card(f"{col} · {title}", chart + keys, note=note))
+            out.append(sections._card(f"{col} · {title}", chart + keys, note=note))
         out.append(
             _latest_table(
                 f"{col} · latest window",
@@ -111,7 +112,7 @@ def cards(points: Iterable[MetricPoint], config: ModelConfig | None, *, step: in
             series = [s for s in series if s.points]
             chart = page.line_chart(series, step=step, y_floor=0.0, label=metric)
             out.append(
-                page._card(f"Scenarios · {metric}", chart + page.legend([(s.name, s.color, False) for s in series]))
+                sections._card(f"Scenarios · {metric}", chart + page.legend([(s.name, s.color, False) for s in series]))
             )
         out.append(_scenario_table(scen, names))
     return out
@@ -122,7 +123,8 @@ def _latest(points: Sequence[MetricPoint]) -> int | None:
 
 
 def _latest_table(title: str, points: Sequence[MetricPoint], metrics: Sequence[str], heads: Sequence[str]) -> str:
-    from driftline.cli import report as page
+    from driftline.cli.report import sections
+    from driftline.cli.report import svg as page
 
     ws = _latest(points)
     rows = [p for p in points if p.window_start == ws]
@@ -137,11 +139,12 @@ def _latest_table(title: str, points: Sequence[MetricPoint], metrics: Sequence[s
         body += f"<tr{' class=bad' if bad else ''}><td>{_esc(g)}</td><td>{n}</td>{cells}</tr>"
     head = "".join(f"<th>{_esc(h)}</th>" for h in ("group", "rows", *heads))
     table = f'<table class="segments"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    return page._card(title, table, note=f"Window {_esc(page._iso(ws))}; groups below four-fifths marked.")
+    return sections._card(title, table, note=f"Window {_esc(page._iso(ws))}; groups below four-fifths marked.")
 
 
 def _scenario_table(points: Sequence[MetricPoint], names: Sequence[str]) -> str:
-    from driftline.cli import report as page
+    from driftline.cli.report import sections
+    from driftline.cli.report import svg as page
 
     ws = _latest(points)
     rows = [p for p in points if p.window_start == ws]
@@ -158,4 +161,4 @@ def _scenario_table(points: Sequence[MetricPoint], names: Sequence[str]) -> str:
         )
     head = "<tr><th>scenario</th><th>rows</th><th>performance</th><th>most drifted (JS)</th></tr>"
     table = f'<table class="segments"><thead>{head}</thead><tbody>{body}</tbody></table>'
-    return page._card("Scenarios · latest window", table, wide=True, note=f"Window {_esc(page._iso(ws))}.")
+    return sections._card("Scenarios · latest window", table, wide=True, note=f"Window {_esc(page._iso(ws))}.")

@@ -122,6 +122,7 @@ def iter_batches(
     columns: Sequence[str] | None = None,
     string_columns: Collection[str] = (),
     batch_rows: int = 65_536,
+    row_groups: Sequence[int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream a data file as record batches of at most ``batch_rows`` rows.
 
@@ -130,7 +131,7 @@ def iter_batches(
     and names the file in errors. ``columns`` are the columns wanted (all when None): absent ones are simply
     absent from the batches, extra ones are not parsed where the format allows. ``string_columns`` come out
     as ``pa.string()`` (or, from Parquet, ``dictionary<string>``) whatever they look like. An empty file yields
-    nothing.
+    nothing. ``row_groups`` (Parquet only): read just those row groups (one part of a split file).
 
     Raises :class:`InputError` (eagerly for the extension, otherwise while iterating) when the file cannot
     be processed at all. Errors raised by the stream itself (a network failure) propagate unchanged.
@@ -149,6 +150,7 @@ def iter_batches(
         wanted=wanted,
         strings=frozenset(string_columns),
         batch_rows=batch_rows,
+        row_groups=None if row_groups is None else list(row_groups),
     )
     return _guarded(plan)
 
@@ -165,6 +167,7 @@ class _Plan:
     wanted: list[str] | None
     strings: frozenset[str]
     batch_rows: int
+    row_groups: list[int] | None = None
     # Filled in while reading, for error messages.
     stream: _StreamSource | None = None
     native: Any = None
@@ -433,7 +436,12 @@ def _read_parquet(plan: _Plan, raw: Any, stack: contextlib.ExitStack) -> Iterato
         # Open again (the footer is not read twice) with those columns read as dictionaries.
         parquet = pq.ParquetFile(opened, metadata=parquet.metadata, read_dictionary=dictionaries)
         stack.callback(parquet.close)
-    for batch in parquet.iter_batches(batch_size=plan.batch_rows, columns=present, use_threads=True):
+    groups = plan.row_groups
+    if groups is not None and any(not 0 <= g < parquet.num_row_groups for g in groups):
+        raise InputError(f"the file has {parquet.num_row_groups} row groups, not {groups}", key=plan.name)
+    if groups == []:
+        return
+    for batch in parquet.iter_batches(batch_size=plan.batch_rows, columns=present, use_threads=True, row_groups=groups):
         try:
             yield _finish(plan, present, batch.columns, batch.num_rows, validate=True, keep_dictionary=True)
         except _Utf8Error as err:

@@ -13,6 +13,7 @@ from driftline.adapters.dynamodb import DynamoTable
 from driftline.adapters.eventbridge import EventBridgeSink
 from driftline.adapters.s3 import S3ObjectStore
 from driftline.adapters.sns import SnsAlertSink
+from driftline.adapters.sqs import SqsQueue
 from driftline.runtime.settings import Settings
 from driftline.services.alerts import AlertPublisher
 from driftline.services.evaluate import EvaluateService
@@ -20,6 +21,7 @@ from driftline.services.models import ModelRegistry
 from driftline.services.store import Store
 
 if TYPE_CHECKING:
+    from driftline.services.dispatch import EvaluationDispatcher, EvaluationWorker
     from driftline.services.ingest import IngestService
 
 # parameter_validation off: botocore's client-side check of every request against the service model was ~18% of
@@ -67,12 +69,33 @@ class Container:
     def ingest(self) -> IngestService:
         # imported here: only the SQS-triggered functions build the ingest service
         from driftline.services.ingest import IngestService
+        from driftline.services.split import FileSplitter
 
-        return IngestService(self.store, self.registry, self.alerts)
+        service = IngestService(self.store, self.registry, self.alerts)
+        url = self.settings.ingest_queue_url
+        queue = SqsQueue(self.client("sqs"), url) if url else None
+        service.splitter = FileSplitter(self.store, self.objects, queue, split_bytes=self.settings.split_bytes)
+        return service
 
     @cached_property
     def evaluate(self) -> EvaluateService:
         return EvaluateService(self.store, self.registry, self.alerts)
+
+    @cached_property
+    def dispatcher(self) -> EvaluationDispatcher:
+        """The scheduled evaluator's fan-out: models with windows due → the evaluate queue (needs its URL)."""
+        from driftline.services.dispatch import EvaluationDispatcher
+
+        if not self.settings.evaluate_queue_url:
+            raise RuntimeError("DRIFTLINE_EVALUATE_QUEUE_URL is not set: no evaluate queue to dispatch to")
+        queue = SqsQueue(self.client("sqs"), self.settings.evaluate_queue_url)
+        return EvaluationDispatcher(self.store, self.registry, queue)
+
+    @cached_property
+    def worker(self) -> EvaluationWorker:
+        from driftline.services.dispatch import EvaluationWorker
+
+        return EvaluationWorker(self.store, self.evaluate)
 
 
 _container: Container | None = None

@@ -14,6 +14,7 @@ from driftline.core.errors import InputError
 from driftline.runtime.container import container
 from driftline.runtime.events import parse_sqs_body
 from driftline.services.rejects import report_dead_letter, report_rejected_key
+from driftline.services.split import parse_part_message
 
 logger = Logger()
 metrics = Metrics()
@@ -28,7 +29,19 @@ class WrongPrefixError(InputError):
 
 def handle_record(record: SQSRecord, *, prefix: str) -> None:
     """One SQS message: the S3 objects it names, each ingested exactly once. Raising fails just this message
-    (partial batch response), so SQS retries it and, after maxReceiveCount tries, dead-letters it."""
+    (partial batch response), so SQS retries it and, after maxReceiveCount tries, dead-letters it. A part of a
+    large file (queued by the ingest function itself, services/split.py) is handled the same way."""
+    part = parse_part_message(record.body)
+    if part is not None:
+        ref, piece = part
+        logger.set_correlation_id(ref.key)
+        if ref.prefix == prefix:
+            outcome = container().ingest.handle(ref, piece)
+            logger.info("part handled", extra={"s3_key": ref.key, "part": piece.index, "of": piece.count,
+                                               "status": outcome.status, "rows": outcome.rows})  # fmt: skip
+        else:
+            logger.warning("part under another prefix ignored", extra={"s3_key": ref.key, "expected": prefix})
+        return
     note = parse_sqs_body(record.body)
     if note.test_event:
         logger.info("s3:TestEvent ignored")
@@ -110,9 +123,18 @@ def evaluate(event: dict[str, Any], *, time_left_ms: int | None = None) -> dict[
     ``time_left_ms``: the invocation's remaining time (Lambda's ``context.get_remaining_time_in_millis()``); the
     run starts no window it may not finish, and leaves the rest (``windows_left``) to the next tick."""
     at = event.get("at") if isinstance(event, dict) else None
+    if container().settings.evaluate_queue_url:  # fanned out: queue the models due, workers evaluate them
+        from driftline.runtime.fanout import dispatch
+
+        return dispatch(at=float(at) if at is not None else None)
     reports = container().evaluate.evaluate_all(
         at=float(at) if at is not None else None, time_left=None if time_left_ms is None else time_left_ms / 1000
     )
+    return summarize(reports)
+
+
+def summarize(reports: list[Any]) -> dict[str, Any]:
+    """The metrics, log lines and response of an evaluation run (``EvaluationReport`` list)."""
     alerts = sum(len(r.alerts) for r in reports)
     windows = sum(len(r.windows) for r in reports)
     left = sum(r.windows_left for r in reports)
@@ -139,4 +161,4 @@ def evaluate(event: dict[str, Any], *, time_left_ms: int | None = None) -> dict[
     return response
 
 
-__all__ = ["evaluate", "handle_record", "logger", "metrics", "sqs_handler", "tracer"]
+__all__ = ["container", "evaluate", "handle_record", "logger", "metrics", "sqs_handler", "summarize", "tracer"]

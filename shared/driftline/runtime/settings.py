@@ -18,6 +18,9 @@ class Settings:
     id_retention_days: int = 90
     endpoint_url: str | None = None
     region: str | None = None
+    evaluate_queue_url: str | None = None  # set: the scheduled evaluator queues models for workers (fan-out)
+    ingest_queue_url: str | None = None  # set: a prediction file above split_bytes is queued there in parts
+    split_bytes: int = 256 << 20
     max_receive_count: int = 5  # the queues' maxReceiveCount (template.yaml): the last try reports before the DLQ
     event_bus: str | None = None  # alerts are also put on this EventBridge bus (SPEC §4)
 
@@ -46,9 +49,22 @@ class Settings:
             id_retention_days=days("DRIFTLINE_ID_RETENTION_DAYS", 90),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
+            evaluate_queue_url=e.get("DRIFTLINE_EVALUATE_QUEUE_URL") or None,
+            ingest_queue_url=e.get("DRIFTLINE_INGEST_QUEUE_URL") or None,
+            split_bytes=_bytes(e.get("DRIFTLINE_SPLIT_BYTES", str(256 << 20))),
             max_receive_count=_tries(e.get("DRIFTLINE_MAX_RECEIVE_COUNT", "5")),
             event_bus=e.get("DRIFTLINE_EVENT_BUS") or None,
         )
+
+
+def _bytes(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be a whole number of bytes, got {raw!r}") from None
+    if value < 1 << 10:
+        raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be at least 1024, got {value}")
+    return value
 
 
 def _tries(raw: str) -> int:

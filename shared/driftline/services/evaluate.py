@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +31,7 @@ from driftline.core import volume as V
 from driftline.core.autonull import NullCache, auto_context
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
-from driftline.core.errors import NotReadyError
+from driftline.core.errors import DriftlineError, NotReadyError
 from driftline.core.metrics import MetricPoint, compute_metrics, window_points
 from driftline.core.privacy import redact_segment
 from driftline.core.profile import Profile
@@ -116,10 +116,13 @@ class EvaluateService:
         self.isolation = EvaluateErrors(store, alerts, clock=clock)
         self._nulls: NullCache = {}  # ``auto`` thresholds' nulls not stored with their baseline
 
-    def evaluate_all(self, *, at: float | None = None, time_left: float | None = None) -> list[EvaluationReport]:
-        """Every model. ``time_left``: seconds this run has (None: no limit); see the module docstring."""
+    def evaluate_all(
+        self, *, at: float | None = None, time_left: float | None = None, models: Sequence[str] | None = None
+    ) -> list[EvaluationReport]:
+        """Every model (or those of ``models``, in that order: an evaluation worker's batch).
+        ``time_left``: seconds this run has (None: no limit); see the module docstring."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
-        models = self.store.list_models()
+        models = self.store.list_models() if models is None else list(models)
         reports = []
         for i, model_id in enumerate(models):
             if budget is not None:
@@ -135,12 +138,28 @@ class EvaluateService:
                 else:
                     reason = self.isolation.model(model_id, err, now=self.clock() if at is None else at)
                 reports.append(EvaluationReport(model_id, errors=[reason]))
+            self._record_run(reports[-1])
         return reports
 
     def evaluate(self, model_id: str, *, at: float | None = None, time_left: float | None = None) -> EvaluationReport:
         """One model. ``time_left``: seconds this run has (None: no limit)."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
-        return self._evaluate(model_id, at, budget)
+        report = self._evaluate(model_id, at, budget)
+        self._record_run(report)
+        return report
+
+    def _record_run(self, report: EvaluationReport) -> None:
+        """The run, for ``driftline status``; never a reason to fail the run."""
+        try:
+            self.store.put_run(
+                report.model_id,
+                at=self.clock(),
+                windows=len(report.windows),
+                windows_left=report.windows_left,
+                errors=report.errors,
+            )
+        except DriftlineError as err:
+            log.warning("evaluation run not recorded", extra={"model_id": report.model_id, "reason": str(err)})
 
     def _evaluate(self, model_id: str, at: float | None, budget: Budget | None) -> EvaluationReport:
         now = self.clock() if at is None else at

@@ -12,14 +12,19 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftline.core.errors import BaselineError, ConfigError, InputError
 from driftline.core.profile import Profile
 from driftline.services.alerts import Alert, AlertPublisher
+from driftline.services.merge import WindowMerger
 from driftline.services.models import ModelRegistry, ObjectRef
 from driftline.services.ports import NotFound
 from driftline.services.store import Store, file_id_for
+
+if TYPE_CHECKING:
+    from driftline.io.parts import Part
+    from driftline.services.split import FileSplitter
 
 # The data paths (predictions, labels) import pyarrow where they run: a configuration drop needs only numpy and
 # YAML, so the config function ships without the 100 MB Arrow layer (a faster cold start).
@@ -51,9 +56,16 @@ class IngestService:
         self.registry = registry
         self.alerts = alerts
         self.clock = clock
+        self.merger = WindowMerger(store)
+        self.splitter: FileSplitter | None = None  # large files in parts (services/split.py), set by the runtime
 
-    def handle(self, ref: ObjectRef) -> Outcome:
+    def handle(self, ref: ObjectRef, part: Part | None = None) -> Outcome:
+        """One object, or one ``part`` of a split one (services/split.py): each claimed once."""
         file_id = file_id_for(ref.bucket, ref.key, ref.etag)
+        if part is not None:
+            from driftline.services.split import part_id
+
+            file_id = part_id(file_id, part)
         if not self.store.claim_file(file_id, model_id=ref.model_id, key=ref.key, kind=ref.prefix):
             log.info("duplicate delivery skipped", extra={"key": ref.key})
             return Outcome(ref.key, ref.model_id, "duplicate")
@@ -63,8 +75,12 @@ class IngestService:
             elif ref.prefix == "baselines":
                 outcome = self._baseline(ref)
             elif ref.prefix == "predictions":
-                self._check_overwrite(ref, file_id)
-                outcome = self._predictions(ref, file_id)
+                if part is None:  # a part's file was checked when it was split
+                    self._check_overwrite(ref, file_id)
+                    if self.splitter is not None and self.splitter.should_split(ref):
+                        parts = self.splitter.split(ref, file_id)
+                        return Outcome(ref.key, ref.model_id, "split", details={"parts": len(parts)})
+                outcome = self._predictions(ref, file_id, part)
             else:
                 self._check_overwrite(ref, file_id)
                 outcome = self._labels(ref, file_id)
@@ -75,17 +91,22 @@ class IngestService:
             # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
             # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
             started = (self.store.get_file(file_id) or {}).get("started_at")
-            self.report_failure(ref.model_id, ref.key, file_id, reason, at=None if started is None else float(started))
+            where = ref.key if part is None else f"{ref.key} (part {part.index + 1} of {part.count})"
+            self.report_failure(ref.model_id, where, file_id, reason, at=None if started is None else float(started))
             self.store.finish_file(file_id, status="failed", reason=reason)
             return Outcome(ref.key, ref.model_id, "failed", reason=reason)
         self.store.finish_file(file_id, status="done", rows=outcome.rows)
+        if outcome.windows:  # windows of any number of files: every Nth file merges the window (services/merge.py)
+            self.merger.after_file(ref.model_id, outcome.windows)
         return outcome
 
-    def report_failure(self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None) -> None:
+    def report_failure(
+        self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None, kind: str = "failed"
+    ) -> None:
         """An error record and an ``ingest.error`` alert (SPEC §4), dated ``at`` (default: now). Idempotent for a
         given ``at``: the same error record, and the alert recorded (and published) once."""
         now = self.clock() if at is None else at
-        self.store.record_error(model_id, key=key, file_id=file_id, reason=reason, at=now)
+        self.store.record_error(model_id, key=key, file_id=file_id, reason=reason, at=now, kind=kind)
         self.alerts.publish(
             Alert(
                 model_id,
@@ -132,25 +153,33 @@ class IngestService:
             details={"baseline_id": baseline.baseline_id},
         )
 
-    def _predictions(self, ref: ObjectRef, file_id: str) -> Outcome:
+    def _predictions(self, ref: ObjectRef, file_id: str, part: Part | None = None) -> Outcome:
         from driftline.services.labels import LabelService, PredictionIds
         from driftline.services.profiling import profile_file
 
         config = self.registry.config(ref.model_id)
         baseline = self.registry.current_baseline(ref.model_id)
         ids = PredictionIds(config, baseline.baseline_id) if config.columns.label else None
+        if part is not None and self.splitter is None:
+            raise InputError("a part of a split file, but this service handles no parts", key=ref.key)
+        in_parts = part is not None
         # The file's arrival: the first claim's time (a redelivery finds the same), which bounds its plausible event
         # times and names the window its time errors are counted in (SPEC §3 quality.time_error_rate).
         started = (self.store.get_file(file_id) or {}).get("started_at")
         arrived = self.clock() if started is None else float(started)
         result = profile_file(
-            self.registry.open_data(ref.key),
+            self.splitter.open_part(ref, part) if in_parts else self.registry.open_data(ref.key),  # type: ignore[union-attr,arg-type]
             name=ref.key,
             config=config,
             baseline=baseline,
             on_batch=ids.add if ids else None,
+            row_groups=part.groups() if part is not None and part.row_groups else None,
+            allow_empty=part is not None,
             now=arrived,
         )
+        if in_parts:  # the file counts once in volume.files, whichever parts have rows in a window
+            file_key = file_id.rsplit(".", 1)[0]
+            result.profiles = self.splitter.count_file_once(ref.model_id, file_key, file_id, result.profiles)  # type: ignore[union-attr]
         # Every row read counts once in the rows read of one window: a valid row in its event-time window, a time
         # error in the window of the file's arrival (so a file without time errors touches only its own windows).
         for key, prof in result.profiles.items():
@@ -180,7 +209,7 @@ class IngestService:
             details["rows_with_time_errors"] = result.stats.bad_timestamp
         if result.stats.missing_columns:
             details["missing_columns"] = sorted(result.stats.missing_columns)
-        if result.stats.profiled == 0:
+        if result.stats.profiled == 0 and (part is None or result.stats.rows):
             raise InputError(
                 f"none of the {result.stats.rows} rows has a valid event time in column {config.columns.timestamp!r} "
                 "(missing, unparseable or outside the plausible range; counted in quality.time_error_rate)",

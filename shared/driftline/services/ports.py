@@ -126,6 +126,10 @@ class ObjectStore(Protocol):
         """The object's ETag (without quotes). Raises NotFound."""
         ...
 
+    def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
+        """A readable stream of the object from byte ``start``, if its ETag is still ``etag``. Raises NotFound."""
+        ...
+
 
 class AlertSink(Protocol):
     def publish(self, *, subject: str, messages: Mapping[str, str], attributes: Mapping[str, str]) -> str:
@@ -138,4 +142,26 @@ class EventSink(Protocol):
     def put(self, *, detail: str) -> str:
         """Put one alert event on the bus (source ``driftline``, detail type ``Driftline Alert``, ``detail`` the
         alert's JSON object). Returns the event id."""
+        ...
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object of a bucket listing: its key (decoded), ETag (without quotes), size and last modification."""
+
+    key: str
+    etag: str
+    size: int
+    last_modified: float  # epoch seconds
+
+
+class MessageQueue(Protocol):
+    def send_batch(self, bodies: Sequence[str]) -> None:
+        """Send messages (any number: chunked by 10 and retried by the implementation); each body is a string.
+        Raises StorageError naming the queue when some could not be sent."""
+
+
+class ObjectLister(Protocol):
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """The objects whose key begins with ``prefix``, in key order; pages followed transparently."""
         ...

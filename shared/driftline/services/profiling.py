@@ -53,7 +53,14 @@ class FileProfile:
 
 
 def _batches(
-    source: Source, name: str, config: ModelConfig, batch_rows: int, *, ids: bool = False, reference: bool = False
+    source: Source,
+    name: str,
+    config: ModelConfig,
+    batch_rows: int,
+    *,
+    ids: bool = False,
+    reference: bool = False,
+    row_groups: Sequence[int] | None = None,
 ) -> Iterable[pa.RecordBatch]:
     """The file's batches with the columns Driftline reads: the id column only when the caller needs ids, the
     event time only in prediction logs (reference rows all count, whatever their time)."""
@@ -63,7 +70,12 @@ def _batches(
     skip.difference_update(value_columns(config))  # a column also profiled is read whatever its other role
     columns = [c for c in wanted_columns(config) if c not in skip]
     return iter_batches(
-        source, name=name, columns=columns, string_columns=string_columns(config), batch_rows=batch_rows
+        source,
+        name=name,
+        columns=columns,
+        string_columns=string_columns(config),
+        batch_rows=batch_rows,
+        row_groups=row_groups,
     )
 
 
@@ -84,15 +96,19 @@ def profile_file(
     progress: Progress | None = None,
     on_batch: Callable[[pa.RecordBatch, PreparedBatch], None] | None = None,
     read_ahead_batches: int = 2,
+    row_groups: Sequence[int] | None = None,
+    allow_empty: bool = False,
     now: float | None = None,
 ) -> FileProfile:
     """One streamed pass over a prediction log. Raises InputError when the file cannot be used at all.
+    ``row_groups`` (Parquet) and ``allow_empty``: one part of a split file (``driftline.io.parts``), which may
+    hold no rows.
     ``on_batch`` sees each prepared batch with the Arrow rows it was made of. The next
     ``read_ahead_batches`` batches are read in a background thread while one is profiled (0: no thread). ``now``:
     the file's arrival, which bounds its plausible event times (default: the current time)."""
     preparer = BatchPreparer(config, baseline.spec, now=now)
     builder = ProfileBuilder(config, baseline.spec, baseline.baseline_id)
-    batches = _batches(source, name, config, batch_rows, ids=on_batch is not None)
+    batches = _batches(source, name, config, batch_rows, ids=on_batch is not None, row_groups=row_groups)
     for i, batch in enumerate(read_ahead(batches, read_ahead_batches)):
         try:
             prepared, rows = preparer.prepare_rows(batch)
@@ -107,7 +123,7 @@ def profile_file(
             on_batch(rows, prepared)
         if progress:
             progress(name, preparer.stats.rows)
-    if preparer.stats.rows == 0:
+    if preparer.stats.rows == 0 and not allow_empty:
         raise InputError("the file holds no rows", key=name)
     return FileProfile(builder.result(), preparer.stats)
 

@@ -41,7 +41,7 @@ def report_rejected_key(ingest: IngestService, bucket: str, key: str, reason: st
     """An error record and an ``ingest.error`` alert for a key no prefix pattern accepts. Returns the model id."""
     model_id = model_of_key(key)
     file_id = "key-" + hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:32]
-    ingest.report_failure(model_id, key, file_id, f"the key is not accepted: {reason}")
+    ingest.report_failure(model_id, key, file_id, f"the key is not accepted: {reason}", kind="rejected")
     return model_id
 
 
@@ -50,6 +50,7 @@ def report_dead_letter(ingest: IngestService, ref: ObjectRef, error: BaseExcepti
     file_id = file_id_for(ref.bucket, ref.key, ref.etag)
     reason = f"not processed after {tries} tries, sent to the dead-letter queue: {error}"
     started = (ingest.store.get_file(file_id) or {}).get("started_at")
-    ingest.report_failure(ref.model_id, ref.key, file_id, reason, at=None if started is None else float(started))
+    at = None if started is None else float(started)
+    ingest.report_failure(ref.model_id, ref.key, file_id, reason, at=at, kind="dead_letter")
     if started is not None:
         ingest.store.finish_file(file_id, status="dead_lettered", reason=reason)

@@ -5,9 +5,14 @@
     MODEL#<model>                    CONFIG                               the model's config (JSON) in force
     MODEL#<model>                    BASELINE                             the current baseline: id and S3 key
     MODEL#<model>                    STATE                                first window seen, last window closed
+    MODEL#<model>                    FILES                                files received / done / failed; the last one
+    MODEL#<model>                    RUN                                  the evaluator's last run, its errors
+    MODEL#<model>                    LEASE                                the evaluator holding the model, until when
     FILE#<file id>                   FILE                                 one input file: status, key, rows
     PROF#<model>#<window start>      F#<file id>#p<part>                  one file's profiles of one window
     PROF#<model>#<window start>      R#HEAD / R#<version>#<token>#p<part> the window's rolled-up profiles
+    PROF#<model>#<window start>      C#FILES                              files written to the window (a counter)
+    PROF#<model>#<window start>      S#<file id>#<segment>                the part of a split file that counts it
     DIRTY#<model>                    <window start>                       windows with new files or labels (+ rows)
     OPEN#<model>                     L#<window start>                     early looks at a window while it was open
     OPEN#<model>                     P#<window start>#p<part>             an open window's partial points, packed
@@ -26,6 +31,7 @@ JSON, split into parts below DynamoDB's 400 KB item limit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -35,6 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftline.core.errors import StorageError
 from driftline.core.metrics import MetricPoint
 from driftline.core.profile import Profile
 from driftline.services.ports import Condition, ConditionFailed, Item, Table
@@ -114,6 +121,75 @@ class WindowProfiles:
     version: int  # the rollup's version (0: none yet)
     file_sks: tuple[str, ...] = ()  # the sort keys of the merged file items
     rollup_sks: tuple[str, ...] = ()  # the sort keys of the rollup parts read
+
+
+@dataclass(frozen=True)
+class ConfigRecord:
+    """The configuration in force: when it was stored and from which object version."""
+
+    model_id: str
+    key: str
+    etag: str
+    updated_at: float
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    baseline_id: str
+    key: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """A model's files since its first: received (claimed once each), finished done or failed, and the last one
+    received. A file still being processed (or whose attempt died, until its redelivery) is neither done nor failed."""
+
+    received: int = 0
+    done: int = 0
+    failed: int = 0
+    last_key: str | None = None
+    last_kind: str | None = None
+    last_at: float | None = None
+    last_file_id: str | None = None
+    dead_lettered: int = 0  # its message went to a dead-letter queue after its last try
+
+    @property
+    def processing(self) -> int:
+        return max(self.received - self.done - self.failed - self.dead_lettered, 0)
+
+
+@dataclass(frozen=True)
+class AlarmRecord:
+    """A rule's target (column, segment) whose state is ALARM."""
+
+    rule: str
+    column: str | None
+    segment: str | None
+    since: float | None  # when the state was last written
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The evaluator's last run for a model."""
+
+    at: float
+    windows: int
+    windows_left: int
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """A file that could not be processed. ``kind``: ``failed`` (processing failed), ``dead_letter`` (its message
+    went to a dead-letter queue), ``rejected`` (a key that names no usable object), as the writer says."""
+
+    at: float
+    key: str
+    file_id: str
+    reason: str
+    kind: str = "failed"
 
 
 @dataclass(frozen=True)
@@ -205,6 +281,24 @@ class Store:
             }
         )
 
+    def config_record(self, model_id: str) -> ConfigRecord | None:
+        item = self.table.get(f"MODEL#{model_id}", "CONFIG")
+        if item is None:
+            return None
+        return ConfigRecord(
+            model_id,
+            str(item.get("key", "")),
+            str(item.get("etag", "")),
+            float(item.get("updated_at", 0)),
+            dict(json.loads(item["config"])),
+        )
+
+    def baseline_record(self, model_id: str) -> BaselineRecord | None:
+        item = self.table.get(f"MODEL#{model_id}", "BASELINE")
+        if item is None:
+            return None
+        return BaselineRecord(str(item["baseline_id"]), str(item["key"]), str(item.get("created_at", "")))
+
     def get_baseline_ref(self, model_id: str) -> tuple[str, str] | None:
         """(baseline id, S3 key) of the model's current baseline."""
         item = self.table.get(f"MODEL#{model_id}", "BASELINE")
@@ -233,20 +327,42 @@ class Store:
         }
         try:
             self.table.put(item, condition=Condition(absent=True))
-            return True
         except ConditionFailed:
             existing = self.table.get(f"FILE#{file_id}", "FILE")
-            # done, or failed for good (unreadable: trying again cannot help) → a duplicate delivery
-            return existing is None or existing.get("status") not in ("done", "failed")
+            # done, failed for good, or split (its parts were queued, each claimed on its own) → a duplicate delivery
+            return existing is None or existing.get("status") not in ("done", "failed", "split")
+        last = {"last_key": key, "last_kind": kind, "last_at": item["started_at"], "last_file_id": file_id}
+        self.table.add(f"MODEL#{model_id}", "FILES", {"received": 1}, set_values=last)
+        return True
 
     def finish_file(self, file_id: str, *, status: str, rows: int = 0, reason: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "rows": rows, "finished_at": self.clock()}
         if reason:
             values["reason"] = reason
-        self.table.add(f"FILE#{file_id}", "FILE", {}, set_values=values)
+        item = self.table.add(f"FILE#{file_id}", "FILE", {}, set_values=values)
+        if item.get("model_id") and status in ("done", "failed", "dead_lettered"):
+            self.table.add(f"MODEL#{item['model_id']}", "FILES", {status: 1})
+
+    def file_counts(self, model_id: str) -> FileCounts:
+        item = self.table.get(f"MODEL#{model_id}", "FILES") or {}
+        return FileCounts(
+            int(item.get("received", 0)),
+            int(item.get("done", 0)),
+            int(item.get("failed", 0)),
+            item.get("last_key"),
+            item.get("last_kind"),
+            None if item.get("last_at") is None else float(item["last_at"]),
+            item.get("last_file_id"),
+            int(item.get("dead_lettered", 0)),
+        )
 
     def get_file(self, file_id: str) -> Item | None:
         return self.table.get(f"FILE#{file_id}", "FILE")
+
+    def file_statuses(self, file_ids: Sequence[str]) -> dict[str, str]:
+        """The status (processing | done | failed) of those of ``file_ids`` ever claimed (one batched read)."""
+        items = self.table.batch_get([(f"FILE#{fid}", "FILE") for fid in file_ids])
+        return {str(i["pk"]).removeprefix("FILE#"): str(i.get("status", "")) for i in items}
 
     def claim_key(self, model_id: str, key: str, file_id: str) -> str | None:
         """Record that ``file_id`` is the version of ``key`` that counts. Returns the file id of another version
@@ -313,6 +429,35 @@ class Store:
         items = self.table.query(f"DIRTY#{model_id}", sk_to=None if until is None else ws_key(until))
         return [(int(i["window_start"]), str(i["seq"])) for i in items]
 
+    def has_dirty(self, model_id: str, *, until: int | None = None) -> bool:
+        """Whether some window (up to ``until``) has unevaluated changes: one item read at most."""
+        items = self.table.query(f"DIRTY#{model_id}", sk_to=None if until is None else ws_key(until), limit=1)
+        return next(iter(items), None) is not None
+
+    # -- leases: one evaluator per model at a time -------------------------------------------------------------------
+
+    def acquire_lease(self, model_id: str, owner: str, *, seconds: float) -> bool:
+        """Hold the model for ``seconds`` (or renew one's own hold): True when ``owner`` holds it now. A lease
+        held by another and not expired is respected; an expired one is taken over. Every write carries a new
+        token and is conditional on the token read, so of two takers only one wins, and a late renewal by the
+        expired holder cannot slip in after a takeover."""
+        pk, now = f"MODEL#{model_id}", self.clock()
+        item = {"pk": pk, "sk": "LEASE", "owner": owner, "until": now + seconds, "token": uuid.uuid4().hex}
+        current = self.table.get(pk, "LEASE")
+        if current is not None and current.get("owner") != owner and float(current.get("until", 0)) > now:
+            return False
+        cond = Condition(absent=True) if current is None else Condition(attr="token", equals=current.get("token"))
+        try:
+            self.table.put(item, condition=cond)
+            return True
+        except ConditionFailed:
+            return False
+
+    def release_lease(self, model_id: str, owner: str) -> None:
+        """Give the model up, if ``owner`` still holds it (a lease taken over after expiry is left alone)."""
+        with contextlib.suppress(ConditionFailed):
+            self.table.delete(f"MODEL#{model_id}", "LEASE", condition=Condition(attr="owner", equals=owner))
+
     def clear_dirty(self, model_id: str, window_start: int, token: str) -> bool:
         """Clear the mark unless a newer change set it again meanwhile."""
         try:
@@ -321,11 +466,34 @@ class Store:
         except ConditionFailed:
             return False
 
+    def claim_file_window(
+        self, model_id: str, window_start: int, segment: str | None, *, file_id: str, part: str
+    ) -> bool:
+        """Whether ``part`` (of the split file ``file_id``) counts the file in this window and segment: the first
+        part to ask claims it (a conditional write), and keeps it when it asks again (a retry)."""
+        pk, sk = f"PROF#{model_id}#{ws_key(window_start)}", f"S#{file_id}#{segment or NONE}"
+        try:
+            self.table.put({"pk": pk, "sk": sk, "part": part}, condition=Condition(absent=True))
+            return True
+        except ConditionFailed:
+            existing = self.table.get(pk, sk)
+            return existing is not None and existing.get("part") == part
+
+    def count_window_file(self, model_id: str, window_start: int) -> int:
+        """Count one more file written to the window (an atomic counter); the count so far."""
+        return int(self.table.add(f"PROF#{model_id}#{ws_key(window_start)}", "C#FILES", {"files": 1})["files"])
+
     def window_profiles(self, model_id: str, window_start: int) -> WindowProfiles:
         """The window's rollup merged with every file item it does not include yet."""
         pk = f"PROF#{model_id}#{ws_key(window_start)}"
-        items = list(self.table.query(pk))
-        head = next((i for i in items if i["sk"] == "R#HEAD"), None)
+        for _ in range(3):
+            items = list(self.table.query(pk))
+            head = next((i for i in items if i["sk"] == "R#HEAD"), None)
+            if head is None or _complete(items, f"R#{int(head['version']):08d}#{head['token']}#"):
+                break
+            # a rollup moved on while the pages were read (the parts read are an older one's): read again
+        else:
+            raise StorageError(f"window {pk}: its rollup kept moving while it was read", retryable=True)
         version = int(head["version"]) if head else 0
         rolled: dict[str | None, Profile] = {}
         consumed: frozenset[str] = frozenset()
@@ -584,6 +752,39 @@ class Store:
 
     # -- alerts and errors ---------------------------------------------------------------------------------------
 
+    def open_alarms(self, model_id: str) -> list[AlarmRecord]:
+        return [
+            AlarmRecord(
+                str(i.get("rule", "")),
+                i.get("column"),
+                i.get("segment"),
+                None if i.get("updated_at") is None else float(i["updated_at"]),
+            )
+            for i in self.get_alert_states(model_id).values()
+            if i.get("state") == "ALARM"
+        ]
+
+    def put_run(self, model_id: str, *, at: float, windows: int, windows_left: int, errors: Sequence[str]) -> None:
+        """The evaluator's run for the model (one item, overwritten each run)."""
+        self.table.put(
+            {
+                "pk": f"MODEL#{model_id}",
+                "sk": "RUN",
+                "at": at,
+                "windows": windows,
+                "windows_left": windows_left,
+                "errors": json.dumps([str(e)[:1000] for e in errors[:20]]),
+            }
+        )
+
+    def last_run(self, model_id: str) -> RunRecord | None:
+        item = self.table.get(f"MODEL#{model_id}", "RUN")
+        if item is None:
+            return None
+        return RunRecord(
+            float(item["at"]), int(item["windows"]), int(item["windows_left"]), tuple(json.loads(item["errors"]))
+        )
+
     def get_alert_states(self, model_id: str) -> dict[str, Item]:
         return {str(i["sk"]): i for i in self.table.query(f"ALERT#{model_id}", sk_prefix="S#")}
 
@@ -657,8 +858,18 @@ class Store:
     def alert_history(self, model_id: str, *, start: int, end: int) -> list[Item]:
         return list(self.table.query(f"ALERT#{model_id}", sk_from=f"H#{ws_key(start)}", sk_to=f"H#{ws_key(end)}~"))
 
-    def record_error(self, model_id: str, *, key: str, file_id: str, reason: str, at: float | None = None) -> None:
-        """A file that could not be processed, dated ``at`` (default: now): one item per file and date."""
+    def record_error(
+        self,
+        model_id: str,
+        *,
+        key: str,
+        file_id: str,
+        reason: str,
+        at: float | None = None,
+        kind: str = "failed",
+    ) -> None:
+        """A file that could not be processed, dated ``at`` (default: now): one item per file and date. ``kind``:
+        see ``ErrorRecord``."""
         now = self.clock() if at is None else at
         self.table.put(
             {
@@ -667,6 +878,7 @@ class Store:
                 "key": key,
                 "reason": reason,
                 "file_id": file_id,
+                "kind": kind,
                 "at": now,
                 "expires_at": int(now) + self.metrics_ttl,
             }
@@ -674,6 +886,19 @@ class Store:
 
     def errors(self, model_id: str) -> list[Item]:
         return list(self.table.query(f"ERR#{model_id}", reverse=True))
+
+    def error_records(self, model_id: str) -> list[ErrorRecord]:
+        """The model's error records, newest first."""
+        return [
+            ErrorRecord(
+                float(i["at"]),
+                str(i.get("key", "")),
+                str(i.get("file_id", "")),
+                str(i.get("reason", "")),
+                str(i.get("kind", "failed")),
+            )
+            for i in self.errors(model_id)
+        ]
 
 
 def _open_window(window_start: int, mark: Item, look: Item) -> OpenWindow:
@@ -702,6 +927,11 @@ def _same_state(stored: Item | None, values: Item) -> bool:
         return False
     content = {k: v for k, v in values.items() if k not in _STATE_META}
     return content == {k: v for k, v in stored.items() if k not in _STATE_META}
+
+
+def _complete(items: Sequence[Item], prefix: str) -> bool:
+    parts = [i for i in items if str(i["sk"]).startswith(prefix)]
+    return bool(parts) and len(parts) == int(parts[0]["parts"])
 
 
 def _join_entry(i: Item) -> JoinEntry:

@@ -30,12 +30,16 @@ from typing import Any
 
 import boto3
 
+from driftline.cli.local.state import clear_state, write_state
 from driftline.cli.local.template import Stack, load_template
+from driftline.core.errors import DriftlineError
 
 log = logging.getLogger("driftline.local")
 
 STACK_NAME = "driftline-local"
 REGION = "us-east-1"
+FANOUT_ENV = "DRIFTLINE_EVALUATE_QUEUE_URL"  # a scheduled function with it queues work for the function of that queue
+_LOAD_LOCK = threading.Lock()
 RETRY_VISIBILITY = 1  # seconds before a failed message is visible again (Lambda would wait out the timeout)
 
 
@@ -55,6 +59,23 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def client_host(bind: str) -> str:
+    """The address a client on this machine uses for a server bound to ``bind`` (``0.0.0.0``: every interface)."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(bind, bind)  # noqa: S104
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port already in use in one line (else moto fails to bind, and the local cloud would provision the
+    server already listening there: ResourceInUseException)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            raise DriftlineError(
+                f"port {port} on {host} is in use ({err.strerror}): another `driftline local up`? pass --port N"
+            ) from None
 
 
 def rate_seconds(expression: str) -> float:
@@ -94,6 +115,10 @@ class FunctionWiring:
 
     def load(self) -> Callable[[dict[str, Any], Any], Any]:
         module_name, func = self.handler.rsplit(".", 1)
+        with _LOAD_LOCK:  # one handler module at a time: the pumps' threads importing at once can deadlock
+            return self._load(module_name, func)
+
+    def _load(self, module_name: str, func: str) -> Callable[[dict[str, Any], Any], Any]:
         if self.module is None:
             spec = importlib.util.spec_from_file_location(
                 f"driftline_fn_{self.logical}", self.code_dir / f"{module_name}.py"
@@ -132,10 +157,11 @@ class LocalCloud:
     stack_name: str = STACK_NAME
     region: str = REGION
     quiet_logs: bool = True
+    pumps: bool = True  # False: notifications wait in the queues (for `sam local invoke` or a test to deliver)
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port(self.host)
-        self.endpoint_url = f"http://{self.host}:{self.port}"
+        self.endpoint_url = f"http://{client_host(self.host)}:{self.port}"
         self.functions: dict[str, FunctionWiring] = {}
         self.outputs: dict[str, str] = {}
         self._stop = threading.Event()
@@ -146,6 +172,8 @@ class LocalCloud:
         self._eval_lock = threading.Lock()
         self.invocations: dict[str, int] = {}
         self.failures: dict[str, int] = {}
+        self.summaries: dict[str, list[dict[str, Any]]] = {}  # function → the "summary" of each batch's response
+        self._busy_fn: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -161,7 +189,7 @@ class LocalCloud:
         self._wait_up()
         self.provision()
         for fn in self.functions.values():
-            if fn.queue_url:
+            if fn.queue_url and self.pumps:
                 self._spawn(self._pump, fn)
             elif fn.schedule and self.tick != 0:
                 self._spawn(self._scheduler, fn)
@@ -219,7 +247,7 @@ class LocalCloud:
         while time.time() < deadline:
             if self._server is not None and self._server.poll() is not None:
                 raise RuntimeError(f"moto server exited with code {self._server.returncode} on {self.endpoint_url}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5):
+            with contextlib.suppress(OSError), socket.create_connection((client_host(self.host), self.port), 0.5):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"moto server did not start on {self.endpoint_url}")
@@ -264,13 +292,27 @@ class LocalCloud:
             self.functions[f] = self._wire(stack, f, urls)
         outputs = stack.template.get("Outputs") or {}
         self.outputs = {k: self._url(str(stack.resolve(v["Value"])), urls) for k, v in outputs.items()}
+        self._register_stack()
         env = next(iter(self.functions.values())).env if self.functions else {}
         for k, v in env.items():
             os.environ[k] = v
+        for fn in self.functions.values():  # one process, one container: the settings only some functions have
+            for k, v in fn.env.items():
+                if k.startswith("DRIFTLINE_"):
+                    os.environ[k] = v  # (not setdefault: a cloud started earlier in this process had other URLs)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
         os.environ["POWERTOOLS_SERVICE_NAME"] = "driftline-local"  # one process runs every function
         if self.quiet_logs:
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+
+    def _register_stack(self) -> None:
+        """A CloudFormation stack of the local cloud's name holding the template's outputs, so that ``--stack``
+        (the CLI's, or ``aws cloudformation describe-stacks``) resolves against the local cloud as against AWS."""
+        body = {
+            "Resources": {"Provisioned": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {k: {"Value": v} for k, v in self.outputs.items()},
+        }
+        self.client("cloudformation").create_stack(StackName=self.stack_name, TemplateBody=json.dumps(body))
 
     @staticmethod
     def _url(value: str, urls: dict[str, str]) -> str:
@@ -383,11 +425,13 @@ class LocalCloud:
                 continue
             with self._busy_lock:
                 self._busy += 1
+                self._busy_fn[fn.logical] = self._busy_fn.get(fn.logical, 0) + 1
             try:
                 self._invoke_batch(sqs, fn, handler, messages)
             finally:
                 with self._busy_lock:
                     self._busy -= 1
+                    self._busy_fn[fn.logical] -= 1
 
     def _invoke_batch(self, sqs: Any, fn: FunctionWiring, handler: Any, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [self._sqs_record(fn, m) for m in messages]}
@@ -396,6 +440,8 @@ class LocalCloud:
             result = handler(event, LambdaContext(fn, self.region))
             if fn.partial_failures and isinstance(result, dict):
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            if isinstance(result, dict) and isinstance(result.get("summary"), dict):
+                self.summaries.setdefault(fn.logical, []).append(result["summary"])
         except Exception:
             log.exception("function %s failed on a batch of %d", fn.name, len(messages))
             failed = {m["MessageId"] for m in messages}
@@ -449,19 +495,40 @@ class LocalCloud:
         if at is not None:
             event["at"] = at
         with self._eval_lock:
+            workers = [f for f in self.functions.values() if f.queue_url and f.queue_url == fn.env.get(FANOUT_ENV)]
+            seen = {w.logical: len(self.summaries.get(w.logical, [])) for w in workers}
             try:
-                return fn.load()(event, LambdaContext(fn, self.region))
+                answer = fn.load()(event, LambdaContext(fn, self.region))
             except Exception:
                 log.exception("scheduled function %s failed", fn.name)
                 return None
             finally:
                 clear_metrics()
+            if not workers or not isinstance(answer, dict) or "queued" not in answer:
+                return answer
+            # fanned out: the tick is over when its workers have drained the queue it filled
+            for w in workers:
+                self.wait_idle(functions=[w.logical])
+            return self._fanout_answer(
+                answer, [s for w in workers for s in self.summaries.get(w.logical, [])[seen[w.logical] :]]
+            )
 
-    def queue_depths(self) -> dict[str, int]:
+    @staticmethod
+    def _fanout_answer(answer: dict[str, Any], summaries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The dispatcher's answer with its workers' summaries added up (as one run without fan-out answers)."""
+        out = dict(answer)
+        for k in ("windows", "alerts", "windows_left", "busy"):
+            total = sum(int(s.get(k, 0)) for s in summaries)
+            if total or k in ("windows", "alerts"):
+                out[k] = total
+        out["worker_batches"] = len(summaries)
+        return out
+
+    def queue_depths(self, functions: list[str] | None = None) -> dict[str, int]:
         sqs = self.client("sqs")
         out = {}
         for fn in self.functions.values():
-            if fn.queue_url:
+            if fn.queue_url and (functions is None or fn.logical in functions):
                 a = sqs.get_queue_attributes(
                     QueueUrl=fn.queue_url,
                     AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -471,14 +538,14 @@ class LocalCloud:
                 )
         return out
 
-    def wait_idle(self, timeout: float = 600.0) -> None:
-        """Block until every queue is drained and no batch is in flight."""
+    def wait_idle(self, timeout: float = 600.0, *, functions: list[str] | None = None) -> None:
+        """Block until every queue (or those of ``functions``) is drained and no batch of theirs is in flight."""
         deadline = time.time() + timeout
         quiet = 0
         while time.time() < deadline:
             with self._busy_lock:
-                busy = self._busy
-            if busy == 0 and not any(self.queue_depths().values()):
+                busy = self._busy if functions is None else sum(self._busy_fn.get(f, 0) for f in functions)
+            if busy == 0 and not any(self.queue_depths(functions).values()):
                 quiet += 1
                 if quiet >= 2:
                     return
@@ -497,9 +564,16 @@ def running(**kwargs: Any) -> Iterator[LocalCloud]:
         cloud.stop()
 
 
-def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1") -> int:
-    """``driftline local up``: print the ready line, serve until SIGINT or SIGTERM."""
+def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1", pumps: bool = True) -> int:
+    """``driftline local up``: print the ready line (the only line on stdout: every log goes to stderr), leave the
+    settings where the CLI finds them (``driftline.cli.local.state``), serve until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    check_port(host, port)
+    # stdout keeps the ready line alone: file descriptor 1 becomes stderr for everything else (the functions'
+    # Powertools logs and metrics, warnings), the ready line goes to a copy of the original stdout
+    sys.stdout.flush()
+    ready_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -507,12 +581,15 @@ def serve(*, port: int = 4566, tick: float | None = None, host: str = "127.0.0.1
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    cloud = LocalCloud(port=port, host=host, tick=tick).start()
+    cloud = LocalCloud(port=port, host=host, tick=tick, pumps=pumps).start()
     try:
-        print(json.dumps(cloud.ready_line), flush=True)
+        write_state(cloud.ready_line, stack=cloud.stack_name, root=cloud.root, host=host)
+        ready_out.write(json.dumps(cloud.ready_line) + "\n")
+        ready_out.close()
         while not stop.wait(0.5):
             pass
     finally:
+        clear_state()
         cloud.stop()
         print("driftline local cloud stopped", file=sys.stderr, flush=True)
     return 0

@@ -1,0 +1,85 @@
+"""Large files in parts on moto: a prediction file above the split size is queued in parts on the ingest queue
+(CSV and JSON Lines by byte ranges, Parquet by row groups); the parts give the rows exactly once and the file
+once in volume.files, the metrics of the same file unsplit; a part redelivered changes nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from driftline.cli.demo import MODEL_ID, encode
+
+from .conftest import Pipeline
+from .test_handlers import HOUR, T0, set_up_model, window_rows, without_labels
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def splitting(pipeline: Pipeline) -> Pipeline:
+    from driftline.runtime.container import Container, reset_container
+
+    c = pipeline.container
+    settings = replace(c.settings, ingest_queue_url=pipeline.queues["ingest"][0], split_bytes=8192)
+    pipeline.container = Container(settings, session=c.session)
+    reset_container(pipeline.container)
+    return pipeline
+
+
+def _drain(pipeline: Pipeline) -> list[dict[str, Any]]:
+    seen = []
+    while pipeline.depth("ingest"):
+        messages = pipeline.receive("ingest")
+        seen += messages
+        assert pipeline.invoke("ingest", messages) == {"batchItemFailures": []}
+    return seen
+
+
+def _metrics(pipeline: Pipeline, model: str) -> dict[tuple[str, str | None, int], float]:
+    points = pipeline.container.store.points(model, start=T0, end=T0 + 3 * HOUR)
+    return {(p.metric, p.column, p.window_start): p.value for p in points if p.segment is None}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_a_large_file_in_parts_counts_every_row_and_the_file_once(splitting: Pipeline, fmt: str) -> None:
+    pipeline = splitting
+    set_up_model(pipeline)
+    rows = without_labels(window_rows(900, window=0, seed=9, prefix="big"))
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        pq.write_table(rows, buf, row_group_size=100)
+        body = buf.getvalue()
+    else:
+        body = encode(rows, fmt)
+    assert len(body) > 8192
+    # When the file arrives, its notification is answered by queueing its parts, which are then processed
+    pipeline.put(f"predictions/{MODEL_ID}/big.{fmt}", body)
+    first = pipeline.receive("ingest")
+    assert pipeline.invoke("ingest", first) == {"batchItemFailures": []}
+    parts = [json.loads(m["Body"]) for m in _drain(pipeline)]
+    assert len(parts) >= 2 and all("driftline_part" in p for p in parts)
+    # And a part delivered again changes nothing
+    pipeline.sqs.send_message(QueueUrl=pipeline.queues["ingest"][0], MessageBody=json.dumps(parts[-1]))
+    _drain(pipeline)
+    pipeline.evaluate(T0 + HOUR + 60)
+    got = _metrics(pipeline, MODEL_ID)
+    assert got[("volume.rows", None, T0)] == 900 and got[("volume.files", None, T0)] == 1
+    # Then the metrics are those of the same file unsplit (another model, the same config and baseline)
+    pipeline.container.ingest.splitter.split_bytes = 10**9  # type: ignore[union-attr]
+    from .test_handlers import LEAN_CONFIG, _reference_parquet
+
+    other = "whole-" + fmt
+    config = LEAN_CONFIG.replace(f"model_id: {MODEL_ID}", f"model_id: {other}")
+    pipeline.drop(f"models/{other}/config.yaml", config.encode())
+    pipeline.drop(f"baselines/{other}/reference.parquet", _reference_parquet())
+    pipeline.drop(f"predictions/{other}/big.{fmt}", body)
+    pipeline.evaluate(T0 + HOUR + 60)
+    want = _metrics(pipeline, other)
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-9, abs=1e-12), k
