@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -31,6 +32,7 @@ from driftline.cli.local.cloud import LocalCloud
 from driftline.cli.local.state import read_state, write_state
 from driftline.cli.main import main
 from driftline.cli.sam import lambda_event, sam_env
+from driftline.services.dispatch import evaluate_message, parse_evaluate_message
 from driftline.services.store import Store
 from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
@@ -132,6 +134,12 @@ def test_sam_env_and_event_match_the_template_the_pump_and_s3(tmp_path: Path, ca
             }
             assert env[logical]["AWS_ENDPOINT_URL"] == cloud.endpoint_url
             assert docker[logical]["AWS_ENDPOINT_URL"] == f"http://host.docker.internal:{cloud.port}"
+            for var, value in fn.env.items():  # a queue's !Ref: the local cloud's URL, as a container reaches it
+                if var.endswith("_QUEUE_URL"):
+                    assert value.startswith(cloud.endpoint_url + "/"), (var, value)
+                    assert docker[logical][var] == value.replace(
+                        cloud.endpoint_url, f"http://host.docker.internal:{cloud.port}"
+                    )
             assert env[logical]["DRIFTLINE_BUCKET"] == bucket
             assert all(isinstance(v, str) for v in env[logical].values())
 
@@ -175,6 +183,25 @@ def test_sam_env_and_event_match_the_template_the_pump_and_s3(tmp_path: Path, ca
             f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{cloud.stack_name}-evaluate"
         ]
 
+        # And the judge's event is an SQS batch of evaluate messages from JudgeQueue, shaped as the sample
+        judge_sample = json.loads((EVENTS / "judge-sqs.json").read_text())
+        capsys.readouterr()
+        assert main(["local", "event", "judge", "--model", "churn-demo"]) == 0
+        (judge,) = json.loads(capsys.readouterr().out)["Records"]
+        assert judge.keys() == judge_sample["Records"][0].keys()
+        assert judge["eventSourceARN"] == cloud.functions["JudgeFunction"].queue_arn
+        assert parse_evaluate_message(judge["body"]) == ("churn-demo", None)
+        # and without --model, the messages waiting on the queue, taken off it as Lambda's event source does
+        evaluate_url = env["EvaluateFunction"]["DRIFTLINE_EVALUATE_QUEUE_URL"]
+        assert evaluate_url == cloud.functions["JudgeFunction"].queue_url
+        for model in ("churn-demo", "fraud-v1"):
+            sqs.send_message(QueueUrl=evaluate_url, MessageBody=evaluate_message(model, at=123.0))
+        batch = lambda_event(state, "JudgeFunction", None)["Records"]
+        assert sorted(parse_evaluate_message(r["body"]) for r in batch) == [("churn-demo", 123.0), ("fraud-v1", 123.0)]
+        assert all(r.keys() == judge_sample["Records"][0].keys() for r in batch)
+        assert all(r["md5OfBody"] == hashlib.md5(r["body"].encode()).hexdigest() for r in batch)
+        assert not sqs.receive_message(QueueUrl=evaluate_url, WaitTimeSeconds=0).get("Messages")
+
         # And the mistakes are one line each, exit non-zero
         for argv, message in (
             (["local", "event", "ingest", "--key", key + ".missing"], "no object s3://"),
@@ -182,6 +209,10 @@ def test_sam_env_and_event_match_the_template_the_pump_and_s3(tmp_path: Path, ca
             (["local", "event", "ingest"], "pass --key KEY"),
             (["local", "event", "ingset", "--key", key], "did you mean 'IngestFunction'"),
             (["local", "event", "evaluate", "--key", key], "takes no --key"),
+            (["local", "event", "judge", "--key", key], "takes no --key"),
+            (["local", "event", "judge"], "no messages waiting on JudgeQueue"),
+            (["local", "event", "judge", "--model", "Not A Model!"], "not an evaluate message"),
+            (["local", "event", "ingest", "--key", key, "--model", "churn-demo"], "not --model"),
         ):
             capsys.readouterr()
             assert main(argv) != 0, argv
@@ -225,7 +256,7 @@ def test_handlers_in_fresh_interpreters_store_what_the_event_pump_stores(tmp_pat
         state = read_state()
         assert state is not None
         env_vars = sam_env(state)
-        for stage in ("config", "baseline", "ingest", "labels", "evaluate"):
+        for stage in ("config", "baseline", "ingest", "labels", "evaluate", "judge"):
             logical = f"{stage.capitalize()}Function"
             events = []
             for key, body in files.get(stage, []):
@@ -233,6 +264,9 @@ def test_handlers_in_fresh_interpreters_store_what_the_event_pump_stores(tmp_pat
                 events.append(lambda_event(state, logical, key))
             if stage == "evaluate":
                 events = [{**lambda_event(state, logical, None), "at": at}]
+            if stage == "judge":  # the messages EvaluateFunction queued, as Lambda's SQS event source hands them
+                events = [lambda_event(state, logical, None)]
+                assert [parse_evaluate_message(r["body"]) for r in events[0]["Records"]] == [(MODEL_ID, at)]
             fn = by_name[logical]
             wiring = SimpleNamespace(name=cloud.functions[logical].name, env=env_vars[logical])
             endpoint = SimpleNamespace(endpoint_url=env_vars[logical]["AWS_ENDPOINT_URL"])
@@ -266,8 +300,17 @@ def test_sample_events_name_the_local_clouds_resources(name: str) -> None:
         ]
         return
     for record in event["Records"]:
+        assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+        if name.startswith("judge"):  # evaluate messages, on the judge's queue
+            assert record["eventSourceARN"] == stack.get_att("JudgeQueue", "Arn")
+            assert (
+                record["eventSourceARN"]
+                == stack.properties("JudgeFunction")["Events"]["ModelsDue"]["Properties"]["Queue"]
+            )
+            model_id, _ = parse_evaluate_message(record["body"])
+            assert model_id
+            continue
         body = json.loads(record["body"])
-        assert record["md5OfBody"] == __import__("hashlib").md5(record["body"].encode()).hexdigest()
         if "Records" not in body:  # s3:TestEvent
             assert body["Bucket"] == bucket
             continue

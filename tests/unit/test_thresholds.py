@@ -105,7 +105,7 @@ def test_chi2_approximation_would_be_too_low_where_counts_are_small() -> None:
     """40 categories at n = 300: the simulated null sets a higher threshold than chi2(K - 1)."""
     rng = np.random.default_rng(1)
     null = T.column_null(rng.multinomial(50_000, SHAPES["40 categories"]))
-    assert not null.chi2_valid(300) and null.fits
+    assert not null.chi2_valid(300) and null.moments("jensen_shannon", 300) is not None
     plain = T.from_squared("jensen_shannon", T.h_of(300, null.m) * T.chi2_ppf(1 - ALPHA, null.df))
     assert T.chi2_type_threshold("jensen_shannon", 300, null, ALPHA) > plain * 1.05
 
@@ -160,13 +160,45 @@ def test_overdispersion_from_reference_chunks() -> None:
 
 
 def test_column_null_round_trips() -> None:
-    null = T.column_null(np.random.default_rng(0).multinomial(5_000, SHAPES["40 categories"]))
+    null = T.column_null(np.random.default_rng(0).multinomial(5_000, SHAPES["40 categories"]), simulate=True)
     again = T.ColumnNull.from_dict(null.to_dict())
     assert again.m == null.m and set(again.fits) == set(T.CHI2_STATS)
     for n in (100, 1_000):
         assert T.chi2_type_threshold("jensen_shannon", n, again, 0.001) == pytest.approx(
             T.chi2_type_threshold("jensen_shannon", n, null, 0.001), rel=1e-4
         )
+
+
+@pytest.mark.parametrize("shape", ["10 quantile bins + tails", "40 categories"])
+def test_lazy_fits_equal_the_eager_ones_exactly(shape: str) -> None:
+    """A null built without fits simulates only the grid points bracketing a window's n, on first use, and gets
+    the numbers an eagerly built one stores (same seeds per grid point) — also after a round trip through JSON."""
+    counts = np.random.default_rng(3).multinomial(50_000, SHAPES[shape])
+    eager = T.column_null(counts, simulate=True, seed=5)
+    lazy = T.ColumnNull.from_dict(T.column_null(counts, seed=5).to_dict())
+    assert eager.fits and not lazy.fits and lazy.probs == eager.probs
+    for n in (10, 25, 70, 100, 333, 1_600, 5_000, 30_000, 10**7):
+        for stat in T.CHI2_STATS:
+            assert lazy.moments(stat, n) == eager.moments(stat, n), (stat, n)
+            assert T.chi2_type_threshold(stat, n, lazy, ALPHA) == T.chi2_type_threshold(stat, n, eager, ALPHA)
+    assert set(lazy._points) <= set(eager.fits["psi"].ns)
+    other = T.column_null(counts, seed=6)
+    assert other.moments("psi", 333) != lazy.moments("psi", 333)  # the seed matters
+
+
+def test_lazy_fits_simulate_only_the_bracketing_grid_points_once() -> None:
+    null = T.column_null(np.random.default_rng(3).multinomial(50_000, SHAPES["40 categories"]))
+    assert not null._points
+    T.chi2_type_threshold("jensen_shannon", 500, null, ALPHA)  # between grid points 400 and 1,600
+    assert sorted(null._points) == [400, 1_600]
+    first = dict(null._points)
+    T.chi2_type_threshold("psi", 1_000, null, ALPHA)
+    assert null._points == first  # memoised: nothing simulated again
+    T.chi2_type_threshold("psi", 400, null, ALPHA)  # on a grid point: that point only
+    assert sorted(null._points) == [400, 1_600]
+    big = T.column_null(np.random.default_rng(3).multinomial(50_000, SHAPES["4 categories"]))
+    T.chi2_type_threshold("psi", 1_000, big, ALPHA)  # chi2 holds: nothing simulated
+    assert not big._points and big.moments("psi", 10) is not None
 
 
 def _demo_baseline() -> tuple[object, object]:

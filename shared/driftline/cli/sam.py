@@ -8,9 +8,10 @@ running local cloud.
 
 sam-env resolves each function's environment from template.yaml for the local cloud's stack (the same names and
 values as the template sets and the local cloud's event pump uses), with ``AWS_ENDPOINT_URL`` pointing at the local
-cloud from inside a container. event builds what Lambda would receive for an object already in the local bucket:
-the SQS batch carrying its S3 notification (routed by the bucket's notification configuration), or the scheduler's
-tick for the evaluator.
+cloud from inside a container (a queue's ``!Ref`` is the local cloud's queue URL). event builds what Lambda would
+receive for an object already in the local bucket: the SQS batch carrying its S3 notification (routed by the
+bucket's notification configuration); the scheduler's tick for the evaluator; for the judge, the SQS batch of the
+evaluate messages the evaluator left on its queue (or one for ``--model``).
 """
 
 from __future__ import annotations
@@ -52,13 +53,41 @@ def container_endpoint(endpoint_url: str, docker_host: str | None) -> str:
     return urlunsplit((parts.scheme, f"{docker_host}:{parts.port}", parts.path, "", ""))
 
 
-def sam_env(state: dict[str, Any], *, docker_host: str | None = None) -> dict[str, dict[str, str]]:
-    """``--env-vars`` for every function: its template environment resolved for the local stack."""
+def _client(state: dict[str, Any], service: str) -> Any:
+    endpoint, region = str(state["endpoint_url"]), str(state["region"])
+    return session_for(endpoint, region).client(service, endpoint_url=endpoint, region_name=region)
+
+
+QUEUE_URL = "__queue_url__:"  # what the template reader resolves a queue's Ref / QueueUrl to (the name follows)
+
+
+def _queue_url(sqs: Any, name: str, docker_host: str | None) -> str:
+    """The local cloud's URL of queue ``name`` (the one its event pump gives the functions), with ``docker_host``
+    as its host when given (as ``AWS_ENDPOINT_URL``)."""
+    try:
+        url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except sqs.exceptions.QueueDoesNotExist:
+        raise DriftlineError(
+            f"the local cloud has no queue {name}: restart `driftline local up` after changing template.yaml"
+        ) from None
+    if not docker_host:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, f"{docker_host}:{parts.port}", parts.path, parts.query, ""))
+
+
+def sam_env(state: dict[str, Any], *, docker_host: str | None = None, sqs: Any = None) -> dict[str, dict[str, str]]:
+    """``--env-vars`` for every function: its template environment resolved for the local stack (a queue's
+    ``!Ref`` is the running local cloud's URL of that queue)."""
     stack = _stack(state)
     endpoint = container_endpoint(str(state["endpoint_url"]), docker_host)
     out: dict[str, dict[str, str]] = {}
     for logical in stack.of_type("AWS::Serverless::Function"):
         env = {k: str(v) for k, v in stack.properties(logical)["Environment"]["Variables"].items()}
+        for var, value in env.items():
+            if value.startswith(QUEUE_URL):
+                sqs = sqs or _client(state, "sqs")
+                env[var] = _queue_url(sqs, value[len(QUEUE_URL) :], docker_host)
         for var, field in (
             ("DRIFTLINE_BUCKET", "bucket"),
             ("DRIFTLINE_TABLE", "table"),
@@ -112,6 +141,63 @@ def _sqs_queue(stack: Any, logical: str) -> str | None:
     return None
 
 
+def _notified(stack: Any, queue: str) -> bool:
+    """Whether a bucket's notification configuration sends to ``queue`` (else its messages come from a function)."""
+    arn = stack.get_att(queue, "Arn")
+    return any(
+        str(qc.get("Queue")) == arn
+        for bucket in stack.of_type("AWS::S3::Bucket")
+        for qc in (stack.properties(bucket).get("NotificationConfiguration") or {}).get("QueueConfigurations", [])
+    )
+
+
+def _message_event(
+    state: dict[str, Any], stack: Any, logical: str, queue: str, model: str | None, *, sqs: Any = None
+) -> dict[str, Any]:
+    """The SQS batch of evaluate messages ``logical`` (the judge) would get: one for ``model``, or those waiting on
+    its queue (received and deleted, as Lambda's event source does once the batch succeeded; the models stay due
+    until evaluated, so a failed invoke is retried by the next evaluator tick)."""
+    from driftline.cli.local.events import sqs_event, sqs_message_record, sqs_record
+    from driftline.services.dispatch import evaluate_message, parse_evaluate_message
+
+    region, arn = str(state["region"]), stack.get_att(queue, "Arn")
+    if model is not None:
+        body = evaluate_message(model, at=None)
+        try:
+            parse_evaluate_message(body)
+        except DriftlineError as err:
+            raise UsageError(f"--model {model!r}: {err}") from None
+        return sqs_event(sqs_record(body, queue_arn=arn, region=region))
+    sqs = sqs or _client(state, "sqs")
+    url = _queue_url(sqs, stack.physical_name(queue), None)
+    batch_size = int(
+        next(
+            (ev.get("Properties") or {}).get("BatchSize", 10)
+            for ev in (stack.properties(logical).get("Events") or {}).values()
+            if ev.get("Type") == "SQS"
+        )
+    )
+    records: list[dict[str, Any]] = []
+    while len(records) < batch_size:
+        got = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(10, batch_size - len(records)),
+            AttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        if not got:
+            break
+        for m in got:
+            records.append(sqs_message_record(m, queue_arn=arn, region=region))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    if not records:
+        raise DriftlineError(
+            f"no messages waiting on {queue}: invoke EvaluateFunction first (it queues the models with windows due), "
+            "or pass --model ID"
+        )
+    return sqs_event(*records)
+
+
 def _schedule(stack: Any, logical: str) -> str | None:
     for ev in (stack.properties(logical).get("Events") or {}).values():
         if ev.get("Type") in ("ScheduleV2", "Schedule"):
@@ -119,9 +205,12 @@ def _schedule(stack: Any, logical: str) -> str | None:
     return None
 
 
-def lambda_event(state: dict[str, Any], function: str, key: str | None, *, s3: Any = None) -> dict[str, Any]:
-    """The event ``function`` would get: for an SQS-triggered one, the batch carrying the S3 notification of ``key``
-    (which must exist in the local bucket and be routed to that function's queue); for the evaluator, a tick."""
+def lambda_event(
+    state: dict[str, Any], function: str, key: str | None, *, model: str | None = None, s3: Any = None, sqs: Any = None
+) -> dict[str, Any]:
+    """The event ``function`` would get: for an S3-notified one, the SQS batch carrying the S3 notification of
+    ``key`` (which must exist in the local bucket and be routed to that function's queue); for the judge, the SQS
+    batch of evaluate messages (``model``'s, or those waiting on its queue); for the evaluator, a tick."""
     from driftline.cli.local.events import s3_notification, schedule_event, sqs_event, sqs_record
 
     stack = _stack(state)
@@ -132,9 +221,15 @@ def lambda_event(state: dict[str, Any], function: str, key: str | None, *, s3: A
         schedule = _schedule(stack, logical)
         if schedule is None:
             raise UsageError(f"{logical} has neither an SQS nor a schedule event in template.yaml")
-        if key:
-            raise UsageError(f"{logical} runs on a schedule: it takes no --key")
+        if key or model:
+            raise UsageError(f"{logical} runs on a schedule: it takes no --{'key' if key else 'model'}")
         return schedule_event(schedule=schedule, region=region)
+    if not _notified(stack, queue):
+        if key:
+            raise UsageError(f"{logical} gets evaluate messages from {queue}: it takes no --key (--model ID, or none)")
+        return _message_event(state, stack, logical, queue, model, sqs=sqs)
+    if model:
+        raise UsageError(f"{logical} is triggered by S3 notifications: it takes --key KEY, not --model")
     if not key:
         raise UsageError(f"{logical} is triggered by S3 notifications: pass --key KEY (an object in the local bucket)")
     routed = _route(stack, key)
@@ -148,8 +243,7 @@ def lambda_event(state: dict[str, Any], function: str, key: str | None, *, s3: A
         raise UsageError(f"key {key!r} {where}, not to {queue} ({logical})")
     bucket = str(state["bucket"])
     if s3 is None:
-        endpoint = str(state["endpoint_url"])
-        s3 = session_for(endpoint, region).client("s3", endpoint_url=endpoint, region_name=region)
+        s3 = _client(state, "s3")
     from botocore.exceptions import ClientError
 
     try:
@@ -200,7 +294,7 @@ def cmd_sam_env(args: argparse.Namespace) -> int:
 
 
 def cmd_event(args: argparse.Namespace) -> int:
-    _write(lambda_event(_local(), args.function, args.key), args.out)
+    _write(lambda_event(_local(), args.function, args.key, model=args.model), args.out)
     return 0
 
 
@@ -216,6 +310,12 @@ def add_sam_commands(local: Any, sub: Callable[..., argparse.ArgumentParser]) ->
     env.set_defaults(func=cmd_sam_env)
     ev = sub(local, "event", "the event Lambda would get, for `sam local invoke -e`")
     ev.add_argument("function", help="IngestFunction, ingest, EvaluateFunction, ... (template.yaml's functions)")
-    ev.add_argument("--key", default=None, help="an object in the local bucket (not for the evaluator)")
+    ev.add_argument("--key", default=None, help="an object in the local bucket (not for the evaluator or the judge)")
+    ev.add_argument(
+        "--model",
+        default=None,
+        help="JudgeFunction: a batch of this model's evaluate message (default: the messages EvaluateFunction left "
+        "on JudgeQueue, taken off it)",
+    )
     ev.add_argument("--out", default=None, help="write to this file (default: stdout)")
     ev.set_defaults(func=cmd_event)

@@ -414,8 +414,8 @@ def null_counts(spec: BinSpec, profile: Profile, column: str) -> FloatArray | No
 def reference_nulls(
     spec: BinSpec, population: Profile, chunks: list[Profile], columns: tuple[str, ...]
 ) -> dict[str, ColumnNull]:
-    """The null of every column with reference values: simulated where expected counts are small, with the
-    overdispersion of the reference's chunks (in the order the rows came)."""
+    """The null of every column with reference values, with the overdispersion of the reference's chunks (in the
+    order the rows came); its simulation, where expected counts are small, runs lazily in the evaluator."""
     out: dict[str, ColumnNull] = {}
     for col in columns:
         counts = null_counts(spec, population, col)

@@ -7,12 +7,12 @@ expanded to second order, ``PSI / h``, ``8 JSD / h`` (JSD the Jensen-Shannon div
 the distance times ln 2) and ``8 H^2 / h`` (H the Hellinger distance: ``1 - sum sqrt(p q) ~ sum (q - p)^2 / 8p``)
 are each ~ Pearson's chi-squared statistic of the 2 x K table, ~ chi2(K - 1), K the slots with reference mass.
 That approximation holds when every expected count is large enough (:data:`MIN_EXPECTED`); below that (many
-categories, few rows) the statistics run higher than chi2, so the null is simulated from the reference
-proportions instead (:func:`simulate_null`: a grid of ``n``, computed when the baseline is built and stored with
-it) and the simulated ``T = stat / h`` is matched by its first two moments to ``a chi2(nu)`` (Satterthwaite),
-whose upper quantile extrapolates to small ``alpha``. Kolmogorov-Smirnov has the two-sample critical value
-``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``, ``ne = nm / (n + m)`` (Stephens, 1970); the chi-squared
-p-value is compared with ``alpha``.
+categories, few rows) the statistics run higher than chi2, so the null is simulated from the reference proportions
+instead (:func:`simulate_points` on a grid of ``n``: lazily, the grid points bracketing a window's ``n`` on first
+use, see :meth:`ColumnNull.moments`) and the simulated ``T = stat / h`` is matched by its first two moments to ``a
+chi2(nu)`` (Satterthwaite), whose upper quantile extrapolates to small ``alpha``. Kolmogorov-Smirnov has the
+two-sample critical value ``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``, ``ne = nm / (n + m)`` (Stephens,
+1970); the chi-squared p-value is compared with ``alpha``.
 
 Real reference data varies more than multinomial sampling (daily cycles, batches). :func:`dispersion` estimates
 per column the divergence ``tau2`` between time-ordered chunks of the reference beyond their sampling noise; a
@@ -24,6 +24,7 @@ catalogue's ``effect_floor``), a difference a practitioner calls negligible.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,33 +150,68 @@ class NullFit:
 @dataclass(frozen=True)
 class ColumnNull:
     """One column's null at baseline time: the reference's valid rows on the compared slots and their proportions
-    (``probs``, the coarse slots), the excess divergence ``tau2`` between reference chunks, the simulated fits
-    per statistic where expected counts are small."""
+    (``probs``, the coarse slots, to 6 significant digits as stored), the excess divergence ``tau2`` between
+    reference chunks, and the simulated fits per statistic where expected counts are small.
+
+    ``fits`` are stored only by baselines built eagerly (:func:`column_null` with ``simulate=True``, and baselines
+    built before fits became lazy); otherwise :meth:`moments` simulates, on first use, only the grid points that
+    bracket a window's ``n`` (:func:`simulate_points`, seeded from the proportions, ``m``, ``seed`` and the grid
+    point, so lazy and eager give the same numbers) and memoises them on this object for the baseline's life."""
 
     m: int
     probs: tuple[float, ...]
     tau2: float = 0.0
     fits: dict[str, NullFit] = field(default_factory=dict)
+    seed: int = 0
+    _points: dict[int, dict[str, tuple[float, float]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def df(self) -> int:
         return max(sum(1 for v in self.probs if v > 0) - 1, 1)
 
+    @property
+    def p_min(self) -> float:
+        return min((v for v in self.probs if v > 0), default=0.0)
+
     def chi2_valid(self, n: int) -> bool:
-        p_min = min((v for v in self.probs if v > 0), default=0.0)
-        return min(n, self.m) * p_min >= MIN_EXPECTED
+        return min(n, self.m) * self.p_min >= MIN_EXPECTED
 
     def phi(self, n: int) -> float:
         """The overdispersion factor at ``n`` rows: 1 + tau2 / ((K - 1) h)."""
         return 1.0 + self.tau2 / (self.df * h_of(n, self.m))
 
+    def moments(self, stat: str, n: int) -> tuple[float, float] | None:
+        """The simulated mean and variance of ``T`` at ``n`` (linear in log n between the grid points where the chi2
+        approximation fails, the end values beyond), or None when nothing is simulated (chi2 holds on the grid)."""
+        if self.fits:
+            fit = self.fits.get(stat)
+            return fit.moments(n) if fit is not None and fit.ns else None
+        ns = null_grid(self.m, self.probs)
+        if not ns:
+            return None
+        ln = math.log(max(n, 1))
+        below = [g for g in ns if math.log(g) <= ln]
+        above = [g for g in ns if math.log(g) >= ln]
+        bracket = sorted({below[-1] if below else ns[0], above[0] if above else ns[-1]})
+        missing = tuple(g for g in bracket if g not in self._points)
+        self._points.update(simulate_points(self.m, self.probs, missing, seed=self.seed))
+        fit = NullFit(
+            tuple(bracket),
+            tuple(self._points[g][stat][0] for g in bracket),
+            tuple(self._points[g][stat][1] for g in bracket),
+        )
+        return fit.moments(n)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "m": self.m,
             "p": [float(f"{v:.6g}") for v in self.probs],
             "tau2": self.tau2,
             "fits": {k: v.to_dict() for k, v in self.fits.items()},
         }
+        if self.seed:
+            d["seed"] = self.seed
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ColumnNull:
@@ -184,6 +220,7 @@ class ColumnNull:
             tuple(map(float, d["p"])),
             float(d.get("tau2", 0.0)),
             {k: NullFit.from_dict(v) for k, v in d.get("fits", {}).items()},
+            int(d.get("seed", 0)),
         )
 
 
@@ -191,35 +228,60 @@ def h_of(n: int, m: int) -> float:
     return 1.0 / max(n, 1) + 1.0 / max(m, 1)
 
 
+def null_grid(m: int, probs: tuple[float, ...], grid: tuple[int, ...] = NULL_GRID) -> tuple[int, ...]:
+    """The grid points where the chi2 approximation fails (some expected count under :data:`MIN_EXPECTED`): the
+    ones simulated. Empty for fewer than 2 slots with reference mass."""
+    p = [v for v in probs if v > 0]
+    if m <= 0 or len(p) < 2:
+        return ()
+    return tuple(n for n in grid if min(n, m) * min(p) < MIN_EXPECTED)
+
+
+def simulate_points(
+    m: int, probs: tuple[float, ...], ns: tuple[int, ...], *, simulations: int = NULL_SIMULATIONS, seed: int = 0
+) -> dict[int, dict[str, tuple[float, float]]]:
+    """Mean and variance of ``T = stat / h`` under no drift at window sizes ``ns``: the reference (``m`` rows, the
+    same draws at every ``n``) and the window (``n`` rows) both multinomial from ``probs``. Deterministic: the
+    reference's random stream is seeded from ``probs``, ``m`` and ``seed``, each window's from those and ``n``, so
+    a grid point computed lazily (alone or with others) equals the one an eager build stores."""
+    if not ns:
+        return {}
+    p = np.asarray([v for v in probs if v > 0], dtype=np.float64)
+    p = p / p.sum()
+    key = [seed & 0xFFFFFFFF, zlib.crc32(np.asarray(probs, dtype=np.float64).tobytes()), m]
+    simulations = max(min(simulations, 100_000 // p.size), 1_000)
+    ref = np.random.default_rng(key).multinomial(m, p, size=simulations).astype(np.float64)
+    out: dict[int, dict[str, tuple[float, float]]] = {}
+    for n in ns:
+        cur = np.random.default_rng([*key, n]).multinomial(n, p, size=simulations).astype(np.float64)
+        h = h_of(n, m)
+        out[n] = {}
+        for name, values in batch_stats(ref, cur).items():
+            t = (8.0 * values if name != "psi" else values) / h
+            out[n][name] = (float(t.mean()), float(t.var(ddof=1)))
+    return out
+
+
 def simulate_null(
     ref_counts: object, *, grid: tuple[int, ...] = NULL_GRID, simulations: int = NULL_SIMULATIONS, seed: int = 0
 ) -> dict[str, NullFit]:
-    """Moments of ``T = stat / h`` under no drift at each grid ``n`` where the chi2 approximation does not hold:
-    the reference (``m`` rows) and the window (``n`` rows) both multinomial from the reference's proportions."""
+    """Moments of ``T = stat / h`` under no drift at each grid ``n`` where the chi2 approximation does not hold
+    (:func:`simulate_points`; the eager form of :meth:`ColumnNull.moments`)."""
     counts = np.asarray(ref_counts, dtype=np.float64)
     m = int(counts.sum())
     if m <= 0:
         return {}
-    keep = counts > 0
-    p = counts[keep] / m
-    if p.size < 2:
-        return {}
-    rng = np.random.default_rng(seed)
-    simulations = max(min(simulations, 100_000 // p.size), 1_000)
-    p_min = float(p.min())
-    ns = [n for n in grid if min(n, m) * p_min < MIN_EXPECTED]
+    probs = _rounded(counts / m)
+    ns = null_grid(m, probs, grid)
     if not ns:
         return {}
-    out: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in CHI2_STATS}
-    ref = rng.multinomial(m, p, size=simulations).astype(np.float64)  # the same reference draws at every n
-    for n in ns:
-        cur = rng.multinomial(n, p, size=simulations).astype(np.float64)
-        h = h_of(n, m)
-        for name, values in batch_stats(ref, cur).items():
-            t = (8.0 * values if name != "psi" else values) / h
-            out[name][0].append(float(t.mean()))
-            out[name][1].append(float(t.var(ddof=1)))
-    return {s: NullFit(tuple(ns), tuple(mv[0]), tuple(mv[1])) for s, mv in out.items()}
+    points = list(simulate_points(m, probs, ns, simulations=simulations, seed=seed).values())
+    return {s: NullFit(ns, tuple(pt[s][0] for pt in points), tuple(pt[s][1] for pt in points)) for s in CHI2_STATS}
+
+
+def _rounded(props: FloatArray) -> tuple[float, ...]:
+    # the proportions as a baseline stores them (6 significant digits): a loaded baseline simulates as a fresh one
+    return tuple(float(f"{v:.6g}") for v in props)
 
 
 def dispersion(chunks: list[FloatArray]) -> float:
@@ -257,15 +319,16 @@ def dispersion(chunks: list[FloatArray]) -> float:
 
 
 def column_null(
-    ref_counts: object, chunks: list[FloatArray] | None = None, *, simulate: bool = True, seed: int = 0
+    ref_counts: object, chunks: list[FloatArray] | None = None, *, simulate: bool = False, seed: int = 0
 ) -> ColumnNull:
     """A column's null from its reference counts (on the slots the chi2-type statistics compare) and, where the
-    reference was profiled in chunks, the chunks' counts on the same slots."""
+    reference was profiled in chunks, the chunks' counts on the same slots. ``simulate``: store the fits of the
+    whole grid now (eager); by default they are simulated on first use, per grid point (:meth:`ColumnNull.moments`)."""
     counts = np.asarray(ref_counts, dtype=np.float64)
     m = int(counts.sum())
-    probs = tuple(float(v) for v in (counts / m if m > 0 else counts))
+    probs = _rounded(counts / m) if m > 0 else tuple(float(v) for v in counts)
     fits = simulate_null(counts, seed=seed) if simulate else {}
-    return ColumnNull(m, probs, dispersion(chunks) if chunks else 0.0, fits)
+    return ColumnNull(m, probs, dispersion(chunks) if chunks else 0.0, fits, seed)
 
 
 # -- the thresholds ---------------------------------------------------------------------------------------------
@@ -275,11 +338,11 @@ def chi2_type_threshold(stat: str, n: int, null: ColumnNull, alpha: float) -> fl
     """The ``auto`` threshold of PSI, JS distance or Hellinger distance for a window of ``n`` valid rows."""
     _check_alpha(alpha)
     h = h_of(n, null.m)
-    fit = null.fits.get(stat)
-    if null.chi2_valid(n) or fit is None or not fit.ns:
+    fitted = None if null.chi2_valid(n) else null.moments(stat, n)
+    if fitted is None:
         t = chi2_ppf(1.0 - alpha, null.df)
     else:
-        mean, var = fit.moments(n)
+        mean, var = fitted
         if not (mean > 0 and var > 0):
             t = chi2_ppf(1.0 - alpha, null.df)
         else:

@@ -91,6 +91,30 @@ def sqs_record(
     }
 
 
+def sqs_message_record(message: dict[str, Any], *, queue_arn: str, region: str = REGION) -> dict[str, Any]:
+    """A message received from SQS (``receive_message`` with ``AttributeNames=["All"]``) as Lambda's SQS event
+    source hands it over."""
+    attrs = message.get("Attributes") or {}
+    sent = str(attrs.get("SentTimestamp") or int(time.time() * 1000))
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": str(attrs.get("ApproximateReceiveCount", "1")),
+            "SentTimestamp": sent,
+            "SenderId": str(attrs.get("SenderId", "AIDAJHIPRHEMV73VRJEBU")),
+            "ApproximateFirstReceiveTimestamp": str(attrs.get("ApproximateFirstReceiveTimestamp", sent)),
+        },
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody")
+        or hashlib.md5(message["Body"].encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
 
