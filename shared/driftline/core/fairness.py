@@ -25,10 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
+
+from driftline.core.scenarios import ConfigChecker
 
 IntArray = NDArray[np.int64]
 
@@ -53,19 +55,8 @@ class FairnessConfig:
         return out
 
 
-class _Checker(Protocol):
-    errors: list[str]
-
-    def error(self, path: str, message: str) -> None: ...
-    def mapping(
-        self, value: object, path: str, allowed: Sequence[str], required: Sequence[str] = ()
-    ) -> Mapping[str, Any] | None: ...
-    def sequence(self, value: object, path: str, max_items: int) -> Sequence[Any] | None: ...
-    def string(self, value: object, path: str, *, max_length: int = ...) -> str | None: ...
-
-
 def parse_fairness(
-    p: _Checker, value: object, *, task: str | None, roles: frozenset[str], numerical: frozenset[str]
+    p: ConfigChecker, value: object, *, task: str | None, roles: frozenset[str], numerical: frozenset[str]
 ) -> FairnessConfig | None:
     """Validate ``fairness``. ``roles``: id, timestamp, prediction, score and label (not sensitive columns);
     ``numerical``: numerical features (a sensitive column is read as groups of values, not as a number)."""

@@ -72,7 +72,7 @@ def scenarios_key(scenarios: Sequence[Scenario]) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
 
 
-class _Checker(Protocol):
+class ConfigChecker(Protocol):
     """What the config parser offers (``core.config.validation._Parser``): errors collected with their key path."""
 
     errors: list[str]
@@ -88,7 +88,7 @@ class _Checker(Protocol):
 
 
 def parse_scenarios(
-    p: _Checker, value: object, *, columns: frozenset[str] | None, numerical: frozenset[str]
+    p: ConfigChecker, value: object, *, columns: frozenset[str] | None, numerical: frozenset[str]
 ) -> tuple[Scenario, ...] | None:
     """Validate ``scenarios``; ``columns``: the columns a condition may name (None: unknown, not checked);
     ``numerical``: those ``above`` / ``below`` apply to."""
@@ -122,7 +122,7 @@ def parse_scenarios(
 
 
 def _condition(
-    p: _Checker,
+    p: ConfigChecker,
     value: object,
     path: str,
     columns: frozenset[str] | None,
@@ -200,7 +200,7 @@ def _condition(
     return Condition(op, column, parsed)
 
 
-def _scalar(p: _Checker, raw: object, path: str) -> Scalar | None:
+def _scalar(p: ConfigChecker, raw: object, path: str) -> Scalar | None:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int | float):
