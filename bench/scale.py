@@ -34,25 +34,12 @@ from driftline.services.merge import MERGE_EVERY, WindowMerger
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.ports import Item
 from driftline.services.store import Store, doc_to_profiles
-from driftline.testing import encode, generate
+from driftline.testing import encode, generate, lean_config
 
 HOUR = 3600
 T0 = 1_767_225_600
 AT = T0 + HOUR + 60
 BUCKET = "bench-scale"
-CONFIG = """\
-model_id: {model}
-task: binary_classification
-columns:
-  id: request_id
-  timestamp: event_time
-  prediction: will_churn
-  score: churn_probability
-  features:
-    numerical: [tenure_months, monthly_spend]
-    categorical: [plan]
-window: 1h
-"""
 
 
 class CountingTable(MemoryTable):
@@ -96,7 +83,7 @@ class World:
 
     def install(self, model: str, *, file_rows: int = 40) -> None:
         ref = generate(2_000, seed=11, start=T0 - 86_400, span=86_400, id_prefix="ref")
-        self.drop(f"models/{model}/config.yaml", CONFIG.format(model=model).encode())
+        self.drop(f"models/{model}/config.yaml", lean_config(model).encode())
         self.drop(f"baselines/{model}/reference.parquet", encode(ref, "parquet"))
         if file_rows:
             rows = generate(file_rows, seed=3, start=T0, span=HOUR - 1, id_prefix=model)

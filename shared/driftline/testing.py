@@ -96,6 +96,26 @@ def generate(
     )
 
 
+def lean_config(model_id: str, *, alerts: str = "") -> str:
+    """A lean model's configuration YAML on the generator's columns: two numerical and one categorical feature,
+    1 h windows, no label column (few metric points and alert targets per window). ``alerts``: the YAML of an
+    ``alerts:`` list's items, one ``  - {...}`` line each (none: the default rules)."""
+    text = f"""\
+model_id: {model_id}
+task: binary_classification
+columns:
+  id: request_id
+  timestamp: event_time
+  prediction: will_churn
+  score: churn_probability
+  features:
+    numerical: [tenure_months, monthly_spend]
+    categorical: [plan]
+window: 1h
+"""
+    return text + (f"alerts:\n{alerts}" if alerts else "")
+
+
 def encode(table: pa.Table, fmt: str) -> bytes:
     """One table as a file of the given format (parquet, csv, jsonl, each optionally .gz)."""
     buf = io.BytesIO()

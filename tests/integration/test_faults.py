@@ -58,7 +58,7 @@ from driftline.services.alerts import RETRY_GRACE
 from driftline.services.models import parse_key
 from driftline.services.profiling import build_baseline
 from driftline.services.store import file_id_for, ws_key
-from driftline.testing import MODEL_ID, encode, generate
+from driftline.testing import MODEL_ID, encode, generate, lean_config
 
 from .conftest import Pipeline, _session
 from .test_handlers import HOUR, T0, _reference_parquet, window_rows, without_labels
@@ -88,22 +88,10 @@ BAD = "bad.csv.gz"  # a truncated gzip: an error record and an ingest.error aler
 BATCH = ("a.csv", "b.jsonl.gz", "c.parquet", BAD)  # one SQS batch
 ROWS = 120  # per log: windows are judged from 100 rows
 # A lean model (moto's DynamoDB is slow: few metric points and alert targets per window), no label column.
-CONFIG = """\
-model_id: {model}
-task: binary_classification
-columns:
-  id: request_id
-  timestamp: event_time
-  prediction: will_churn
-  score: churn_probability
-  features:
-    numerical: [tenure_months, monthly_spend]
-    categorical: [plan]
-window: 1h
-alerts:
-  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.2, severity: warning}}
-  - {{name: estimated-accuracy, metric: estimated.accuracy, below_baseline_by: 0.05, severity: warning}}
-"""
+ALERTS = (
+    "  - {name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.2, severity: warning}\n"
+    "  - {name: estimated-accuracy, metric: estimated.accuracy, below_baseline_by: 0.05, severity: warning}\n"
+)
 
 
 @functools.cache
@@ -130,7 +118,7 @@ def key(model: str, name: str) -> str:
 
 @functools.cache
 def _baseline(model: str) -> Baseline:
-    config = load_config(CONFIG.format(model=model), expected_model_id=model)
+    config = load_config(lean_config(model, alerts=ALERTS), expected_model_id=model)
     ref = f"baselines/{model}/reference.parquet"
     return build_baseline(config, [(ref, lambda: io.BytesIO(_reference_parquet()))], created_at="2025-12-25T00:00:00Z")
 
@@ -138,7 +126,7 @@ def _baseline(model: str) -> Baseline:
 def install_model(pipeline: Pipeline, model: str) -> None:
     """The model's config and baseline in force (as their drops leave them; not what is tested here)."""
     c = pipeline.container
-    config = load_config(CONFIG.format(model=model), expected_model_id=model)
+    config = load_config(lean_config(model, alerts=ALERTS), expected_model_id=model)
     c.store.put_config(model, config.to_dict(), source_key=f"models/{model}/config.yaml", etag="setup")
     c.registry.save_baseline(_baseline(model))
 

@@ -22,27 +22,15 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
-from driftline.testing import encode, generate
+from driftline.testing import encode, generate, lean_config
 
 HOUR = 3600
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 AT = T0 + HOUR + 60  # window T0 closed
 BUCKET = "driftline-test-data"
-LEAN = """\
-model_id: {model}
-task: binary_classification
-columns:
-  id: request_id
-  timestamp: event_time
-  prediction: will_churn
-  score: churn_probability
-  features:
-    numerical: [tenure_months, monthly_spend]
-    categorical: [plan]
-window: 1h
-alerts:
-  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.1, severity: warning}}
-"""
+LEAN_ALERTS = (
+    "  - {name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.1, severity: warning}\n"
+)
 
 
 class Clock:
@@ -75,7 +63,7 @@ def _one_model() -> list[dict[str, Any]]:
     """The table items of one model ("m0000") with a config, a baseline and one file in window T0."""
     table, objects, clock = MemoryTable(), MemoryObjectStore(BUCKET), Clock()
     env = Env(table, objects, MemoryAlertSink(), clock)
-    env.drop("models/m0000/config.yaml", LEAN.format(model="m0000").encode())
+    env.drop("models/m0000/config.yaml", lean_config("m0000", alerts=LEAN_ALERTS).encode())
     ref = generate(2_000, seed=11, start=T0 - 86_400, span=86_400, id_prefix="ref")
     env.drop("baselines/m0000/reference.parquet", encode(ref, "parquet"))
     rows = generate(200, seed=3, start=T0, span=HOUR - 1, id_prefix="w")

@@ -21,7 +21,7 @@ from driftline.services.merge import WindowMerger
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.ports import Item
 from driftline.services.store import Store, doc_to_profiles, ws_key
-from driftline.testing import encode, generate
+from driftline.testing import encode, generate, lean_config
 
 HOUR = 3600
 T0 = 1_767_225_600
@@ -29,19 +29,6 @@ AT = T0 + HOUR + 60
 BUCKET = "driftline-test-data"
 MODEL = "many"
 ROWS = 40  # rows of each file
-CONFIG = """\
-model_id: many
-task: binary_classification
-columns:
-  id: request_id
-  timestamp: event_time
-  prediction: will_churn
-  score: churn_probability
-  features:
-    numerical: [tenure_months, monthly_spend]
-    categorical: [plan]
-window: 1h
-"""
 
 
 class CountingTable(MemoryTable):
@@ -74,7 +61,7 @@ def _seed() -> tuple[list[Item], dict[str, bytes]]:
     ref = generate(2_000, seed=11, start=T0 - 86_400, span=86_400, id_prefix="ref")
     rows = generate(ROWS, seed=3, start=T0, span=HOUR - 1, id_prefix="w")
     for key, body in (
-        (f"models/{MODEL}/config.yaml", CONFIG.encode()),
+        (f"models/{MODEL}/config.yaml", lean_config(MODEL).encode()),
         (f"baselines/{MODEL}/reference.parquet", encode(ref, "parquet")),
         (f"predictions/{MODEL}/seed.parquet", encode(rows, "parquet")),
     ):
