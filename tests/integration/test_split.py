@@ -45,11 +45,17 @@ def _metrics(pipeline: Pipeline, model: str) -> dict[tuple[str, str | None, int]
     return {(p.metric, p.column, p.window_start): p.value for p in points if p.segment is None}
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet", "csv-quoted"])
 def test_a_large_file_in_parts_counts_every_row_and_the_file_once(splitting: Pipeline, fmt: str) -> None:
     pipeline = splitting
     set_up_model(pipeline)
     rows = without_labels(window_rows(900, window=0, seed=9, prefix="big"))
+    if fmt == "csv-quoted":  # quoted fields holding line breaks, commas and quotes: cut only between records
+        import pyarrow as pa
+
+        notes = [f'note {i},\n"quoted"\r\nend' if i % 3 else "" for i in range(rows.num_rows)]
+        rows, fmt = rows.append_column("note", pa.array(notes)), "csv"
+        assert encode(rows, "csv").count(b"\n") > 1.5 * rows.num_rows
     if fmt == "parquet":
         buf = io.BytesIO()
         pq.write_table(rows, buf, row_group_size=100)

@@ -4,9 +4,10 @@
   ``iter_batches(row_groups=...)`` over ranged GETs (only its row groups' pages and the footer are fetched).
 - CSV and JSON Lines: by byte ranges, cut at line boundaries: a line belongs to the part its first byte falls in,
   so every line is read by exactly one part whatever the cut points. A part reads from one byte before its start
-  (to know whether a line begins there) to the end of the last line that begins in its range. A CSV part after
-  the first is given the file's header line. (A CSV whose quoted fields hold line breaks cannot be cut this way:
-  such files are profiled whole.)
+  (to know whether a line begins there) to the end of the last line that begins in its range. A JSON line cannot
+  hold a raw line break (JSON escapes it in strings), so any line break ends a record. A CSV field may (quoted,
+  RFC 4180): a CSV file is cut only at record boundaries, found by one streamed pass of quote parity
+  (:func:`plan_csv`, ``driftline.io.csvcuts``); a part after the first is given the file's header record.
 - gzip: a gzip stream cannot be entered in the middle; a ``.gz`` file is one part (profiled by one function:
   about 65M JSON Lines rows fit in Lambda's 15 minutes at today's speed, see README "Scaling out").
 
@@ -22,8 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from driftline.io.csvcuts import CsvCuts
+
 PART_BYTES = 256 << 20  # a part: ~30-60 s of profiling at today's speed, far inside Lambda's 15 minutes
 _CHUNK = 1 << 20
+_SCAN_CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,25 @@ def plan_parts(name: str, size: int, *, part_bytes: int = PART_BYTES, parquet_me
     return plan_text(size, part_bytes=part_bytes)
 
 
+def plan_csv(raw: Any, size: int, *, part_bytes: int = PART_BYTES) -> tuple[list[Part] | None, int | None]:
+    """A CSV file's parts, cut at the first record boundary at or after each multiple of ``part_bytes``, from one
+    streamed read of the file (``raw``, from its start). Returns (parts, None), or (None, offset of the first stray
+    quote) when the file has a quote placed where counting quotes would not tell pyarrow's records apart: such a
+    file cannot be cut, and is profiled whole."""
+    if part_bytes < 1:
+        raise ValueError(f"part_bytes must be >= 1, got {part_bytes}")
+    cuts = CsvCuts(range(part_bytes, size, part_bytes))
+    while True:
+        data = raw.read(_SCAN_CHUNK)
+        if not data or not cuts.feed(data):
+            break
+    if cuts.stray is not None:
+        return None, cuts.stray
+    bounds = [0, *(c for c in cuts.cuts if 0 < c < size), size]
+    n = len(bounds) - 1
+    return [Part(i, n, bounds[i], bounds[i + 1], False) for i in range(n)], None
+
+
 def read_start(part: Part) -> int:
     """The byte from which a text part's stream must be read (one before its range, to find its first line)."""
     return max(part.start - 1, 0)
@@ -122,17 +145,23 @@ def open_line_range(raw: Any, part: Part, *, header: bytes = b"") -> BinaryIO:
 
 
 def first_line(raw: Any) -> bytes:
-    """The first line of a stream, its line break included (a CSV header)."""
+    """The first record of a CSV stream, its line break included: the header (a quoted name may hold a line break;
+    in a file with a stray quote, the first line)."""
     out = bytearray()
+    finder = CsvCuts(())
     while True:
         data = raw.read(64 << 10)
         if not data:
             return bytes(out)
-        i = data.find(b"\n")
-        if i >= 0:
-            out += data[: i + 1]
-            return bytes(out)
         out += data
+        if finder.stray is None:
+            finder.feed(data)
+            if finder.header_end is not None:
+                return bytes(out[: finder.header_end])
+        if finder.stray is not None:
+            i = out.find(b"\n")
+            if i >= 0:
+                return bytes(out[: i + 1])
 
 
 def _line_range(raw: Any, start: int, end: int) -> Iterator[bytes]:

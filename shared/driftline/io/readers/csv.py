@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from driftline.core.errors import InputError
+from driftline.io.csvcuts import CsvCuts
 from driftline.io.readers import stream
 from driftline.io.readers.stream import _check_unique, _Plan, _PrefixedReader, _slices
 
@@ -17,14 +18,18 @@ _MAX_HEADER_BYTES: Final = 16 << 20
 
 
 def _peek_header(text: Any) -> tuple[bytes, bytes]:
-    """(the header line, everything read so far) from the start of a CSV stream."""
+    """(the header record, everything read so far) from the start of a CSV stream. A quoted column name may hold a
+    line break (``driftline.io.csvcuts``); with a stray quote, the header is the first line."""
     buffered = bytearray()
-    while b"\n" not in buffered:
+    finder = CsvCuts(())
+    while len(buffered) <= _MAX_HEADER_BYTES:
         chunk = text.read(64 << 10)
         if not chunk:
             break
         buffered += chunk
-        if len(buffered) > _MAX_HEADER_BYTES:
+        if finder.feed(chunk) and finder.header_end is not None:
+            return bytes(buffered[: finder.header_end]), bytes(buffered)
+        if finder.stray is not None and b"\n" in buffered:
             break
     end = buffered.find(b"\n")
     header = bytes(buffered if end < 0 else buffered[: end + 1])
