@@ -89,3 +89,59 @@ def test_a_large_file_in_parts_counts_every_row_and_the_file_once(splitting: Pip
     assert got.keys() == want.keys()
     for k in want:
         assert got[k] == pytest.approx(want[k], rel=1e-9, abs=1e-12), k
+
+
+def test_a_part_that_fails_every_try_gets_an_error_record_and_the_file_one_alert(
+    splitting: Pipeline, read_alerts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline.cli.status import model_status
+    from driftline.services.split import FileSplitter
+
+    from .test_handlers import assert_ingest_error, sns_alerts
+
+    pipeline = splitting
+    set_up_model(pipeline)
+    body = encode(without_labels(window_rows(900, window=0, seed=9, prefix="big")), "csv")
+    key = f"predictions/{MODEL_ID}/big.csv"
+    # Given a file split in parts, two of which fail on every try (a bug, a throttled table: not the file's fault)
+    real_open = FileSplitter.open_part
+
+    def failing_open(self: FileSplitter, ref: Any, part: Any) -> Any:
+        if part.index in (1, 2):
+            raise RuntimeError("simulated failure")
+        return real_open(self, ref, part)
+
+    monkeypatch.setattr(FileSplitter, "open_part", failing_open)
+    pipeline.put(key, body)
+    assert pipeline.invoke("ingest", pipeline.receive("ingest")) == {"batchItemFailures": []}
+    # When SQS delivers them up to the queue's maxReceiveCount (5), as Lambda's event source hands them over
+    counts: list[list[str]] = []
+    for attempt in range(1, 6):
+        messages = pipeline.receive("ingest")
+        counts.append(sorted({m["Attributes"]["ApproximateReceiveCount"] for m in messages}))
+        response = pipeline.invoke("ingest", messages)
+        assert len(response["batchItemFailures"]) == 2
+        # Then nothing is reported before the last try
+        records = pipeline.container.store.error_records(MODEL_ID)
+        assert len(records) == (2 if attempt == 5 else 0), attempt
+    assert counts[0] == ["1"] and counts[-1] == ["5"]  # the parts that went through left after the first try
+    # And the last try leaves an error record per part, naming the file and the part, each part dead-lettered
+    records = pipeline.container.store.error_records(MODEL_ID)
+    parts = sorted(r.key for r in records)
+    assert [p.split(" (part ")[0] for p in parts] == [key, key]
+    assert [p.split(" (part ")[1].split(" of ")[0] for p in parts] == ["2", "3"]
+    assert all(r.kind == "dead_letter" and "dead-letter queue" in r.reason and "simulated" in r.reason for r in records)
+    assert {pipeline.container.store.get_file(r.file_id)["status"] for r in records} == {"dead_lettered"}  # type: ignore[index]
+    # And one ingest.error alert for the file, naming it and a part
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert_ingest_error(alert, alert["details"]["key"])
+    assert alert["details"]["key"] in parts
+    # And `driftline status` shows them
+    status = model_status(pipeline.container, MODEL_ID)
+    assert status["files"]["dead_lettered"] == 2 and " (part " in status["files"]["last_error"]["key"]
+    # And a redrive from the dead-letter queue that fails again alerts no more, and records nothing new
+    for m in pipeline.receive("ingest"):  # still visible here (no redrive policy on moto's queue): a 6th try
+        assert int(m["Attributes"]["ApproximateReceiveCount"]) == 6
+        pipeline.invoke("ingest", [m])
+    assert len(pipeline.container.store.error_records(MODEL_ID)) == 2
+    assert sns_alerts(pipeline, read_alerts) == []

@@ -36,7 +36,16 @@ def handle_record(record: SQSRecord, *, prefix: str) -> None:
         ref, piece = part
         logger.set_correlation_id(ref.key)
         if ref.prefix == prefix:
-            outcome = container().ingest.handle(ref, piece)
+            try:
+                outcome = container().ingest.handle(ref, piece)
+            except Exception as err:
+                tries = _receive_count(record)
+                if tries >= container().settings.max_receive_count:  # dead-lettered next: a record and an alert
+                    logger.error("part dead-lettered", extra={"s3_key": ref.key, "part": piece.index, "tries": tries,
+                                                              "reason": str(err)})  # fmt: skip
+                    report_dead_letter(container().ingest, ref, err, tries, part=piece)
+                    metrics.add_metric(name="PartsDeadLettered", unit=MetricUnit.Count, value=1)
+                raise
             logger.info("part handled", extra={"s3_key": ref.key, "part": piece.index, "of": piece.count,
                                                "status": outcome.status, "rows": outcome.rows})  # fmt: skip
         else:

@@ -90,15 +90,25 @@ class IngestService:
             reason = "the object was deleted before it was read" if isinstance(err, NotFound) else _reason(err)
             # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
             # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
-            started = (self.store.get_file(file_id) or {}).get("started_at")
             where = ref.key if part is None else f"{ref.key} (part {part.index + 1} of {part.count})"
-            self.report_failure(ref.model_id, where, file_id, reason, at=None if started is None else float(started))
+            self.report_failure(ref.model_id, where, file_id, reason, at=self.failure_time(file_id, part))
             self.store.finish_file(file_id, status="failed", reason=reason)
             return Outcome(ref.key, ref.model_id, "failed", reason=reason)
         self.store.finish_file(file_id, status="done", rows=outcome.rows)
         if outcome.windows:  # windows of any number of files: every Nth file merges the window (services/merge.py)
             self.merger.after_file(ref.model_id, outcome.windows)
         return outcome
+
+    def failure_time(self, file_id: str, part: Part | None = None) -> float | None:
+        """The date of a file's error record and alert: its first claim's time (a redelivery finds the same, so
+        the alert is not published twice). A part's (``file_id`` the part's) is its file's: the parts' errors are
+        recorded apart (their ids differ) under one alert per file."""
+        if part is not None:
+            parent = (self.store.get_file(file_id.rsplit(".", 1)[0]) or {}).get("started_at")
+            if parent is not None:
+                return float(parent)
+        started = (self.store.get_file(file_id) or {}).get("started_at")
+        return None if started is None else float(started)
 
     def report_failure(
         self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None, kind: str = "failed"

@@ -8,18 +8,24 @@ Every file that does not end counted ends in ``driftline errors`` with a reason 
   form when that is valid, else under :data:`REJECTED_MODEL` (``driftline errors --model _rejected``);
 - a message whose last try (SQS ``ApproximateReceiveCount`` at the queue's ``maxReceiveCount``) fails — a model with
   no configuration or baseline yet, a throttled table, a bug — is reported before it goes to the dead-letter queue,
-  and its file is marked ``dead_lettered`` (a redrive from the dead-letter queue processes it again).
+  and its file is marked ``dead_lettered`` (a redrive from the dead-letter queue processes it again). A part of a
+  split file (services/split.py) likewise: an error record per part, naming the key and the part, the part marked
+  ``dead_lettered``, and one ``ingest.error`` alert per file whichever of its parts fail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from typing import TYPE_CHECKING
 
 from driftline.core.config import MODEL_ID_RE
 from driftline.services.ingest import IngestService
 from driftline.services.models import ObjectRef
 from driftline.services.store import file_id_for
+
+if TYPE_CHECKING:
+    from driftline.io.parts import Part
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +51,20 @@ def report_rejected_key(ingest: IngestService, bucket: str, key: str, reason: st
     return model_id
 
 
-def report_dead_letter(ingest: IngestService, ref: ObjectRef, error: BaseException, tries: int) -> None:
-    """The last try of a message failed: record why before SQS moves it to the dead-letter queue."""
+def report_dead_letter(
+    ingest: IngestService, ref: ObjectRef, error: BaseException, tries: int, *, part: Part | None = None
+) -> None:
+    """The last try of a message failed: record why before SQS moves it to the dead-letter queue. ``part``: the
+    message was that part of a split file."""
     file_id = file_id_for(ref.bucket, ref.key, ref.etag)
+    where = ref.key
+    if part is not None:
+        from driftline.services.split import part_id
+
+        file_id, where = part_id(file_id, part), f"{ref.key} (part {part.index + 1} of {part.count})"
     reason = f"not processed after {tries} tries, sent to the dead-letter queue: {error}"
     started = (ingest.store.get_file(file_id) or {}).get("started_at")
-    at = None if started is None else float(started)
-    ingest.report_failure(ref.model_id, ref.key, file_id, reason, at=at, kind="dead_letter")
+    at = ingest.failure_time(file_id, part)
+    ingest.report_failure(ref.model_id, where, file_id, reason, at=at, kind="dead_letter")
     if started is not None:
         ingest.store.finish_file(file_id, status="dead_lettered", reason=reason)
