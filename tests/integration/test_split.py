@@ -145,3 +145,29 @@ def test_a_part_that_fails_every_try_gets_an_error_record_and_the_file_one_alert
         pipeline.invoke("ingest", [m])
     assert len(pipeline.container.store.error_records(MODEL_ID)) == 2
     assert sns_alerts(pipeline, read_alerts) == []
+
+
+def test_a_gzip_file_too_large_for_one_function_is_refused_with_the_documented_reason(
+    splitting: Pipeline, read_alerts: Any
+) -> None:
+    from driftline.services.split import GZIP_MAX_BYTES
+
+    from .test_handlers import assert_ingest_error, sns_alerts
+
+    pipeline = splitting
+    set_up_model(pipeline)
+    key = f"predictions/{MODEL_ID}/huge.jsonl.gz"
+    pipeline.put(key, encode(without_labels(window_rows(50, window=0, seed=3, prefix="gz")), "jsonl.gz"))
+    # Given S3's notification of a gzip file above the limit (the size as S3 reports it; the body here is small)
+    (message,) = pipeline.receive("ingest")
+    note = json.loads(message["Body"])
+    note["Records"][0]["s3"]["object"]["size"] = GZIP_MAX_BYTES + 1
+    message["Body"] = json.dumps(note)
+    # Then it is refused at once (not retried), with the reason, an error record and an ingest.error alert
+    assert pipeline.invoke("ingest", [message]) == {"batchItemFailures": []}
+    assert pipeline.depth("ingest") == 0
+    (record,) = pipeline.container.store.error_records(MODEL_ID)
+    assert record.key == key and record.kind == "failed"
+    assert "gzip file cannot be split" in record.reason and "at most 4 GiB" in record.reason
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert_ingest_error(alert, key)

@@ -233,3 +233,11 @@ def test_the_splitter_profiles_a_file_with_a_stray_quote_whole_and_refuses_one_t
                      CSV_WHOLE_MAX_BYTES + 1, encoded=False)  # fmt: skip
     with pytest.raises(InputError, match=r"stray\.csv.*cannot be cut into parts: a quote at byte"):
         splitter.split(huge, "f-huge")
+
+
+def test_the_scan_benchmark_runs_and_finds_the_parts(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import csvcuts
+
+    assert csvcuts.main(["--mb", "2", "--part-mb", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in rows] == ["generated", "quoted line breaks"] and all(r["parts"] >= 2 for r in rows)
