@@ -241,3 +241,16 @@ def test_the_scan_benchmark_runs_and_finds_the_parts(capsys: pytest.CaptureFixtu
     assert csvcuts.main(["--mb", "2", "--part-mb", "1"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["file"] for r in rows] == ["generated", "quoted line breaks"] and all(r["parts"] >= 2 for r in rows)
+
+
+def test_a_byte_order_mark_is_skipped_as_pyarrow_skips_it() -> None:
+    frame = pd.DataFrame({"a b": ["x\ny", 'q"q', "z"] * 20, "c": range(60)})
+    body = frame.to_csv(index=False, encoding="utf-8-sig", quoting=csv.QUOTE_ALL).encode("utf-8-sig")
+    assert body.startswith(b'\xef\xbb\xbf"a b"')
+    parts, stray = plan_csv(io.BytesIO(body), len(body), part_bytes=100)
+    assert stray is None and parts is not None and len(parts) > 3
+    header = first_line(io.BytesIO(body))
+    rows = []
+    for p in parts:
+        rows += _rows(open_line_range(io.BytesIO(body[read_start(p) :]), p, header=header if p.index else b"").read())
+    assert rows == _rows(body) and len(rows) == 60 and rows[0] == {"a b": "x\ny", "c": "0"}

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import numpy as np
 
 _QUOTE, _COMMA, _LF, _CR = 0x22, 0x2C, 0x0A, 0x0D
+_BOM = b"\xef\xbb\xbf"
 _BEFORE_OPEN = np.array([_COMMA, _LF, _CR, _QUOTE], dtype=np.uint8)
 _AFTER_CLOSE = np.array([_COMMA, _LF, _CR, _QUOTE], dtype=np.uint8)
 
@@ -56,6 +57,11 @@ class CsvCuts:
             return True
         b = np.frombuffer(data, dtype=np.uint8)
         base, parity = self._pos, self.quotes & 1
+        if base == 0 and data.startswith(_BOM):
+            self._prev, b = _LF, b[len(_BOM) :]  # pyarrow skips a UTF-8 byte order mark: so does the scan
+            self._pos = base = len(_BOM)
+            if not b.size:
+                return True
         if self._check_next and b[0] not in _AFTER_CLOSE:
             self.stray = base - 1
             return False
