@@ -87,6 +87,16 @@ def test_a_stray_quote_is_found_and_no_cut_is_offered(body: bytes) -> None:
     assert parts is None and stray is not None and body[stray : stray + 1] == b'"'
 
 
+def test_a_csv_file_is_never_planned_by_byte_ranges_alone() -> None:
+    from driftline.io.parts import plan_parts
+
+    with pytest.raises(ValueError, match="plan_csv"):
+        plan_parts("big.csv", 1000, part_bytes=10)
+    assert (
+        len(plan_parts("big.csv", 10, part_bytes=10)) == 1 and len(plan_parts("big.jsonl", 1000, part_bytes=10)) == 100
+    )
+
+
 def test_the_header_may_hold_a_quoted_line_break() -> None:
     body = b'"a\nb",c\n1,2\n3,4\n'
     assert header_end(body) == 8 and first_line(io.BytesIO(body)) == b'"a\nb",c\n'

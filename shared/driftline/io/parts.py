@@ -78,7 +78,8 @@ def plan_text(size: int, *, part_bytes: int = PART_BYTES) -> list[Part]:
 
 
 def plan_parts(name: str, size: int, *, part_bytes: int = PART_BYTES, parquet_metadata: Any = None) -> list[Part]:
-    """The parts of a file; one part (the whole file: bytes [0, size)) when it is small or gzip-compressed."""
+    """The parts of a file; one part (the whole file: bytes [0, size)) when it is small or gzip-compressed. A CSV
+    file to be cut needs a read of it: :func:`plan_csv`."""
     from driftline.io.readers import FileFormat, detect_format
 
     file_format, gzipped = detect_format(name)
@@ -88,6 +89,8 @@ def plan_parts(name: str, size: int, *, part_bytes: int = PART_BYTES, parquet_me
         if parquet_metadata is None:
             raise ValueError("parquet_metadata is needed to plan a Parquet file's parts")
         return plan_parquet(parquet_metadata, part_bytes=part_bytes)
+    if file_format is FileFormat.CSV:  # a line break may be inside a quoted field: its records must be found
+        raise ValueError("a CSV file's parts are planned by plan_csv, from its record boundaries")
     return plan_text(size, part_bytes=part_bytes)
 
 
