@@ -171,3 +171,67 @@ def test_a_gzip_file_too_large_for_one_function_is_refused_with_the_documented_r
     assert "gzip file cannot be split" in record.reason and "at most 4 GiB" in record.reason
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert_ingest_error(alert, key)
+
+
+def test_a_last_try_ended_by_lambdas_timeout_still_leaves_an_error_record(
+    splitting: Pipeline, read_alerts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from driftline.runtime import lasttry
+    from driftline.services.split import FileSplitter
+
+    from .conftest import FakeLambdaContext, load_handler
+    from .test_handlers import sns_alerts
+
+    class Killed(BaseException):
+        """Lambda ending the invocation at its timeout: no handler code runs after it."""
+
+    class EndingContext(FakeLambdaContext):
+        def __init__(self, seconds: float) -> None:
+            super().__init__("ingest")
+            self.deadline = time.time() + seconds
+
+        def get_remaining_time_in_millis(self) -> int:
+            return max(int((self.deadline - time.time()) * 1000), 0)
+
+    pipeline = splitting
+    set_up_model(pipeline)
+    key = f"predictions/{MODEL_ID}/big.csv"
+    pipeline.put(key, encode(without_labels(window_rows(900, window=0, seed=9, prefix="big")), "csv"))
+    assert pipeline.invoke("ingest", pipeline.receive("ingest")) == {"batchItemFailures": []}
+    # Given the file's parts, received four times already (each try timed out: no handler code ran after it)
+    for _ in range(4):
+        for m in pipeline.receive("ingest"):
+            pipeline.sqs.change_message_visibility(
+                QueueUrl=pipeline.queues["ingest"][0], ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+            )
+    messages = pipeline.receive("ingest")
+    assert len(messages) >= 3 and {m["Attributes"]["ApproximateReceiveCount"] for m in messages} == {"5"}
+    # When the last try's invocation profiles the first part, then hangs on the second until Lambda ends it
+    real_open = FileSplitter.open_part
+
+    def slow_open(self: FileSplitter, ref: Any, part: Any) -> Any:
+        if part.index == 1:  # hangs past the watch's time (MARGIN_S before the end), then Lambda ends it
+            until = time.time() + 30
+            while time.time() < until and len(pipeline.container.store.error_records(MODEL_ID)) < len(messages) - 1:
+                time.sleep(0.1)
+            raise Killed
+        return real_open(self, ref, part)
+
+    monkeypatch.setattr(FileSplitter, "open_part", slow_open)
+    messages.sort(key=lambda m: int(json.loads(m["Body"])["driftline_part"]["index"]))
+    handler = load_handler("ingest")
+    with pytest.raises(Killed):  # the watch fires 6 s in: the first part has long finished
+        handler(pipeline.sqs_event("ingest", messages), EndingContext(lasttry.MARGIN_S + 6))
+    # Then the parts not finished by then (the hanging one and those after it) each have an error record
+    records = pipeline.container.store.error_records(MODEL_ID)
+    first = json.loads(messages[0]["Body"])["driftline_part"]
+    assert first["index"] == 0
+    assert sorted(r.key for r in records) == sorted(
+        f"{key} (part {json.loads(m['Body'])['driftline_part']['index'] + 1} of {first['count']})" for m in messages[1:]
+    )
+    assert all(r.kind == "dead_letter" and "time ran out" in r.reason for r in records)
+    # And the file one ingest.error alert; the part that finished has none
+    (alert,) = sns_alerts(pipeline, read_alerts)
+    assert alert["metric"] == "ingest.error" and "(part " in alert["details"]["key"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import warnings
 from typing import Any
 
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from driftline.core.errors import InputError
 from driftline.runtime.container import container
 from driftline.runtime.events import parse_sqs_body
+from driftline.runtime.lasttry import LastTryWatch
 from driftline.services.rejects import report_dead_letter, report_rejected_key
 from driftline.services.split import parse_part_message
 
@@ -94,6 +96,36 @@ def handle_record(record: SQSRecord, *, prefix: str) -> None:
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
 
 
+def report_last_try(record: Any, tries: int, *, prefix: str) -> None:
+    """An error record (and alert) for each object of a raw SQS record whose last try ran out of time."""
+    err = TimeoutError("the function's time ran out on its last try (Lambda's timeout)")
+    c = container()
+    body = str(record.get("body", ""))
+    part = parse_part_message(body)
+    targets = [part] if part is not None else [(ref, None) for ref in parse_sqs_body(body).refs]
+    for ref, piece in targets:
+        if ref.prefix == prefix:
+            logger.error(
+                "last try out of time", extra={"s3_key": ref.key, "part": None if piece is None else piece.index}
+            )
+            report_dead_letter(c.ingest, ref, err, tries, part=piece)
+
+
+def _max_receive_count() -> int:
+    try:
+        return container().settings.max_receive_count
+    except Exception:  # no container: each record fails on its own (and is reported there); nothing to watch
+        logger.exception("no container to watch last tries with")
+        return 1 << 30
+
+
+def _remaining_s(context: Any) -> float | None:
+    try:
+        return float(context.get_remaining_time_in_millis()) / 1000
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def _receive_count(record: SQSRecord) -> int:
     try:
         return int(record.attributes.approximate_receive_count or 1)
@@ -106,6 +138,7 @@ def sqs_handler(prefix: str) -> Any:
     # A batch whose every record failed is reported record by record too (Lambda retries them all the same), not
     # as a function error: "baseline not there yet" is a normal retry, not an invocation failure to alarm on.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    watch: contextvars.ContextVar[LastTryWatch | None] = contextvars.ContextVar(f"last_try_{prefix}", default=None)
 
     def record_handler(record: SQSRecord) -> None:
         try:
@@ -114,14 +147,30 @@ def sqs_handler(prefix: str) -> Any:
             # Powertools' BatchProcessor logs a failed record at DEBUG only: say it at ERROR, with the traceback.
             logger.exception("record failed", extra={"message_id": record.message_id})
             raise
+        finally:
+            w = watch.get()
+            if w is not None:
+                w.done(record.message_id)
 
     @logger.inject_lambda_context(clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return process_partial_response(  # type: ignore[return-value]
-            event=event, record_handler=record_handler, processor=processor, context=context
+        # Messages on their last try are reported even if the invocation's time runs out (runtime/lasttry.py)
+        w = LastTryWatch(
+            event.get("Records") or [] if isinstance(event, dict) else [],
+            max_receive_count=_max_receive_count(),
+            remaining_s=_remaining_s(context),
+            report=lambda record, tries: report_last_try(record, tries, prefix=prefix),
         )
+        token = watch.set(w)
+        try:
+            return process_partial_response(  # type: ignore[return-value]
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        finally:
+            w.cancel()
+            watch.reset(token)
 
     return handler
 
