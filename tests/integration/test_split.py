@@ -235,3 +235,28 @@ def test_a_last_try_ended_by_lambdas_timeout_still_leaves_an_error_record(
     # And the file one ingest.error alert; the part that finished has none
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert alert["metric"] == "ingest.error" and "(part " in alert["details"]["key"]
+
+
+def test_a_csv_with_a_stray_quote_is_profiled_whole_not_cut(splitting: Pipeline) -> None:
+    import pyarrow as pa
+
+    from .test_handlers import file_record
+
+    pipeline = splitting
+    set_up_model(pipeline)
+    rows = without_labels(window_rows(900, window=0, seed=9, prefix="big"))
+    notes = ["5'11\" tall" if i == 450 else f"n{i}" for i in range(rows.num_rows)]  # unquoted: pyarrow reads " as-is
+    body = b"".join(
+        line if b"5'11" not in line else line.replace(b'"5\'11"" tall"', b"5'11\" tall")
+        for line in encode(rows.append_column("note", pa.array(notes)), "csv").splitlines(keepends=True)
+    )
+    assert b"5'11\" tall" in body and len(body) > 8192
+    key = f"predictions/{MODEL_ID}/stray.csv"
+    pipeline.put(key, body)
+    assert pipeline.invoke("ingest", pipeline.receive("ingest")) == {"batchItemFailures": []}
+    assert "queued in 1 part (profiled whole: a quote at byte" in file_record(pipeline, key)["reason"]
+    (part,) = [json.loads(m["Body"]) for m in _drain(pipeline)]
+    assert (part["driftline_part"]["start"], part["driftline_part"]["end"]) == (0, len(body))
+    pipeline.evaluate(T0 + HOUR + 60)
+    got = _metrics(pipeline, MODEL_ID)
+    assert got[("volume.rows", None, T0)] == 900 and got[("volume.files", None, T0)] == 1

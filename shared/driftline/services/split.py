@@ -2,7 +2,8 @@
 
 A prediction file above ``split_bytes`` (Parquet, CSV, JSON Lines; not gzip, which cannot be entered in the
 middle) is not profiled by the invocation that receives its S3 notification: that one plans its parts
-(``driftline.io.parts``), sends one message per part to the ingest queue and marks the file ``split``. Each part
+(``driftline.io.parts``; a CSV file from one streamed read that finds its record boundaries, ``_plan_csv``), sends
+one message per part to the ingest queue and marks the file ``split``. Each part
 message is then handled like a file of its own: claimed as (bucket, key, ETag, part) — a part retried or
 delivered twice changes nothing —, profiled (its row groups, or the lines that begin in its byte range, read with
 ranged GETs pinned to the ETag), its profiles written under the part's id, its status and errors recorded per
@@ -111,7 +112,9 @@ class FileSplitter:
             parts = plan_parts(ref.key, ref.size, part_bytes=self.split_bytes, parquet_metadata=metadata)
         assert self.queue is not None  # should_split said so
         self.queue.send_batch([part_message(ref, p) for p in parts])
-        self.store.finish_file(file_id, status="split", reason=f"queued in {len(parts)} parts{whole}")
+        self.store.finish_file(
+            file_id, status="split", reason=f"queued in {len(parts)} part{'s' * (len(parts) > 1)}{whole}"
+        )
         return parts
 
     def _plan_csv(self, ref: ObjectRef) -> tuple[list[Part], str]:
