@@ -40,7 +40,7 @@ business_metrics:
   - {{name: spend_at_risk, type: sum, column: monthly_spend, where: {{column: will_churn, equals: 1}}}}
   - {{name: churn_rate_predicted, type: mean, column: will_churn}}
 alerts:
-  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.1, severity: warning}}
+  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: auto, severity: warning}}
   - {{name: accuracy-drop, metric: performance.accuracy, below_baseline_by: 0.05, for: 2, severity: critical}}
   - {{name: segment-accuracy, metric: performance.accuracy, segment: country, below_baseline_by: 0.2, for: 2,
      min_rows: 50, severity: critical}}

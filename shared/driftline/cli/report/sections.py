@@ -46,6 +46,7 @@ def _chart_card(
         for c in columns
     ]
     refs = data.thresholds(metric, columns)
+    bands = data.bands(metric, columns)
     marks = data.markers(metric, columns)
     width = 1280 if wide else 640
     chart = line_chart(
@@ -58,10 +59,11 @@ def _chart_card(
         y_floor=y_floor,
         y_cap=y_cap,
         label=title,
+        bands=bands,
     )
     keys = legend([(s.name, s.color, s.dashed) for s in series]) if any(c is not None for c in columns) else ""
     partial = any(s.partial for s in series)
-    return _card(title, chart + keys + _marker_legend(marks, refs, partial=partial), wide=wide, note=note)
+    return _card(title, chart + keys + _marker_legend(marks, refs, partial=partial, bands=bands), wide=wide, note=note)
 
 
 def _header(data: _Data) -> str:

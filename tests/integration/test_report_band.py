@@ -1,0 +1,209 @@
+"""The report's ``auto`` threshold band, end to end on the in-memory fakes: the demo's churn model (``above: auto``)
+through ingest and the evaluator; the band's value of every window and column equals the threshold the evaluator
+sets for it (the ``threshold`` of each drift alert it published, and the one it computes from the window's profile),
+and the page draws the band with that value in its hover text."""
+
+from __future__ import annotations
+
+import calendar
+import html
+import json
+import re
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
+from driftline.cli.report import render_report, render_report_from_data
+from driftline.cli.report.bands import MAX_BUCKETS
+from driftline.cli.report.data import DRIFT, _Data, alert_payload, select_points
+from driftline.cli.report.svg import _fmt
+from driftline.core import rules as R
+from driftline.core.autonull import auto_context
+from driftline.core.config import load_config
+from driftline.core.metrics import MetricPoint
+from driftline.services.alerts import AlertPublisher
+from driftline.services.evaluate import EvaluateService
+from driftline.services.ingest import IngestService
+from driftline.services.models import ModelRegistry, parse_key
+from driftline.services.store import Store
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+
+BUCKET = "driftline-test-data"
+HOUR = 3600
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+HOURS = 10
+DRIFT_FROM = 6
+
+
+class Deployment:
+    def __init__(self, at: float) -> None:
+        self.sink = MemoryAlertSink()
+        self.objects = MemoryObjectStore(BUCKET)
+        clock = lambda: at  # noqa: E731
+        self.store = Store(MemoryTable("driftline-test"), clock=clock)
+        self.registry = ModelRegistry(self.store, self.objects, clock=clock)
+        alerts = AlertPublisher(self.store, self.sink)
+        self.ingest = IngestService(self.store, self.registry, alerts, clock=clock)
+        self.evaluate = EvaluateService(self.store, self.registry, alerts, clock=clock)
+
+    def drop(self, key: str, body: bytes) -> None:
+        self.objects.put_bytes(key, body)
+        outcome = self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False))
+        assert outcome.status == "processed", outcome
+
+    def published(self) -> list[dict[str, Any]]:
+        return [json.loads(p["messages"]["default"]) for p in self.sink.published]
+
+
+def _with_missing(table: pa.Table, column: str, share: float, seed: int) -> pa.Table:
+    """``share`` of ``column``'s values set missing: its valid rows (the band's ``n``) differ from the window's."""
+    mask = pa.array(np.random.default_rng(seed).random(table.num_rows) < share)
+    values = table.column(column)
+    return table.set_column(table.schema.get_field_index(column), column, pc.if_else(mask, None, values))
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Deployment:
+    at = T0 + HOURS * HOUR + 60
+    d = Deployment(at)
+    d.drop(f"models/{MODEL_ID}/config.yaml", CONFIG_YAML.encode())
+    ref = generate(20_000, seed=1, start=T0 - 7 * 86_400, span=7 * 86_400, id_prefix="ref")
+    d.drop(f"baselines/{MODEL_ID}/reference.parquet", encode(ref, "parquet"))
+    for h in range(HOURS):
+        drift = 0.0 if h < DRIFT_FROM else 0.6
+        table = generate(700 + 60 * h, seed=10 + h, start=T0 + h * HOUR, span=HOUR - 1, drift=drift, id_prefix=f"h{h}")
+        table = _with_missing(table, "monthly_spend", 0.05 * (h % 4), seed=h)
+        d.drop(f"predictions/{MODEL_ID}/h{h:02d}.parquet", encode(table.drop_columns(["churned"]), "parquet"))
+    (report,) = d.evaluate.evaluate_all(at=at)
+    assert report.errors == [] and len(report.windows) == HOURS
+    return d
+
+
+def _data(d: Deployment) -> _Data:
+    points = select_points(d.store.points(MODEL_ID, start=T0, end=T0 + HOURS * HOUR))
+    alerts = [alert_payload(i) for i in d.store.alert_history(MODEL_ID, start=T0, end=T0 + HOURS * HOUR)]
+    config = d.registry.config(MODEL_ID)
+    baseline = d.registry.current_baseline(MODEL_ID)
+    return _Data.build(MODEL_ID, T0, T0 + HOURS * HOUR, points, alerts, [], config, baseline, None, None, None, 0.0)
+
+
+def test_band_equals_the_thresholds_the_evaluator_published(deployed: Deployment) -> None:
+    d = deployed
+    drift = [a for a in d.published() if a["rule"] == "feature-drift"]
+    alarms = [a for a in drift if a["state"] == "ALARM"]
+    assert alarms, "the drift (hours 6..9) alarms"
+    data = _data(d)
+    assert data.auto is not None
+    for a in drift:
+        ws = calendar.timegm(time.strptime(a["window_start"], "%Y-%m-%dT%H:%M:%SZ"))
+        assert ws >= T0 + DRIFT_FROM * HOUR  # none before the drift
+        assert data.auto.value(DRIFT, a["column"], ws) == pytest.approx(a["threshold"], rel=1e-12), a
+    # every window and column: the value the evaluator computes from the window's profile (n = its valid rows)
+    config, baseline = d.registry.config(MODEL_ID), d.registry.current_baseline(MODEL_ID)
+    rule = next(r for r in config.alerts if r.name == "feature-drift")
+    rule = R.resolve_columns(rule, config)
+    spend_ns = set()
+    for h in range(HOURS):
+        ws = T0 + h * HOUR
+        profiles = d.store.window_profiles(MODEL_ID, ws).profiles
+        context = auto_context(baseline, profiles, config.monitored_columns, config.false_alarm_rate, {})
+        for col in config.features:
+            expected = R.auto_threshold_of(R.Target(rule, col, None), context)
+            assert expected is not None
+            assert data.auto.value(DRIFT, col, ws) == pytest.approx(expected, rel=1e-12), (col, h)
+            assert data.auto.valid_rows(col, ws) == context.sizes[(col, None)]
+        spend_ns.add(context.sizes[("monthly_spend", None)])
+    assert len(spend_ns) == HOURS  # the missing values moved n (and the thresholds) window by window
+
+
+def test_the_page_draws_the_band_with_each_windows_threshold(deployed: Deployment) -> None:
+    d = deployed
+    registry = SimpleNamespace(
+        config=d.registry.config,
+        current_baseline=d.registry.current_baseline,
+        baseline=d.registry.baseline,
+    )
+    page = render_report(SimpleNamespace(store=d.store, registry=registry), MODEL_ID, start=T0, end=T0 + HOURS * HOUR)
+    feature = page[page.index("Feature drift") :]
+    feature = feature[: feature.index("</section>")]
+    assert '<g class="band">' in feature and 'class="band-area"' in feature
+    assert "auto threshold, per window (lowest – highest column)" in feature  # the legend
+    assert 'class="threshold"' not in feature  # no fixed line for an auto rule
+    titles = [html.unescape(t) for t in re.findall(r'<rect class="band-hover"[^>]*><title>([^<]*)</title>', feature)]
+    assert len(titles) == HOURS  # one step per window
+    data = _data(d)
+    assert data.auto is not None
+    for a in (a for a in d.published() if a["rule"] == "feature-drift" and a["state"] == "ALARM"):
+        title = next(t for t in titles if t.startswith(f"window {a['window_start']}"))
+        ws = T0 + HOUR * int(a["window_start"][11:13])
+        values = [data.auto.value(DRIFT, c, ws) for c in data.config.features]  # type: ignore[union-attr]
+        lo, hi = min(v for v in values if v is not None), max(v for v in values if v is not None)
+        assert lo <= a["threshold"] <= hi
+        assert f"auto threshold {_fmt(lo)} (" in title and f"– {_fmt(hi)} (" in title, title
+    # the alarms' markers say their threshold too
+    assert f"(threshold {_fmt(a['threshold'])})" in feature
+
+
+def test_fixed_rules_stay_a_line(deployed: Deployment) -> None:
+    d = deployed
+    config = load_config(CONFIG_YAML.replace("above: auto", "above: 0.1"))
+    points = select_points(d.store.points(MODEL_ID, start=T0, end=T0 + HOURS * HOUR))
+    page = render_report_from_data(
+        MODEL_ID,
+        start=T0,
+        end=T0 + HOURS * HOUR,
+        points=points,
+        config=config,
+        baseline=d.registry.current_baseline(MODEL_ID),
+    )
+    feature = page[page.index("Feature drift") :]
+    feature = feature[: feature.index("</section>")]
+    assert 'class="threshold"' in feature and "feature-drift &gt; 0.1" in feature
+    assert '<g class="band">' not in feature
+
+
+def _long_points(windows: int, features: list[str], step: int) -> list[MetricPoint]:
+    rng = np.random.default_rng(5)
+    out = []
+    for w in range(windows):
+        ws = T0 + w * step
+        rows = int(rng.integers(200, 400))
+        out.append(MetricPoint(MODEL_ID, "volume.rows", None, None, ws, ws + step, float(rows), rows))
+        for c in features:
+            out.append(MetricPoint(MODEL_ID, DRIFT, c, None, ws, ws + step, float(rng.random() * 0.1), rows))
+            out.append(MetricPoint(MODEL_ID, "quality.missing_rate", c, None, ws, ws + step, 0.0, rows))
+    return out
+
+
+def test_band_size_and_time_for_30_days_of_5_minute_windows_and_20_features(deployed: Deployment) -> None:
+    """8,640 windows x 20 features: the band has at most MAX_BUCKETS steps (the page stays small), and each step's
+    lowest and highest value bound every threshold of its windows."""
+    d = deployed
+    baseline = d.registry.current_baseline(MODEL_ID)
+    base_cfg = d.registry.config(MODEL_ID)
+    # 20 features: the demo's 6, each repeated under other names with the same baseline null (the registry's)
+    features = list(base_cfg.features)
+    windows = 30 * 288
+    points = _long_points(windows, features, 300)
+    config = load_config(CONFIG_YAML.replace("window: 1h", "window: 5m"))
+    started = time.perf_counter()
+    data = _Data.build(MODEL_ID, T0, T0 + windows * 300, points, [], [], config, baseline, None, None, None, 0.0)
+    bands = data.bands(DRIFT, features)
+    took = time.perf_counter() - started
+    assert len(bands) == 1 and len(bands[0].steps) <= MAX_BUCKETS
+    assert data.auto is not None
+    for st in bands[0].steps[:5]:
+        exact = [
+            v
+            for t in range(st.first, st.last + 1, 300)
+            for c in features
+            if (v := data.auto.value(DRIFT, c, t)) is not None
+        ]
+        assert min(exact) == pytest.approx(st.lo) and max(exact) == pytest.approx(st.hi)
+    print(f"band of {windows} windows x {len(features)} features: {len(bands[0].steps)} steps, {took:.2f} s")
