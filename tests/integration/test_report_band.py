@@ -168,42 +168,93 @@ def test_fixed_rules_stay_a_line(deployed: Deployment) -> None:
     assert '<g class="band">' not in feature
 
 
-def _long_points(windows: int, features: list[str], step: int) -> list[MetricPoint]:
+WIDE = [f"f{i:02d}" for i in range(14)] + [f"c{i:02d}" for i in range(6)]  # 20 features
+
+
+def _wide_deployment() -> tuple[Deployment, str]:
+    """A model of 20 features (14 numerical, 6 categorical of 4..40 categories), 5-minute windows, its baseline."""
+    config = f"""\
+model_id: wide
+task: binary_classification
+columns:
+  id: request_id
+  timestamp: event_time
+  prediction: pred
+  features:
+    numerical: [{", ".join(WIDE[:14])}]
+    categorical: [{", ".join(WIDE[14:])}]
+window: 5m
+"""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    cols: dict[str, Any] = {
+        "request_id": [f"r{i}" for i in range(n)],
+        "event_time": pa.array(((T0 - 86_400 + rng.random(n) * 86_400) * 1000).astype("int64"), pa.timestamp("ms")),
+        "pred": (rng.random(n) < 0.3).astype("int64"),
+    }
+    for c in WIDE[:14]:
+        cols[c] = rng.gamma(2.0, 3.0, n)
+    for k, c in zip((4, 6, 10, 16, 25, 40), WIDE[14:], strict=True):
+        cols[c] = [f"v{v}" for v in rng.zipf(1.6, n) % k]
+    d = Deployment(T0)
+    d.drop("models/wide/config.yaml", config.encode())
+    d.drop("baselines/wide/reference.parquet", encode(pa.table(cols), "parquet"))
+    return d, config
+
+
+def _wide_points(windows: int, step: int) -> list[MetricPoint]:
     rng = np.random.default_rng(5)
     out = []
     for w in range(windows):
         ws = T0 + w * step
         rows = int(rng.integers(200, 400))
-        out.append(MetricPoint(MODEL_ID, "volume.rows", None, None, ws, ws + step, float(rows), rows))
-        for c in features:
-            out.append(MetricPoint(MODEL_ID, DRIFT, c, None, ws, ws + step, float(rng.random() * 0.1), rows))
-            out.append(MetricPoint(MODEL_ID, "quality.missing_rate", c, None, ws, ws + step, 0.0, rows))
+        out.append(MetricPoint("wide", "volume.rows", None, None, ws, ws + step, float(rows), rows))
+        for c in WIDE:
+            out.append(MetricPoint("wide", DRIFT, c, None, ws, ws + step, float(rng.random() * 0.1), rows))
+            out.append(MetricPoint("wide", "quality.missing_rate", c, None, ws, ws + step, 0.0, rows))
     return out
 
 
-def test_band_size_and_time_for_30_days_of_5_minute_windows_and_20_features(deployed: Deployment) -> None:
-    """8,640 windows x 20 features: the band has at most MAX_BUCKETS steps (the page stays small), and each step's
-    lowest and highest value bound every threshold of its windows."""
-    d = deployed
-    baseline = d.registry.current_baseline(MODEL_ID)
-    base_cfg = d.registry.config(MODEL_ID)
-    # 20 features: the demo's 6, each repeated under other names with the same baseline null (the registry's)
-    features = list(base_cfg.features)
-    windows = 30 * 288
-    points = _long_points(windows, features, 300)
-    config = load_config(CONFIG_YAML.replace("window: 1h", "window: 5m"))
+def _wide_page(windows: int, step: int, *, alerts: str = "") -> tuple[str, _Data, float]:
+    d, text = _wide_deployment()
+    baseline = d.registry.current_baseline("wide")
+    config = load_config(text.replace("window: 5m", f"window: {'1h' if step == HOUR else '5m'}") + alerts)
+    points = _wide_points(windows, step)
     started = time.perf_counter()
-    data = _Data.build(MODEL_ID, T0, T0 + windows * 300, points, [], [], config, baseline, None, None, None, 0.0)
-    bands = data.bands(DRIFT, features)
+    page = render_report_from_data(
+        "wide", start=T0, end=T0 + windows * step, points=points, config=config, baseline=baseline, generated_at=T0
+    )
     took = time.perf_counter() - started
-    assert len(bands) == 1 and len(bands[0].steps) <= MAX_BUCKETS
+    data = _Data.build("wide", T0, T0 + windows * step, points, [], [], config, baseline, None, None, None, 0.0)
+    return page, data, took
+
+
+@pytest.mark.parametrize(
+    ("windows", "step"), [(30 * 24, HOUR), pytest.param(30 * 288, 300, marks=pytest.mark.slow)], ids=["1h", "5m"]
+)
+def test_band_size_and_time_for_30_days_and_20_features(windows: int, step: int) -> None:
+    """30 days of hourly / 5-minute windows, 20 features with the default rules (``auto``): the band has at most
+    MAX_BUCKETS steps, each bounding every threshold of its windows, and it is under 100 kB, the page within 5% of
+    the same page with a fixed threshold."""
+    page, data, took = _wide_page(windows, step)
+    fixed = "alerts:\n  - {name: fd, metric: drift.jensen_shannon, columns: all_features, above: 0.1}\n"
+    reference, _, took_fixed = _wide_page(windows, step, alerts=fixed)
+    band_html = "".join(re.findall(r'<g class="band">.*?</g>', page))
+    steps = band_html.count('class="band-hover"')
+    assert 0 < steps <= MAX_BUCKETS
+    (band,) = data.bands(DRIFT, list(WIDE))
     assert data.auto is not None
-    for st in bands[0].steps[:5]:
+    for st in band.steps[:3]:
         exact = [
             v
-            for t in range(st.first, st.last + 1, 300)
-            for c in features
+            for t in range(st.first, st.last + 1, step)
+            for c in WIDE
             if (v := data.auto.value(DRIFT, c, t)) is not None
         ]
-        assert min(exact) == pytest.approx(st.lo) and max(exact) == pytest.approx(st.hi)
-    print(f"band of {windows} windows x {len(features)} features: {len(bands[0].steps)} steps, {took:.2f} s")
+        assert min(exact) == pytest.approx(st.lo, rel=1e-12) and max(exact) == pytest.approx(st.hi, rel=1e-12)
+    size, size_fixed = len(page.encode()), len(reference.encode())
+    print(
+        f"{windows} windows x {len(WIDE)} features: page {size:,} bytes (fixed threshold: {size_fixed:,}), band "
+        f"{len(band_html):,} bytes in {steps} steps; rendered in {took:.1f} s (fixed: {took_fixed:.1f} s)"
+    )
+    assert len(band_html) < 100_000 and size < 1.05 * size_fixed

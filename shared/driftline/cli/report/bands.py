@@ -36,7 +36,7 @@ from driftline.core.thresholds import ColumnNull
 ROWS = "volume.rows"
 MISSING = "quality.missing_rate"
 TYPE_ERRORS = "quality.type_error_rate"
-MAX_BUCKETS = 300  # band steps per chart (a wide chart's plot is ~1,200 px: 4 px a step)
+MAX_BUCKETS = 200  # band steps per chart (a wide chart's plot is ~1,200 px: 6 px a step)
 BAND_COLOR = "#5f6b7a"
 
 
