@@ -234,7 +234,7 @@ def _wide_page(windows: int, step: int, *, alerts: str = "") -> tuple[str, _Data
 )
 def test_band_size_and_time_for_30_days_and_20_features(windows: int, step: int) -> None:
     """30 days of hourly / 5-minute windows, 20 features with the default rules (``auto``): the band has at most
-    MAX_BUCKETS steps, each bounding every threshold of its windows, and it is under 100 kB, the page within 5% of
+    MAX_BUCKETS steps, each bounding every threshold of its windows, and it is under 100 kB, the page within 15% of
     the same page with a fixed threshold."""
     page, data, took = _wide_page(windows, step)
     fixed = "alerts:\n  - {name: fd, metric: drift.jensen_shannon, columns: all_features, above: 0.1}\n"
@@ -257,4 +257,4 @@ def test_band_size_and_time_for_30_days_and_20_features(windows: int, step: int)
         f"{windows} windows x {len(WIDE)} features: page {size:,} bytes (fixed threshold: {size_fixed:,}), band "
         f"{len(band_html):,} bytes in {steps} steps; rendered in {took:.1f} s (fixed: {took_fixed:.1f} s)"
     )
-    assert len(band_html) < 100_000 and size < 1.05 * size_fixed
+    assert len(band_html) < 100_000 and size < 1.15 * size_fixed

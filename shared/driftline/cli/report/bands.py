@@ -169,14 +169,11 @@ class AutoThresholds:
 def _hover(
     metric: str, cols: Sequence[str], bucket: Sequence[int], lo: float, lo_col: str, hi: float, hi_col: str
 ) -> str:
-    when = (
-        f"window {_iso(bucket[0])}"
-        if len(bucket) == 1
-        else f"{len(bucket)} windows {_iso(bucket[0])} – {_iso(bucket[-1])}"
-    )
+    """The step's hover text: its window (or first and last window), its threshold (lowest and highest column)."""
+    when = f"window {_iso(bucket[0])}" if len(bucket) == 1 else f"windows {_iso(bucket[0])} – {_iso(bucket[-1])}"
     if len(cols) == 1:
         value = _fmt(lo) if _fmt(lo) == _fmt(hi) else f"{_fmt(lo)} – {_fmt(hi)}"
         return f"{when}: {metric} auto threshold of {cols[0]} {value}"
     if _fmt(lo) == _fmt(hi):
-        return f"{when}: {metric} auto threshold {_fmt(lo)} (every column)"
-    return f"{when}: {metric} auto threshold {_fmt(lo)} ({lo_col}) – {_fmt(hi)} ({hi_col})"
+        return f"{when}: auto threshold {_fmt(lo)} (every column)"
+    return f"{when}: auto threshold {_fmt(lo)} ({lo_col}) – {_fmt(hi)} ({hi_col})"
