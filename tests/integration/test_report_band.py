@@ -168,6 +168,47 @@ def test_fixed_rules_stay_a_line(deployed: Deployment) -> None:
     assert '<g class="band">' not in feature
 
 
+def test_one_column_rules_draw_their_own_threshold(deployed: Deployment) -> None:
+    """``auto`` on another statistic for one column (PSI) and ``below: auto`` on the chi-squared p-value: their charts
+    get a band, a single column's as a dashed step line in its colour, with the evaluator's values."""
+    d = deployed
+    extra = (
+        "  - {name: spend-psi, metric: drift.psi, columns: [monthly_spend], above: auto}\n"
+        "  - {name: plan-chi2, metric: drift.chi2_pvalue, columns: [plan], below: auto}\n"
+    )
+    config = load_config(CONFIG_YAML + extra)
+    baseline = d.registry.current_baseline(MODEL_ID)
+    points = select_points(d.store.points(MODEL_ID, start=T0, end=T0 + HOURS * HOUR))
+    page = render_report_from_data(
+        MODEL_ID, start=T0, end=T0 + HOURS * HOUR, points=points, config=config, baseline=baseline, generated_at=T0
+    )
+    psi = page[page.index("Drift · psi") :]
+    psi = psi[: psi.index("</section>")]
+    assert 'class="band-line"' in psi and "auto threshold of monthly_spend" in psi
+    chi2 = page[page.index("Drift · chi2 pvalue") :]
+    chi2 = chi2[: chi2.index("</section>")]
+    assert '<g class="band">' in chi2 and "auto threshold of plan" in chi2
+    data = _Data.build(MODEL_ID, T0, T0 + HOURS * HOUR, points, [], [], config, baseline, None, None, None, 0.0)
+    assert data.auto is not None
+    rules = {r.name: R.resolve_columns(r, config) for r in config.alerts}
+    for h in range(HOURS):
+        ws = T0 + h * HOUR
+        context = auto_context(
+            baseline,
+            d.store.window_profiles(MODEL_ID, ws).profiles,
+            config.monitored_columns,
+            config.false_alarm_rate,
+            {},
+        )
+        for name, metric, col in (
+            ("spend-psi", "drift.psi", "monthly_spend"),
+            ("plan-chi2", "drift.chi2_pvalue", "plan"),
+        ):
+            expected = R.auto_threshold_of(R.Target(rules[name], col, None), context)
+            assert expected is not None
+            assert data.auto.value(metric, col, ws) == pytest.approx(expected, rel=1e-12), (name, h)
+
+
 WIDE = [f"f{i:02d}" for i in range(14)] + [f"c{i:02d}" for i in range(6)]  # 20 features
 
 

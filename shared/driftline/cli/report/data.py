@@ -314,9 +314,14 @@ class _Data:
             for col in rule.columns or (None,):
                 if col not in columns:
                     continue
-                if rule.auto:  # set per window: drawn as a band (:meth:`bands`)
+                if rule.auto and self.baseline is not None:  # set per window: drawn as a band (:meth:`bands`)
                     continue
-                if rule.op in ("above", "below"):
+                if rule.auto:  # no baseline to compute them from: the value the evaluator last reported, if any
+                    reported = self._alert_threshold(rule.name, metric, col)
+                    if reported is None:
+                        continue
+                    value = reported
+                elif rule.op in ("above", "below"):
                     value = rule.threshold
                 else:
                     base = self.base_values.get((metric, col))
