@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pytest
 
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
-from driftline.cli.report import render_report, render_report_from_data
+from driftline.cli.report import PALETTE, render_report, render_report_from_data
 from driftline.cli.report.bands import MAX_BUCKETS
 from driftline.cli.report.data import DRIFT, _Data, alert_payload, select_points
 from driftline.cli.report.svg import _fmt
@@ -185,6 +185,7 @@ def test_one_column_rules_draw_their_own_threshold(deployed: Deployment) -> None
     psi = page[page.index("Drift · psi") :]
     psi = psi[: psi.index("</section>")]
     assert 'class="band-line"' in psi and "auto threshold of monthly_spend" in psi
+    assert re.search(f'class="band-line" d="M[^"]*" stroke="{PALETTE[1]}"', psi)  # in monthly_spend's colour
     chi2 = page[page.index("Drift · chi2 pvalue") :]
     chi2 = chi2[: chi2.index("</section>")]
     assert '<g class="band">' in chi2 and "auto threshold of plan" in chi2

@@ -120,9 +120,12 @@ class AutoThresholds:
         values = [v for c in columns if (v := self.value(metric, c, window)) is not None]
         return min(values) if values else None
 
-    def band(self, metric: str, columns: Sequence[str | None], *, step: int, color: str | None = None) -> Band | None:
+    def band(
+        self, metric: str, columns: Sequence[str | None], *, step: int, colors: Mapping[str, str] | None = None
+    ) -> Band | None:
         """The chart's band: per step (one window, or up to :data:`MAX_BUCKETS` steps of consecutive windows) the
-        lowest and highest threshold of ``columns``, with its hover text; None when no ``auto`` rule applies."""
+        lowest and highest threshold of ``columns``, with its hover text; None when no ``auto`` rule applies. Where
+        one of the columns has an ``auto`` rule, the band is its threshold, in its colour (``colors``)."""
         cols = [c for c in columns if c is not None and self.rule_for(metric, c) is not None]
         if not cols:
             return None
@@ -143,7 +146,8 @@ class AutoThresholds:
             return None
         single = cols[0] if len(cols) == 1 else None
         name = f"auto threshold of {single}" if single else "auto threshold, per window (lowest – highest column)"
-        return Band(name, tuple(steps), color or BAND_COLOR, line=single is not None)
+        color = (colors or {}).get(single, BAND_COLOR) if single else BAND_COLOR
+        return Band(name, tuple(steps), color, line=single is not None)
 
     def _bucket(self, metric: str, cols: Sequence[str], bucket: Sequence[int]) -> list[tuple[float, str]]:
         """(threshold, column) at each column's smallest and largest ``n`` in the bucket's judged windows: the

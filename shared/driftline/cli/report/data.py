@@ -358,12 +358,10 @@ class _Data:
         return None
 
     def bands(self, metric: str, columns: Sequence[str | None]) -> list[Band]:
-        """The ``auto`` thresholds of ``columns`` per window, as a band (one column: in its colour)."""
+        """The ``auto`` thresholds of ``columns`` per window, as a band (one column with a rule: in its colour)."""
         if self.auto is None:
             return []
-        single = [c for c in columns if c is not None]
-        color = self.colors.get(single[0]) if len(single) == 1 else None
-        band = self.auto.band(metric, columns, step=self.step, color=color)
+        band = self.auto.band(metric, columns, step=self.step, colors=self.colors)
         return [] if band is None else [band]
 
     def drift_threshold(self) -> float:

@@ -399,9 +399,13 @@ def _marker_legend(
 ) -> str:
     parts = []
     for b in bands:
+        swatch = (
+            f'<line x1="1" x2="21" y1="5" y2="5" stroke="{b.color}" stroke-width="1.5" stroke-dasharray="5 3"/>'
+            if b.line
+            else f'<rect x="1" y="1" width="20" height="8" fill="{b.color}" fill-opacity=".25"/>'
+        )
         parts.append(
-            f'<span class="key"><svg width="22" height="10" aria-hidden="true"><rect x="1" y="1" width="20" '
-            f'height="8" fill="{b.color}" fill-opacity=".25"/></svg>{esc(b.name)}</span>'
+            f'<span class="key"><svg width="22" height="10" aria-hidden="true">{swatch}</svg>{esc(b.name)}</span>'
         )
     if partial:
         parts.append(
