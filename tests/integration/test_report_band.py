@@ -300,3 +300,24 @@ def test_band_size_and_time_for_30_days_and_20_features(windows: int, step: int)
         f"{len(band_html):,} bytes in {steps} steps; rendered in {took:.1f} s (fixed: {took_fixed:.1f} s)"
     )
     assert len(band_html) < 100_000 and size < 1.15 * size_fixed
+
+
+def test_band_svg_steps_gaps_and_hover() -> None:
+    """The band's shape: one step per window centred on its start, broken where windows are missing, a hover target
+    of at least 6 px per step whose title is the step's; a one-column band also draws its top as a dashed line."""
+    from driftline.cli.report.svg import Band, BandStep, Series, line_chart
+
+    steps = [BandStep(T0 + h * HOUR, T0 + h * HOUR, 0.05, 0.05 + 0.01 * h, f"window {h}") for h in (0, 1, 2, 5, 6)]
+    series = [Series("x", "#000", [(T0 + h * HOUR, 0.02) for h in range(7)])]
+    chart = line_chart(series, step=HOUR, bands=[Band("b", steps, "#123456")], y_floor=0.0)
+    area = re.search(r'<path class="band-area" d="([^"]*)"', chart)
+    assert area is not None and area.group(1).count("M") == 2  # hours 3-4 missing: two runs
+    assert 'class="band-line"' not in chart
+    hovers = re.findall(
+        r'<rect class="band-hover" x="[^"]*" y="[^"]*" width="[^"]*" height="([^"]*)"><title>([^<]*)', chart
+    )
+    assert [t for _, t in hovers] == [f"window {h}" for h in (0, 1, 2, 5, 6)]
+    assert all(float(h) >= 6.0 - 1e-9 for h, _ in hovers)
+    assert chart.index('class="band-area"') < chart.index('class="line"')  # under the lines: their hover wins
+    one = line_chart(series, step=HOUR, bands=[Band("b", steps, "#123456", line=True)], y_floor=0.0)
+    assert re.search(r'class="band-line" d="M[^"]*" stroke="#123456"', one)
