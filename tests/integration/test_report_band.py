@@ -210,6 +210,40 @@ def test_one_column_rules_draw_their_own_threshold(deployed: Deployment) -> None
             assert data.auto.value(metric, col, ws) == pytest.approx(expected, rel=1e-12), (name, h)
 
 
+def test_segments_table_flags_drift_above_the_segments_own_threshold(deployed: Deployment) -> None:
+    """The segments table flags a segment's worst feature by the threshold the ``auto`` rule would set for the
+    segment's window (its rows, its null: the evaluator's function), not by the population's."""
+    d = deployed
+    data = _data(d)
+    assert data.auto is not None
+    config, baseline = d.registry.config(MODEL_ID), d.registry.current_baseline(MODEL_ID)
+    rule = R.resolve_columns(next(r for r in config.alerts if r.name == "feature-drift"), config)
+    last = T0 + (HOURS - 1) * HOUR
+    profiles = d.store.window_profiles(MODEL_ID, last).profiles
+    context = auto_context(baseline, profiles, config.monitored_columns, config.false_alarm_rate, {})
+    checked = 0
+    for seg in (s for s in profiles if s is not None):
+        for col in ("tenure_months", "plan", "country"):  # no missing values: the segment's rows are its valid rows
+            expected = R.auto_threshold_of(R.Target(rule, col, seg), context)
+            point = data.segments.get((DRIFT, col, seg))
+            if expected is None or point is None:
+                continue
+            assert data.drift_limit(seg, col, last) == pytest.approx(expected, rel=1e-12), (seg, col)
+            assert expected > data.auto.value(DRIFT, col, last)  # fewer rows than the population: higher
+            checked += 1
+    assert checked >= 10
+    page = render_report_from_data(
+        MODEL_ID,
+        start=T0,
+        end=T0 + HOURS * HOUR,
+        points=select_points(d.store.points(MODEL_ID, start=T0, end=T0 + HOURS * HOUR)),
+        config=config,
+        baseline=baseline,
+        generated_at=T0,
+    )
+    assert "drift above its auto threshold" in page[page.index("<h2>Segments") :]
+
+
 WIDE = [f"f{i:02d}" for i in range(14)] + [f"c{i:02d}" for i in range(6)]  # 20 features
 
 

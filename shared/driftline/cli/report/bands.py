@@ -106,6 +106,22 @@ class AutoThresholds:
         context = R.AutoContext({(column, None): n}, null, self.config.false_alarm_rate)
         return R.auto_threshold_of(R.Target(rule, column, None), context)
 
+    def segment_value(self, metric: str, column: str, segment: str, rows: int) -> float | None:
+        """The threshold the population's ``auto`` rule would set for ``column`` in a segment's window of ``rows``
+        rows (its rows, not its valid rows: the report does not load a segment's missing rates), against the
+        segment's null (the evaluator's, cached): what the segments table flags drift with."""
+        rule = self.rule_for(metric, column)
+        if rule is None or rows < rule.min_rows:
+            return None
+        assert self.config is not None and self.baseline is not None
+        baseline = self.baseline
+
+        def null(col: str, seg: str | None) -> ColumnNull | None:
+            return column_null_for(baseline, col, seg, self._nulls)
+
+        context = R.AutoContext({(column, segment): rows}, null, self.config.false_alarm_rate)
+        return R.auto_threshold_of(R.Target(rule, column, segment), context)
+
     def series(self, metric: str, column: str) -> list[tuple[int, float]]:
         """(window start, threshold) of every window of the column's ``metric`` series that a rule judges."""
         out = []

@@ -364,6 +364,19 @@ class _Data:
         band = self.auto.band(metric, columns, step=self.step, colors=self.colors)
         return [] if band is None else [band]
 
+    def drift_limit(self, segment: str | None, column: str | None, window: int | None) -> float:
+        """The drift threshold of ``column`` in a window (the latest point of ``segment``, None: the population): its
+        ``auto`` threshold where an ``auto`` rule applies to it, else :meth:`drift_threshold`."""
+        if self.auto is not None and column is not None and window is not None and self.auto.rule_for(DRIFT, column):
+            if segment is None:
+                value = self.auto.value(DRIFT, column, window)
+            else:
+                p = self.segments.get((DRIFT, column, segment))
+                value = None if p is None else self.auto.segment_value(DRIFT, column, segment, p.rows)
+            if value is not None:
+                return value
+        return self.drift_threshold()
+
     def drift_threshold(self) -> float:
         """The lowest drift threshold in force: of the fixed rules, or (``auto``) the lowest of the latest window."""
         lines = [r.value for r in self.thresholds(DRIFT, list(self.colors))]
