@@ -109,9 +109,10 @@ class AutoThresholds:
     def segment_value(self, metric: str, column: str, segment: str, rows: int) -> float | None:
         """The threshold the population's ``auto`` rule would set for ``column`` in a segment's window of ``rows``
         rows (its rows, not its valid rows: the report does not load a segment's missing rates), against the
-        segment's null (the evaluator's, cached): what the segments table flags drift with."""
+        segment's null (the evaluator's, cached): what the segments table flags drift with, for a segment under the
+        rule's ``min_rows`` too (not judged, but its noise is still that of its rows)."""
         rule = self.rule_for(metric, column)
-        if rule is None or rows < rule.min_rows:
+        if rule is None or rows <= 0:
             return None
         assert self.config is not None and self.baseline is not None
         baseline = self.baseline
