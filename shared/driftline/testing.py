@@ -96,6 +96,21 @@ def generate(
     )
 
 
+def demo_hour(h: int, *, day_start: float, seed: int, rows: int = ROWS_PER_HOUR) -> pa.Table:
+    """Hour ``h`` of the demo's day (``driftline demo``): no drift before :data:`DRIFT_FROM_HOUR`, then drift that
+    grows from 0.35 by 0.15 an hour, and the model broken for country=BR."""
+    drift = 0.0 if h < DRIFT_FROM_HOUR else min(1.0, 0.35 + 0.15 * (h - DRIFT_FROM_HOUR))
+    return generate(
+        rows,
+        seed=seed + 1 + h,
+        start=day_start + h * HOUR,
+        span=HOUR - 1,
+        drift=drift,
+        broken_country="BR" if h >= DRIFT_FROM_HOUR else None,
+        id_prefix=f"h{h:02d}",
+    )
+
+
 def lean_config(model_id: str, *, alerts: str = "") -> str:
     """A lean model's configuration YAML on the generator's columns: two numerical and one categorical feature,
     1 h windows, no label column (few metric points and alert targets per window). ``alerts``: the YAML of an
