@@ -40,7 +40,7 @@ business_metrics:
   - {{name: spend_at_risk, type: sum, column: monthly_spend, where: {{column: will_churn, equals: 1}}}}
   - {{name: churn_rate_predicted, type: mean, column: will_churn}}
 alerts:
-  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.1, severity: warning}}
+  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: auto, severity: warning}}
   - {{name: accuracy-drop, metric: performance.accuracy, below_baseline_by: 0.05, for: 2, severity: critical}}
   - {{name: segment-accuracy, metric: performance.accuracy, segment: country, below_baseline_by: 0.2, for: 2,
      min_rows: 50, severity: critical}}
@@ -93,6 +93,21 @@ def generate(
             "will_churn": (score >= 0.5).astype(np.int64),
             "churned": churned.astype(np.int64),
         }
+    )
+
+
+def demo_hour(h: int, *, day_start: float, seed: int, rows: int = ROWS_PER_HOUR) -> pa.Table:
+    """Hour ``h`` of the demo's day (``driftline demo``): no drift before :data:`DRIFT_FROM_HOUR`, then drift that
+    grows from 0.35 by 0.15 an hour, and the model broken for country=BR."""
+    drift = 0.0 if h < DRIFT_FROM_HOUR else min(1.0, 0.35 + 0.15 * (h - DRIFT_FROM_HOUR))
+    return generate(
+        rows,
+        seed=seed + 1 + h,
+        start=day_start + h * HOUR,
+        span=HOUR - 1,
+        drift=drift,
+        broken_country="BR" if h >= DRIFT_FROM_HOUR else None,
+        id_prefix=f"h{h:02d}",
     )
 
 

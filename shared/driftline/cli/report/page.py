@@ -179,7 +179,10 @@ def _page(data: _Data) -> str:
     cards: list[str] = []
     features, outputs = data.feature_columns(DRIFT)
     if features or not outputs:
-        note = "Per feature, whole population; dashed: the alert threshold; dots: alerts (hover for details)."
+        note = (
+            "Per feature, whole population; dashed: a fixed alert threshold; shaded: the auto threshold of each "
+            "window (lowest to highest feature, set by the window's rows); dots: alerts (hover for details)."
+        )
         cards.append(
             _chart_card(data, "Feature drift · Jensen-Shannon distance", DRIFT, features, wide=True, note=note)
         )
@@ -260,6 +263,8 @@ svg.chart{width:100%;height:auto;display:block;overflow:visible}
 .chart .line{fill:none;stroke-width:2;stroke-linejoin:round;stroke-linecap:round}
 .chart .threshold line{stroke:#333;stroke-width:1.3;stroke-dasharray:6 4}
 .chart .threshold text{fill:#333;font-weight:600}
+.chart .band-area{fill-opacity:.22;stroke:none}.chart .band-hover{fill:transparent}
+.chart .band-line{fill:none;stroke-width:1.4;stroke-dasharray:6 4}
 .chart .marker{stroke:#fff;stroke-width:1.5}
 .chart .marker.alarm{fill:#d62728}.chart .marker.ok{fill:#2ca02c}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin-top:6px;font-size:12px;color:#39434f}
