@@ -175,7 +175,7 @@ def models_run(models: int, *, workers: int = 10, batch: int = 10) -> dict[str, 
             batches += 1
             windows += sum(len(r.windows) for r in result.reports)
             busy += len(result.busy)
-        evaluated = sum(1 for i in range(models) if int(tick.store.get_state(f"m{i:04d}").get("last_closed", 0)) >= T0)
+        evaluated = sum(1 for i in range(models) if (tick.store.get_state(f"m{i:04d}").last_closed or 0) >= T0)
         out["ticks"].append(
             {
                 "queued": len(report.queued),

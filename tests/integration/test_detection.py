@@ -120,7 +120,7 @@ def _check_quiet(d: Deployment, column_windows: int, most: int) -> None:
     assert len(alarms) <= most, [(a["column"], a["value"], a["threshold"]) for a in alarms]
     # no column left in ALARM at the end
     states = d.store.get_alert_states("stable")
-    left = [s for s in states.values() if s.get("rule") == "default-feature-drift" and s.get("state") == "ALARM"]
+    left = [s for s in states.values() if s.rule == "default-feature-drift" and s.state == "ALARM"]
     assert left == []
     # the judged windows had thresholds set for their size: the 40-category column's well above JS 0.1
     print(f"{len(alarms)} drift ALARMs over {column_windows} column-windows")

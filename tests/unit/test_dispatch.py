@@ -99,7 +99,7 @@ def deployment(models: int) -> tuple[MemoryTable, MemoryObjectStore, MemoryAlert
 
 def windows_evaluated(table: MemoryTable, models: int) -> int:
     store = Store(table)
-    return sum(1 for i in range(models) if int(store.get_state(f"m{i:04d}").get("last_closed", 0)) >= T0)
+    return sum(1 for i in range(models) if (store.get_state(f"m{i:04d}").last_closed or 0) >= T0)
 
 
 # -- messages ---------------------------------------------------------------------------------------------------
