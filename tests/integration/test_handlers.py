@@ -225,9 +225,9 @@ def test_predictions_under_a_key_that_needs_url_encoding_are_profiled(pipeline: 
 
     # Then the file is recorded under its real key and its profiles are written
     record = file_record(pipeline, key)
-    assert record["status"] == "done"
-    assert record["key"] == key
-    assert record["rows"] == rows.num_rows
+    assert record.status == "done"
+    assert record.key == key
+    assert record.rows == rows.num_rows
     assert any(i["pk"]["S"] == f"PROF#{MODEL_ID}#{ws_key(T0)}" for i in scan(pipeline))
     # and the evaluated window counts its rows
     evaluate_after(pipeline, 1)
