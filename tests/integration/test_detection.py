@@ -19,6 +19,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
+from driftline.testing import etag_of
 
 BUCKET = "driftline-test-data"
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -91,7 +92,7 @@ class Deployment:
 
     def drop(self, key: str, body: bytes) -> None:
         self.objects.put_bytes(key, body)
-        outcome = self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False))
+        outcome = self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False))
         assert outcome.status == "processed", outcome
 
     def published(self) -> list[dict[str, Any]]:

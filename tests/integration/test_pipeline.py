@@ -32,7 +32,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService, Outcome
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
-from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, etag_of, generate
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ class Container:
     def drop(self, key: str, body: bytes) -> Outcome:
         """Put an object and handle its event, as the function of its prefix does."""
         self.cloud.objects.put_bytes(key, body)
-        ref = parse_key(BUCKET, key, self.cloud.objects.etag(key), len(body), encoded=False)
+        ref = parse_key(BUCKET, key, etag_of(self.cloud.objects, key), len(body), encoded=False)
         return self.ingest.handle(ref)
 
     def points(self, *, windows: int) -> Points:
