@@ -26,8 +26,9 @@ class ModelsMixin(StoreBase):
         self.table.put({"pk": "MODELS", "sk": model_id, "model_id": model_id, "updated_at": now})
 
     def get_config(self, model_id: str) -> dict[str, Any] | None:
-        item = self.table.get(f"MODEL#{model_id}", "CONFIG")
-        return None if item is None else dict(json.loads(item["config"]))
+        """The user's configuration document in force (as ``config_record`` has it, without where it came from)."""
+        record = self.config_record(model_id)
+        return None if record is None else record.config
 
     def list_models(self) -> list[str]:
         return [str(i["sk"]) for i in self.table.query("MODELS")]
@@ -63,8 +64,8 @@ class ModelsMixin(StoreBase):
 
     def get_baseline_ref(self, model_id: str) -> tuple[str, str] | None:
         """(baseline id, S3 key) of the model's current baseline."""
-        item = self.table.get(f"MODEL#{model_id}", "BASELINE")
-        return None if item is None else (str(item["baseline_id"]), str(item["key"]))
+        record = self.baseline_record(model_id)
+        return None if record is None else (record.baseline_id, record.key)
 
     def get_state(self, model_id: str) -> ModelState:
         item = self.table.get(f"MODEL#{model_id}", "STATE") or {}
