@@ -58,6 +58,7 @@ def test_a_file_is_read_as_a_record_from_its_claim_to_its_end() -> None:
     assert claimed == FileRecord(
         file_id="f1", model_id="m", key="predictions/m/a.csv", kind="predictions", status="processing", started_at=500.0
     )
+    assert (store.claimed_at("f1"), store.claimed_at("never")) == (500.0, None)
     # When it fails
     store.finish_file("f1", status="failed", rows=3, reason="bad header")
     # Then the record says so, the claim's time unchanged

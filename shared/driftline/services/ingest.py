@@ -90,8 +90,7 @@ class IngestService:
             reason = "the object was deleted before it was read" if isinstance(err, NotFound) else _reason(err)
             # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
             # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
-            claimed = self.store.get_file(file_id)
-            started = None if claimed is None else claimed.started_at
+            started = self.store.claimed_at(file_id)
             where = ref.key if part is None else f"{ref.key} (part {part.index + 1} of {part.count})"
             self.report_failure(ref.model_id, where, file_id, reason, at=started)
             self.store.finish_file(file_id, status="failed", reason=reason)
@@ -159,8 +158,8 @@ class IngestService:
         in_parts = part is not None
         # The file's arrival: the first claim's time (a redelivery finds the same), which bounds its plausible event
         # times and names the window its time errors are counted in (SPEC §3 quality.time_error_rate).
-        claimed = self.store.get_file(file_id)
-        arrived = self.clock() if claimed is None or claimed.started_at is None else claimed.started_at
+        claimed = self.store.claimed_at(file_id)
+        arrived = self.clock() if claimed is None else claimed
         result = profile_file(
             self.splitter.open_part(ref, part) if in_parts else self.registry.open_data(ref.key),  # type: ignore[union-attr,arg-type]
             name=ref.key,

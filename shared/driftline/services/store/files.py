@@ -78,6 +78,11 @@ class FilesMixin(StoreBase):
             reason=None if reason is None else str(reason),
         )
 
+    def claimed_at(self, file_id: str) -> float | None:
+        """When the file was first claimed (a redelivery finds the same time), or None: never claimed."""
+        record = self.get_file(file_id)
+        return None if record is None else record.started_at
+
     def file_statuses(self, file_ids: Sequence[str]) -> dict[str, str]:
         """The status (processing | done | failed) of those of ``file_ids`` ever claimed (one batched read)."""
         items = self.table.batch_get([(f"FILE#{fid}", "FILE") for fid in file_ids])
