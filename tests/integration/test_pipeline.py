@@ -315,7 +315,7 @@ def test_an_evaluator_starting_while_another_publishes_does_not_publish_its_aler
 
     # When run B starts while run A is publishing its first alert (recorded, not yet sent)
     run_a.start()
-    while not list(cloud.table.query(f"ALERT#{MODEL_ID}", sk_prefix="H#")):
+    while not Store(cloud.table).alert_history(MODEL_ID, start=0, end=ALERT_AT):
         threading.Event().wait(0.005)
     b.evaluate.evaluate_all(at=ALERT_AT)
     b_done.set()
