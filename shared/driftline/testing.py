@@ -14,6 +14,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json
 import pyarrow.parquet as pq
 
+from driftline.services.ports import NotFound, ObjectLister
+
 MODEL_ID = "churn-demo"
 HOUR = 3600
 DRIFT_FROM_HOUR = 14  # drift sets in part-way through the day
@@ -144,3 +146,12 @@ def encode(table: pa.Table, fmt: str) -> bytes:
             buf.write(json.dumps(row).encode() + b"\n")
     data = buf.getvalue()
     return gzip.compress(data, 6) if fmt.endswith(".gz") else data
+
+
+def etag_of(objects: ObjectLister, key: str) -> str:
+    """The ETag of the object ``key`` (what an S3 event carries), from a listing: tests and benchmarks build the
+    object reference of a file they put with it (the product takes the ETag from the event)."""
+    for listed in objects.list_objects(key):
+        if listed.key == key:
+            return listed.etag
+    raise NotFound(f"{key}: no such object")

@@ -104,11 +104,10 @@ class IngestService:
         the alert is not published twice). A part's (``file_id`` the part's) is its file's: the parts' errors are
         recorded apart (their ids differ) under one alert per file."""
         if part is not None:
-            parent = (self.store.get_file(file_id.rsplit(".", 1)[0]) or {}).get("started_at")
+            parent = self.store.claimed_at(file_id.rsplit(".", 1)[0])
             if parent is not None:
-                return float(parent)
-        started = (self.store.get_file(file_id) or {}).get("started_at")
-        return None if started is None else float(started)
+                return parent
+        return self.store.claimed_at(file_id)
 
     def report_failure(
         self, model_id: str, key: str, file_id: str, reason: str, *, at: float | None = None, kind: str = "failed"
@@ -168,8 +167,8 @@ class IngestService:
         in_parts = part is not None
         # The file's arrival: the first claim's time (a redelivery finds the same), which bounds its plausible event
         # times and names the window its time errors are counted in (SPEC §3 quality.time_error_rate).
-        started = (self.store.get_file(file_id) or {}).get("started_at")
-        arrived = self.clock() if started is None else float(started)
+        claimed = self.store.claimed_at(file_id)
+        arrived = self.clock() if claimed is None else claimed
         result = profile_file(
             self.splitter.open_part(ref, part) if in_parts else self.registry.open_data(ref.key),  # type: ignore[union-attr,arg-type]
             name=ref.key,
@@ -223,9 +222,8 @@ class IngestService:
     def _note_first_window(self, model_id: str, windows: list[int]) -> None:
         if not windows:
             return
-        state = self.store.get_state(model_id)
-        first = state.get("first_window")
-        if first is None or windows[0] < int(first):
+        first = self.store.get_state(model_id).first_window
+        if first is None or windows[0] < first:
             self.store.update_state(model_id, first_window=windows[0])
 
     def _labels(self, ref: ObjectRef, file_id: str) -> Outcome:

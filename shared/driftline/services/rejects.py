@@ -63,8 +63,9 @@ def report_dead_letter(
 
         file_id, where = part_id(file_id, part), f"{ref.key} (part {part.index + 1} of {part.count})"
     reason = f"not processed after {tries} tries, sent to the dead-letter queue: {error}"
-    started = (ingest.store.get_file(file_id) or {}).get("started_at")
-    at = ingest.failure_time(file_id, part)
-    ingest.report_failure(ref.model_id, where, file_id, reason, at=at, kind="dead_letter")
+    started = ingest.store.claimed_at(file_id)
+    ingest.report_failure(
+        ref.model_id, where, file_id, reason, at=ingest.failure_time(file_id, part), kind="dead_letter"
+    )
     if started is not None:
         ingest.store.finish_file(file_id, status="dead_lettered", reason=reason)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from driftline.core.errors import DriftlineError
 from driftline.core.metrics import MetricPoint, compute_metrics
 from driftline.core.profile import Profile
 from driftline.core.volume import LOW_VOLUME_RULE
+from driftline.services.store import ErrorRecord
 
 DRIFT = "drift.jensen_shannon"
 MISSING = "quality.missing_rate"
@@ -100,20 +100,6 @@ def latest_drift_window(points: Iterable[MetricPoint]) -> int | None:
     return max(starts) if starts else None
 
 
-def alert_payload(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload of an alert history item (``"alert"`` holds it as JSON), or the payload itself."""
-    raw = item.get("alert")
-    if isinstance(raw, str | bytes):
-        out = dict(json.loads(raw))
-    elif isinstance(raw, Mapping):
-        out = dict(raw)
-    else:
-        out = dict(item)
-    if "published" in item:
-        out.setdefault("published", bool(item["published"]))
-    return out
-
-
 def _epoch(value: Any) -> int | None:
     if value is None:
         return None
@@ -151,7 +137,7 @@ class _Data:
     segment_series: dict[tuple[str, str], list[tuple[int, float]]]  # (metric, segment) -> series (drift: worst)
     partial: frozenset[tuple[str, str | None, str | None, int]]  # (metric, column, segment, window) still open
     alerts: list[dict[str, Any]]
-    errors: list[Mapping[str, Any]]
+    errors: list[ErrorRecord]
     window_profile: Profile | None
     window_start: int | None
     window_baseline: Baseline | None
@@ -173,7 +159,7 @@ class _Data:
         end: int,
         points: Iterable[MetricPoint],
         alerts: Iterable[Mapping[str, Any]],
-        errors: Iterable[Mapping[str, Any]],
+        errors: Iterable[ErrorRecord],
         config: ModelConfig | None,
         baseline: Baseline | None,
         window_profile: Profile | None,
@@ -236,11 +222,11 @@ class _Data:
                 )
             ]
         colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(columns)}
-        alert_list = [alert_payload(a) for a in alerts]
+        alert_list = [dict(a) for a in alerts]
         alert_list.sort(
             key=lambda a: (_epoch(a.get("window_start")) or 0, str(a.get("evaluated_at") or "")), reverse=True
         )
-        error_list = sorted(errors, key=lambda e: _float(e.get("at")) or 0.0, reverse=True)
+        error_list = sorted(errors, key=lambda e: e.at, reverse=True)
         series = {k: sorted(v.items()) for k, v in population.items()}
         return cls(
             model_id,

@@ -294,8 +294,8 @@ def _errors_card(data: _Data) -> str:
     rows = []
     for e in data.errors[:MAX_TABLE_ROWS]:
         rows.append(
-            f"<tr><td>{esc(_iso(_float(e.get('at'))))}</td><td>{esc(str(e.get('kind') or 'failed').replace('_', '-'))}"
-            f'</td><td class="key">{esc(e.get("key", ""))}</td><td>{esc(e.get("reason", ""))}</td></tr>'
+            f"<tr><td>{esc(_iso(e.at))}</td><td>{esc((e.kind or 'failed').replace('_', '-'))}"
+            f'</td><td class="key">{esc(e.key)}</td><td>{esc(e.reason)}</td></tr>'
         )
     more = len(data.errors) - MAX_TABLE_ROWS
     tail = f'<p class="note">{more:,} older errors not shown.</p>' if more > 0 else ""
