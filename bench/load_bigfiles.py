@@ -75,6 +75,7 @@ def big_file(args: argparse.Namespace, fmt: str, gigabytes: float) -> dict[str, 
             f"{(3 * target + (2 << 30)) / 1e9:.1f} GB (pass a smaller --{fmt}-gb)"
         )
     path = args.data_dir / f"big-{fmt}-{gigabytes:g}GB.{fmt}"
+    sent = _count_messages()
     config_text, model_id = model_config_text(None)
     split_env = {"DRIFTLINE_SPLIT_BYTES": str(args.split_bytes)}
     try:
@@ -165,7 +166,45 @@ def big_file(args: argparse.Namespace, fmt: str, gigabytes: float) -> dict[str, 
                 "volume_rows": window_rows,
                 "volume_files": window_files,
                 "moto_peak_rss_mb": round(moto_peak_rss_mb(env.moto_pid)),
+                "ingest_writes": {
+                    k: {"items": t.items, "write_units": round(t.units)}
+                    for k, t in env.probe.writes_by_kind("ingest").items()
+                },
+                "ingest_sqs_messages_sent": dict(sent),
                 "checks": env.run.checks,
             }
     finally:
         path.unlink(missing_ok=True)
+        _count_messages(undo=True)
+
+
+_send_batch: Any = None
+
+
+def _count_messages(*, undo: bool = False) -> dict[str, int]:
+    """Count the messages Driftline sends to SQS (parts queued, parts sent back by runtime/spread.py)."""
+    from driftline.adapters.sqs import SqsQueue
+    from driftline.runtime import spread
+
+    global _send_batch
+    if undo:
+        if _send_batch is not None:
+            SqsQueue.send_batch, spread.one_part_each = _send_batch  # type: ignore[method-assign]
+            _send_batch = None
+        return {}
+    counts = {"all": 0, "parts sent back": 0}
+    send, spread_fn = SqsQueue.send_batch, spread.one_part_each
+    _send_batch = (send, spread_fn)
+
+    def counted(self: Any, bodies: Any) -> None:
+        counts["all"] += len(bodies)
+        send(self, bodies)
+
+    def spreading(records: Any, queue: Any) -> Any:
+        kept = spread_fn(records, queue)
+        counts["parts sent back"] += len(records) - len(kept)
+        return kept
+
+    SqsQueue.send_batch = counted  # type: ignore[method-assign]
+    spread.one_part_each = spreading
+    return counts
