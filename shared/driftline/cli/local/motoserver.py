@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -57,7 +58,7 @@ from moto.s3 import notifications as s3_notifications
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
 from moto.s3.models import FakeKey, FakeMultipart
 from moto.s3.responses import S3Response
-from moto.settings import S3_UPLOAD_PART_MIN_SIZE
+from moto.settings import S3_UPLOAD_PART_MIN_SIZE, get_s3_default_key_buffer_size
 from moto.sqs.models import Queue, SQSBackend
 from moto.utilities.utils import md5_hash
 
@@ -201,13 +202,20 @@ class _RangedValue:
 
 
 class _Parts:
-    """A completed multipart upload's value: its parts, copied into the object's buffer block by block."""
+    """A completed multipart upload's value: its parts copied, block by block, into a spooled file of its own
+    (moto disposes of the parts before it stores the object), which becomes the object's buffer."""
 
     def __init__(self, parts: list[FakeKey]) -> None:
-        self.parts = parts
+        self.size = sum(int(p.contentsize) for p in parts)
+        self.buffer: Any = tempfile.SpooledTemporaryFile(get_s3_default_key_buffer_size())  # noqa: SIM115
+        for part in parts:
+            with part.lock:
+                part._value_buffer.seek(0)
+                while block := part._value_buffer.read(16 << 20):
+                    self.buffer.write(block)
 
     def __len__(self) -> int:
-        return sum(int(p.contentsize) for p in self.parts)
+        return self.size
 
 
 _complete = FakeMultipart.complete
@@ -235,24 +243,17 @@ def _complete_streamed(self: FakeMultipart, body: Any) -> Any:
 
 
 _key_value = FakeKey.value
+_key_response = S3Response.key_response
 
 
 def _set_value(self: FakeKey, new_value: Any) -> None:
-    """``FakeKey.value = ...``; a completed upload's parts copied into the buffer in blocks."""
+    """``FakeKey.value = ...``; a completed upload's parts: their spooled file becomes the object's buffer."""
     if not isinstance(new_value, _Parts):
         _key_value.fset(self, new_value)  # type: ignore[attr-defined]
         return
-    self._value_buffer.seek(0)
-    self._value_buffer.truncate()
-    for part in new_value.parts:
-        with part.lock:
-            part._value_buffer.seek(0)
-            while block := part._value_buffer.read(16 << 20):
-                self._value_buffer.write(block)
-    self.contentsize = len(new_value)
-
-
-_key_response = S3Response.key_response
+    self._value_buffer.close()
+    self._value_buffer = new_value.buffer
+    self.contentsize = new_value.size
 
 
 def _value(self: FakeKey) -> Any:
