@@ -412,8 +412,9 @@ def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     message and at most PART_RESENDS more (parts sent back to be spread over invocations), each sent, received and
     deleted; the part's claim and finish and the model's two file counters (4 writes); and in each window the part
     has rows in (here: every window of its file, the upper bound) its own profile item, a dirty mark, the window's
-    file counter and a file-count claim per segment profile. A tick after a file reached the open window queues the model too (its early
-    look is the worker's to decide): a message and a tenth of an invocation per file, at most one a tick."""
+    file counter and a file-count claim per segment profile. A tick after a file reached the open window queues the
+    model too (its early look is the worker's to decide): a message and a tenth of an invocation per file, at most
+    one a tick."""
     i = inputs
     windows = DAYS * 24 / i.window_hours
     files = i.files_per_day * DAYS

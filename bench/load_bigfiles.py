@@ -35,9 +35,9 @@ WINDOWS: Final = 4
 MIB: Final = 1 << 20
 
 
-def write_big(path: Path, fmt: str, target_bytes: int, seed: int) -> int:
-    """Write chunks of ``CHUNK_ROWS`` rows to ``path`` until it holds at least ``target_bytes``; the rows written."""
-    pool = [gen.generate_table(CHUNK_ROWS, seed + k, time_range_ms=(0, WINDOWS * HOUR_MS)) for k in range(POOL)]
+def write_big(path: Path, fmt: str, target_bytes: int, seed: int, *, chunk_rows: int = CHUNK_ROWS) -> int:
+    """Write chunks of ``chunk_rows`` rows to ``path`` until it holds at least ``target_bytes``; the rows written."""
+    pool = [gen.generate_table(chunk_rows, seed + k, time_range_ms=(0, WINDOWS * HOUR_MS)) for k in range(POOL)]
     if fmt == "csv":
         pool = [gen._iso_times(t) for t in pool]
     id_col = pool[0].schema.get_field_index("request_id")
@@ -45,12 +45,12 @@ def write_big(path: Path, fmt: str, target_bytes: int, seed: int) -> int:
     rows = chunk = 0
     try:
         while True:
-            ids = pa.array(np.arange(rows, rows + CHUNK_ROWS)).cast(pa.string())
+            ids = pa.array(np.arange(rows, rows + chunk_rows)).cast(pa.string())
             table = pool[chunk % POOL].set_column(
                 id_col, "request_id", pc.binary_join_element_wise(f"big{seed}-", ids, "")
             )
             writer.write_table(table)
-            rows += CHUNK_ROWS
+            rows += chunk_rows
             chunk += 1
             if chunk % 20 == 0:
                 log(f"{fmt}: {rows:,} rows, {path.stat().st_size / 1e9:.2f} GB")
