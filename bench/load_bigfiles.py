@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+import boto3
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from botocore.config import Config
 
 from bench import generate as gen
 from bench.load import HOUR, HOUR_MS, START, model_config_text
@@ -92,7 +94,15 @@ def big_file(args: argparse.Namespace, fmt: str, gigabytes: float) -> dict[str, 
             key = f"predictions/{model_id}/big/{path.name}"
             env.probe.phase = "upload"
             with measured(env, "upload"):
-                env.run.put_client.upload_file(
+                # completing the upload copies the parts into moto's object: minutes for 5 GB on a loaded machine,
+                # past botocore's 60 s read timeout (whose retry then fails)
+                uploader = boto3.client(
+                    "s3",
+                    endpoint_url=env.cloud.endpoint_url,
+                    region_name=env.cloud.region,
+                    config=Config(read_timeout=1800, retries={"max_attempts": 1}),
+                )
+                uploader.upload_file(
                     str(path),
                     env.bucket,
                     key,
