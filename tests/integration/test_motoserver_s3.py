@@ -87,3 +87,27 @@ def test_ranged_gets_read_only_their_range(s3: Any) -> None:
         s3.get_object(Bucket="big", Key="r", Range=f"bytes={len(data) + 1}-")
     assert s3.get_object(Bucket="big", Key="r")["Body"].read() == data  # a plain GET: the whole object
     assert s3.whole_reads == ["r"]
+
+
+def test_a_multipart_upload_with_a_checksum_gets_moto_s_checksum(s3: Any) -> None:
+    from moto.s3.utils import compute_checksum
+
+    parts = [os.urandom(5 * MIB), os.urandom(2 * MIB)]
+    key = "crc"
+    upload_id = s3.create_multipart_upload(Bucket="big", Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
+    done = [
+        s3.upload_part(Bucket="big", Key=key, UploadId=upload_id, PartNumber=n, Body=b, ChecksumAlgorithm="CRC32")
+        for n, b in enumerate(parts, start=1)
+    ]
+    s3.complete_multipart_upload(
+        Bucket="big", Key=key, UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": d["ETag"], "ChecksumCRC32": d["ChecksumCRC32"]}
+                                   for n, d in enumerate(done, start=1)]},
+    )  # fmt: skip
+    expected = compute_checksum(b"".join(compute_checksum(p, "CRC32", encode_base64=False) for p in parts), "CRC32")
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    stored = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets["big"].keys[key]
+    assert stored.checksum_value == expected.decode()
+    assert s3.get_object(Bucket="big", Key=key)["Body"].read() == b"".join(parts)

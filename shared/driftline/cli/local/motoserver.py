@@ -58,6 +58,7 @@ from moto.s3 import notifications as s3_notifications
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
 from moto.s3.models import FakeKey, FakeMultipart
 from moto.s3.responses import S3Response
+from moto.s3.utils import compute_checksum
 from moto.settings import S3_UPLOAD_PART_MIN_SIZE, get_s3_default_key_buffer_size
 from moto.sqs.models import Queue, SQSBackend
 from moto.utilities.utils import md5_hash
@@ -218,13 +219,10 @@ class _Parts:
         return self.size
 
 
-_complete = FakeMultipart.complete
-
-
 def _complete_streamed(self: FakeMultipart, body: Any) -> Any:
     """``FakeMultipart.complete`` (the same checks and ETag) returning the parts instead of their bytes joined."""
-    if self.metadata.get("x-amz-checksum-algorithm"):
-        return _complete(self, body)
+    algorithm = self.metadata.get("x-amz-checksum-algorithm")  # boto3 asks for CRC32 by default
+    checksum = bytearray()
     md5s = bytearray()
     parts: list[FakeKey] = []
     for pn, etag in body:
@@ -234,12 +232,15 @@ def _complete_streamed(self: FakeMultipart, body: Any) -> Any:
         if parts and parts[-1].contentsize < S3_UPLOAD_PART_MIN_SIZE:
             raise EntityTooSmall()
         md5s.extend(bytes.fromhex(part.etag.replace('"', "")))
+        if algorithm:  # one part's bytes at a time
+            checksum.extend(compute_checksum(part.value, algorithm, encode_base64=False))
         parts.append(part)
     if not parts:
         raise MalformedXML
     full_etag = md5_hash()
     full_etag.update(bytes(md5s))
-    return _Parts(parts), f"{full_etag.hexdigest()}-{len(parts)}", None
+    encoded = compute_checksum(bytes(checksum), algorithm).decode("utf-8") if algorithm else None
+    return _Parts(parts), f"{full_etag.hexdigest()}-{len(parts)}", encoded
 
 
 _key_value = FakeKey.value
