@@ -3,7 +3,7 @@
 The ingest function sends a large file's parts to its own queue at once, and its SQS event source hands a poller
 up to ten messages a batch: the parts of a file arrive together, in one invocation, which profiled them one after
 the other (measured on the local cloud: 8 parts of a Parquet file in one batch, parallelism 0.97 with two
-invocations free; a 5 GB file's 19 parts in two batches, ~10 minutes each). Here an invocation keeps the first
+invocations free; with this change 1.85-1.98). Here an invocation keeps the first
 part of its batch (and every whole file) and sends the other parts back to the queue as new messages (a new
 message: its receive count starts again, so bouncing never dead-letters a part); its originals are then deleted
 as handled. Invocations free meanwhile take them, one each. A part sent back and also redelivered is claimed once
