@@ -122,9 +122,10 @@ def big_file(args: argparse.Namespace, fmt: str, gigabytes: float) -> dict[str, 
                 count = int(str(record.get("reason", "in 0 parts")).split("in ")[-1].split()[0])
                 part_ids = [f"{fid}.{i:05d}" for i in range(count)]
                 parts = env.wait_files(part_ids, f"{fmt}: parts")
-            starts = [float(p.get("started_at", 0)) for p in env.records(part_ids).values()]
-            ends = [float(p.get("finished_at", 0)) for p in parts.values()]
-            durations = sorted(e - s for s, e in zip(starts, ends, strict=False))
+            full = env.records(part_ids)  # with started_at, by part id
+            starts = [float(full[p].get("started_at", 0)) for p in part_ids]
+            ends = [float(full[p].get("finished_at", 0)) for p in part_ids]
+            durations = sorted(e - s for s, e in zip(starts, ends, strict=True))
             span = max(ends) - min(starts)
             part_rows = sum(int(p.get("rows", 0)) for p in parts.values())
             failed = [f"{k}: {p.get('reason')}" for k, p in parts.items() if p.get("status") != "done"]
