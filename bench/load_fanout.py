@@ -213,7 +213,7 @@ def models(args: argparse.Namespace) -> dict[str, Any]:
             with measured(env, f"tick{k + 1}") as t:
                 answer = env.cloud.invoke_scheduled(at=AT + 60 * k)
             with env.probe.excluded():
-                evaluated = sum(int(store.get_state(mid).get("last_closed", 0)) >= START for mid in ids)
+                evaluated = sum((store.get_state(mid).last_closed or 0) >= START for mid in ids)
             ticks.append(
                 {
                     **t,

@@ -46,8 +46,8 @@ def test_each_invocation_profiles_one_part_of_its_batch(splitting: Pipeline) -> 
     assert pipeline.invoke("ingest", _batch(pipeline)) == {"batchItemFailures": []}  # the split
     store = pipeline.container.store
     record = store.get_file(fid)
-    assert record is not None and record["status"] == "split"
-    count = int(str(record["reason"]).split("in ")[1].split()[0])
+    assert record is not None and record.status == "split"
+    count = int(str(record.reason).split("in ")[1].split()[0])
     assert count > 10  # more parts than a batch holds
     ids = [f"{fid}.{i:05d}" for i in range(count)]
     done = 0
@@ -59,7 +59,7 @@ def test_each_invocation_profiles_one_part_of_its_batch(splitting: Pipeline) -> 
         assert now == done + 1  # one part profiled per invocation, whatever the batch held
         done = now
     assert done == count and invocations == count
-    assert sum(int(store.get_file(i)["rows"]) for i in ids) == 900  # type: ignore[index]
+    assert sum(store.get_file(i).rows for i in ids) == 900  # type: ignore[union-attr]
     pipeline.evaluate(T0 + HOUR + 60)
     points = {p.metric: p.value for p in store.points(MODEL_ID, start=T0, end=T0 + HOUR) if p.segment is None}
     assert points["volume.rows"] == 900 and points["volume.files"] == 1
