@@ -16,7 +16,9 @@ help:
 	@echo "make bench       benchmarks (profiling throughput vs a floor, peak memory, the evaluator's merge, handler import times)"
 	@echo "make bench-detect drift thresholds: false alarms per column-window at n = 100..1M and power, auto vs fixed/NannyML/Evidently rules"
 	@echo "make bench-peers the same drift job with Evidently, whylogs and NannyML (each in its own venv under bench/.peers/)"
-	@echo "make load        2,000 files / 10M rows through the local cloud: files/s, evaluator time, DynamoDB items and bytes"
+	@echo "make load        2,000 files / 10M rows through the local cloud: files/s, evaluator time, DynamoDB items and bytes;"
+	@echo "                 then the scale-out steps: 5 GB Parquet, 2 GB CSV in parts, a 20,000-file window, 1,000 models,"
+	@echo "                 a backfill of 5,000 files twice (LOAD_SCALE_ARGS='--only bigparquet', '--quick': small sizes)"
 	@echo "make load-labels delayed labels through the local cloud: 1M predictions / 200 files, 100k labels / 10 files (LABELS_LOAD_ARGS=--full: the issue's 10M / 1M)"
 	@echo "make build       sam build + the unzipped size of each function with its layers"
 	@echo "make lint-infra  cfn-lint, sam validate --lint and checkov on template.yaml"
@@ -54,6 +56,7 @@ bench-detect: $(STAMP)
 
 load: $(STAMP)
 	$(BIN)/python -m bench.load
+	nice -n 10 $(BIN)/python -m bench.load_scale $(LOAD_SCALE_ARGS)
 
 load-labels: $(STAMP)
 	$(BIN)/python -m bench.labels_load $(LABELS_LOAD_ARGS)

@@ -397,6 +397,9 @@ MERGE_EVERY = 64  # driftline.services.merge.MERGE_EVERY
 JUDGE_BATCH = 10  # template.yaml: JudgeFunction's BatchSize
 SPLIT_BYTES = 256 << 20  # driftline.runtime.settings: DRIFTLINE_SPLIT_BYTES
 BYTES_PER_ROW = 60  # assumption: a compressed Parquet row of the benchmark model (20 columns)
+SEGMENT_PROFILES = 6  # the benchmark model's profiles per window: the population and 5 regions
+# runtime/spread.py: at most 9 parts of a batch of 10 sent back (measured with 2 workers: 3.5 a part of 8, 6.2 of 17)
+PART_RESENDS = 9
 
 
 def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
@@ -406,9 +409,13 @@ def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     read and a conditional write) and released (a delete), a judge invocation per ten models; each file counts
     itself in its window (one counter update) and every MERGE_EVERY-th file merges the window: the file items read
     (they were read by the evaluator before: counted again here, an upper bound) and the rollup written. A file
-    above SPLIT_BYTES is queued in parts: per part a message (sent, received, deleted), a claim and its finish, and
-    a file-count claim per window. A tick after a file reached the open window queues the model too (its early
-    look is the worker's to decide): a message and a tenth of an invocation per file, at most one a tick."""
+    above SPLIT_BYTES is queued in parts (as ``python -m bench.load_scale --only bigparquet`` counted): per part a
+    message and at most PART_RESENDS more (parts sent back to be spread over invocations), each sent, received and
+    deleted; the part's claim and finish and the model's two file counters (4 writes); and in each window the part
+    has rows in (here: every window of its file, the upper bound) its own profile item, a dirty mark, the window's
+    file counter and a file-count claim per segment profile. A tick after a file reached the open window queues the
+    model too (its early look is the worker's to decide): a message and a tenth of an invocation per file, at most
+    one a tick."""
     i = inputs
     windows = DAYS * 24 / i.window_hours
     files = i.files_per_day * DAYS
@@ -421,8 +428,9 @@ def scale_out(inputs: Inputs, predictions_per_day: float) -> dict[str, float]:
     sqs = messages * 3 / JUDGE_BATCH
     file_bytes = predictions_per_day / i.files_per_day * BYTES_PER_ROW
     parts = math.ceil(file_bytes / SPLIT_BYTES) if file_bytes > SPLIT_BYTES else 0
-    sqs += files * parts * 3
-    wru += files * parts * 3
+    windows_per_file = max(1.0, 24 / i.files_per_day / i.window_hours)
+    sqs += files * parts * (1 + PART_RESENDS) * 3
+    wru += files * parts * (4 + windows_per_file * (profile_wru + 2 + SEGMENT_PROFILES))
     lambda_cost = messages / JUDGE_BATCH * LAMBDA_REQUEST + TICKS * 0.002 * i.evaluate_memory_mb / 1024 * LAMBDA_GB_S
     return {"DynamoDB": wru * DDB_WRU + rru * DDB_RRU, "SQS": sqs * SQS_REQUEST, "Lambda": lambda_cost}
 

@@ -126,6 +126,16 @@ def _remaining_s(context: Any) -> float | None:
         return None
 
 
+def _one_part_each(records: list[Any]) -> list[Any]:
+    """A large file's parts, one per invocation (runtime/spread.py): the others sent back to the ingest queue."""
+    from driftline.runtime.spread import is_part, one_part_each
+
+    if sum(1 for r in records if isinstance(r, dict) and is_part(r)) < 2:
+        return records
+    splitter = container().ingest.splitter
+    return one_part_each(records, None if splitter is None else splitter.queue)
+
+
 def _receive_count(record: SQSRecord) -> int:
     try:
         return int(record.attributes.approximate_receive_count or 1)
@@ -156,6 +166,8 @@ def sqs_handler(prefix: str) -> Any:
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if prefix == "predictions" and isinstance(event.get("Records"), list) and len(event["Records"]) > 1:
+            event = {**event, "Records": _one_part_each(event["Records"])}
         # Messages on their last try are reported even if the invocation's time runs out (runtime/lasttry.py)
         w = LastTryWatch(
             event.get("Records") or [] if isinstance(event, dict) else [],

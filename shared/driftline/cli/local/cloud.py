@@ -115,13 +115,15 @@ class FunctionWiring:
     module: ModuleType | None = None
     timeout_s: float = 900.0  # the template's Timeout: what the context's remaining time counts down from
 
-    def load(self) -> Callable[[dict[str, Any], Any], Any]:
+    def load(self, *, fresh: bool = False) -> Callable[[dict[str, Any], Any], Any]:
+        """The handler; ``fresh``: from a module of its own (a concurrent instance: the handler's batch
+        processor holds the batch it is working on, so two pumps of one function must not share it)."""
         module_name, func = self.handler.rsplit(".", 1)
         with _LOAD_LOCK:  # one handler module at a time: the pumps' threads importing at once can deadlock
-            return self._load(module_name, func)
+            return self._load(module_name, func, fresh=fresh)
 
-    def _load(self, module_name: str, func: str) -> Callable[[dict[str, Any], Any], Any]:
-        if self.module is None:
+    def _load(self, module_name: str, func: str, *, fresh: bool = False) -> Callable[[dict[str, Any], Any], Any]:
+        if self.module is None or fresh:
             spec = importlib.util.spec_from_file_location(
                 f"driftline_fn_{self.logical}", self.code_dir / f"{module_name}.py"
             )
@@ -129,6 +131,8 @@ class FunctionWiring:
                 raise ImportError(f"cannot load {self.code_dir}/{module_name}.py")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
+            if fresh and self.module is not None:
+                return getattr(module, func)  # type: ignore[no-any-return]
             self.module = module
         return getattr(self.module, func)  # type: ignore[no-any-return]
 
@@ -160,6 +164,7 @@ class LocalCloud:
     region: str = REGION
     quiet_logs: bool = True
     pumps: bool = True  # False: notifications wait in the queues (for `sam local invoke` or a test to deliver)
+    concurrency: int = 1  # invocations at once per SQS-fed function (Lambda: up to ScalingConfig.MaximumConcurrency)
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port(self.host)
@@ -192,7 +197,8 @@ class LocalCloud:
         self.provision()
         for fn in self.functions.values():
             if fn.queue_url and self.pumps:
-                self._spawn(self._pump, fn)
+                for i in range(max(1, self.concurrency)):
+                    self._spawn(self._pump, fn, i)
             elif fn.schedule and self.tick != 0:
                 self._spawn(self._scheduler, fn)
         return self
@@ -399,14 +405,16 @@ class LocalCloud:
 
     # -- the event pump ------------------------------------------------------------------------------------------
 
-    def _spawn(self, target: Callable[[FunctionWiring], None], fn: FunctionWiring) -> None:
-        t = threading.Thread(target=target, args=(fn,), name=f"pump-{fn.logical}", daemon=True)
+    def _spawn(self, target: Callable[..., None], fn: FunctionWiring, *args: Any) -> None:
+        name = f"pump-{fn.logical}" + "".join(f"-{a}" for a in args)
+        t = threading.Thread(target=target, args=(fn, *args), name=name, daemon=True)
         t.start()
         self._threads.append(t)
 
-    def _pump(self, fn: FunctionWiring) -> None:
+    def _pump(self, fn: FunctionWiring, instance: int = 0) -> None:
+        """One instance of ``fn`` (``instance`` > 0: a concurrent one, with its own handler module)."""
         sqs = self.client("sqs")
-        handler = fn.load()
+        handler = fn.load(fresh=instance > 0)
         while not self._stop.is_set():
             try:
                 resp = sqs.receive_message(
@@ -449,7 +457,8 @@ class LocalCloud:
             failed = {m["MessageId"] for m in messages}
         finally:
             clear_metrics()
-        self.invocations[fn.logical] = self.invocations.get(fn.logical, 0) + 1
+        with self._busy_lock:  # pumps of one function run concurrently
+            self.invocations[fn.logical] = self.invocations.get(fn.logical, 0) + 1
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
             sqs.delete_message_batch(
@@ -458,7 +467,8 @@ class LocalCloud:
             )
         for m in messages:
             if m["MessageId"] in failed:
-                self.failures[fn.logical] = self.failures.get(fn.logical, 0) + 1
+                with self._busy_lock:
+                    self.failures[fn.logical] = self.failures.get(fn.logical, 0) + 1
                 sqs.change_message_visibility(
                     QueueUrl=fn.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=RETRY_VISIBILITY
                 )
