@@ -763,10 +763,12 @@ def test_two_evaluators_at_once_count_once_and_publish_each_alert_once(
     other = other_container()
     # Given another evaluator run that runs from start to end just as this one is about to move window 0's rollup
     # head (it has computed and stored window 0), or to record its first alert
-    # (an alert is recorded with its outbox item in one transaction)
+    # (an alert is recorded with its outbox item in one transaction). Evaluators lease a model before judging it;
+    # this one acts as if it held the lease too (``leased=True``: a worker that took over a lease it saw expired
+    # while this run was still going), so what is tested is the conditional writes under the lease.
     operation = "PutItem" if where == "rollup-head" else "TransactWriteItems"
     match = "R#HEAD" if where == "rollup-head" else "H#"
-    faults.before_write(operation, match=match, run=lambda: other.evaluate.evaluate_all(at=AT))
+    faults.before_write(operation, match=match, run=lambda: other.evaluate.evaluate_all(at=AT, leased=True))
     if where == "alert-record":
         faults.count_conflicts("PutItem")
 

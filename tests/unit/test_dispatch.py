@@ -191,6 +191,22 @@ def test_two_workers_on_one_model_never_judge_it_at_once() -> None:
     assert again.busy == [] and [r.windows for r in again.reports] == [[]]
 
 
+def test_an_in_process_evaluator_run_leases_each_model_and_skips_one_another_holds() -> None:
+    # Given two models with a window due, one of them held by a worker (the scheduled judge) right now
+    table, objects, sink, clock = deployment(2)
+    env = Env(table, objects, sink, clock)
+    assert env.store.acquire_lease("m0001", "judge", seconds=300 + 60)
+    # When `driftline evaluate` (the in-process run, no queue) runs for every model, and for the held one alone
+    reports = env.evaluate.evaluate_all(at=AT)
+    alone = env.evaluate.evaluate("m0001", at=AT)
+    # Then it judged the free model under a lease it released, and left the held one to its holder, untouched
+    assert [(r.model_id, r.windows) for r in reports] == [("m0000", [T0])]
+    assert env.store.table.get("MODEL#m0000", "LEASE") is None
+    assert alone.windows == [] and "another evaluator is judging this model" in alone.errors[0]
+    assert env.store.table.get("MODEL#m0001", "LEASE")["owner"] == "judge"
+    assert [ws for ws, _ in env.store.dirty_windows("m0001")] == [T0]  # still due
+
+
 def test_a_dead_workers_lease_expires_and_the_model_is_judged_on_a_later_tick() -> None:
     table, objects, sink, clock = deployment(1)
     env = Env(table, objects, sink, clock)

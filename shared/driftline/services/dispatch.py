@@ -27,15 +27,12 @@ from typing import Any
 
 from driftline.core.config import MODEL_ID_RE
 from driftline.core.errors import DriftlineError, InputError
-from driftline.services.evaluate import EvaluateService, EvaluationReport
+from driftline.services.evaluate import DEFAULT_LEASE, LEASE_MARGIN, EvaluateService, EvaluationReport
 from driftline.services.models import ModelRegistry
 from driftline.services.ports import MessageQueue
 from driftline.services.store import Store
 
 log = logging.getLogger(__name__)
-
-LEASE_MARGIN = 60.0  # seconds a lease outlives its worker's deadline (clock skew, the last writes)
-DEFAULT_LEASE = 900.0  # without a time limit: Lambda's longest timeout
 
 
 @dataclass
@@ -143,7 +140,7 @@ class EvaluationWorker:
             report.busy += [m for m in models if m not in held]
             left = None if time_left is None else max(time_left - (timer() - started), 0.0)
             try:
-                report.reports += self.evaluate.evaluate_all(at=at, time_left=left, models=held)
+                report.reports += self.evaluate.evaluate_all(at=at, time_left=left, models=held, leased=True)
             finally:
                 for m in held:
                     self.store.release_lease(m, owner)

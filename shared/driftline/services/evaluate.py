@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +41,9 @@ from driftline.services.early import Look, clear_of_noise, look_at_open_window
 from driftline.services.isolation import EvaluateErrors, fatal, transient
 from driftline.services.models import ModelRegistry
 from driftline.services.store import AlertStateRecord, Store
+
+LEASE_MARGIN = 60.0  # seconds a lease outlives its evaluator's deadline (clock skew, the last writes)
+DEFAULT_LEASE = 900.0  # without a time limit: Lambda's longest timeout
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +121,32 @@ class EvaluateService:
         self._nulls: NullCache = {}  # ``auto`` thresholds' nulls not stored with their baseline
 
     def evaluate_all(
-        self, *, at: float | None = None, time_left: float | None = None, models: Sequence[str] | None = None
+        self,
+        *,
+        at: float | None = None,
+        time_left: float | None = None,
+        models: Sequence[str] | None = None,
+        leased: bool = False,
     ) -> list[EvaluationReport]:
         """Every model (or those of ``models``, in that order: an evaluation worker's batch).
-        ``time_left``: seconds this run has (None: no limit); see the module docstring."""
+        ``time_left``: seconds this run has (None: no limit); see the module docstring. Each model is evaluated
+        under its lease (``Store.acquire_lease``), so two runs at once (a CLI run beside the scheduled one) never
+        judge one model together from stale rule states; a model another evaluator holds is skipped.
+        ``leased``: the caller holds the models' leases already (the evaluation worker)."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
         models = self.store.list_models() if models is None else list(models)
+        owner, seconds = uuid.uuid4().hex, (DEFAULT_LEASE if time_left is None else time_left) + LEASE_MARGIN
         reports = []
         for i, model_id in enumerate(models):
             if budget is not None:
                 budget.share(len(models) - i)
+            held = False
             try:
+                if not leased:
+                    held = self.store.acquire_lease(model_id, owner, seconds=seconds)
+                    if not held:  # another evaluator holds it: what it leaves stays due for the next run
+                        log.info("model held by another evaluator: skipped", extra={"model_id": model_id})
+                        continue
                 reports.append(self._evaluate(model_id, at, budget))
             except Exception as err:  # one model's problem does not stop the others (SPEC §4)
                 if fatal(err):
@@ -138,13 +157,30 @@ class EvaluateService:
                 else:
                     reason = self.isolation.model(model_id, err, now=self.clock() if at is None else at)
                 reports.append(EvaluationReport(model_id, errors=[reason]))
+            finally:
+                if held:
+                    self._release(model_id, owner)
             self._record_run(reports[-1])
         return reports
 
+    def _release(self, model_id: str, owner: str) -> None:
+        try:
+            self.store.release_lease(model_id, owner)
+        except DriftlineError as err:  # it expires by itself
+            log.warning("lease not released", extra={"model_id": model_id, "reason": str(err)})
+
     def evaluate(self, model_id: str, *, at: float | None = None, time_left: float | None = None) -> EvaluationReport:
-        """One model. ``time_left``: seconds this run has (None: no limit)."""
+        """One model, under its lease (see ``evaluate_all``). ``time_left``: seconds this run has (None: no limit)."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
-        report = self._evaluate(model_id, at, budget)
+        owner = uuid.uuid4().hex
+        seconds = (DEFAULT_LEASE if time_left is None else time_left) + LEASE_MARGIN
+        if not self.store.acquire_lease(model_id, owner, seconds=seconds):
+            busy = "another evaluator is judging this model now; its windows stay due for the next run"
+            return EvaluationReport(model_id, errors=[busy])
+        try:
+            report = self._evaluate(model_id, at, budget)
+        finally:
+            self._release(model_id, owner)
         self._record_run(report)
         return report
 
