@@ -10,9 +10,12 @@ That approximation holds when every expected count is large enough (:data:`MIN_E
 categories, few rows) the statistics run higher than chi2, so the null is simulated from the reference proportions
 instead (:func:`simulate_points` on a grid of ``n``: lazily, the grid points bracketing a window's ``n`` on first
 use, see :meth:`ColumnNull.moments`) and the simulated ``T = stat / h`` is matched by its first two moments to ``a
-chi2(nu)`` (Satterthwaite), whose upper quantile extrapolates to small ``alpha``. Kolmogorov-Smirnov has the
-two-sample critical value ``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``, ``ne = nm / (n + m)`` (Stephens,
-1970); the chi-squared p-value is compared with ``alpha``.
+chi2(nu)`` (Satterthwaite), whose upper quantile extrapolates to small ``alpha``. The moments are estimated with a
+control variate of exactly known mean and variance (Pearson's statistic on the true proportions), and the grid is
+fine (x sqrt 2) because the moments bend in log n: both errors, not the shape of the fit, had put the 0.001 tail
+of 200 categories at 2-3x alpha (with the true moments the two-moment fit is within 1.1x there).
+Kolmogorov-Smirnov has the two-sample critical value ``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``,
+``ne = nm / (n + m)`` (Stephens, 1970); the chi-squared p-value is compared with ``alpha``.
 
 Real reference data varies more than multinomial sampling (daily cycles, batches). :func:`dispersion` estimates
 per column the divergence ``tau2`` between time-ordered chunks of the reference beyond their sampling noise; a
@@ -38,7 +41,10 @@ FloatArray = NDArray[np.float64]
 # chi2 approximation where every expected count (n p_i and m p_i) is at least this: the textbook 5 is enough for
 # alpha = 0.05, not for the 0.001 tail (4 categories at n = 100: 1.5x too many alarms); 20 is
 MIN_EXPECTED = 20.0
-NULL_GRID = tuple(25 * 4**k for k in range(10))  # 25 .. 6.5M rows, x4 steps (linear in log n between)
+# 25 .. 6.5M rows in x sqrt(2) steps, linear in log n between: the moments bend in log n where expected counts are
+# small (200 categories: the mean of T goes 169 -> 217 -> 224 at n = 100, 300, 400), and x4 steps put the 0.001
+# tail 2-3x too high between grid points; x sqrt(2) steps cut that interpolation error 16-fold
+NULL_GRID = tuple(round(25 * 2 ** (k / 2)) for k in range(37))
 NULL_SIMULATIONS = 4000  # fewer for many slots: 100,000 cells a grid point (40 categories: 2,500), at least 1,000
 MIN_CHUNKS = 4
 MAX_CHUNKS = 20
@@ -255,11 +261,46 @@ def simulate_points(
     for n in ns:
         cur = np.random.default_rng([*key, n]).multinomial(n, p, size=simulations).astype(np.float64)
         h = h_of(n, m)
+        # the control variate Y / h, Y = sum (q - r)^2 / p on the true proportions: its mean and variance are known
+        # exactly (:func:`pearson_known_moments`), and it follows T closely, so it takes most of the simulation
+        # noise out of T's moments (the 0.001 tail is ~ mean + 3 sd: 1,000 tables alone leave it 10-30% noisy)
+        y = np.sum((_props(cur) - _props(ref)) ** 2 / p, axis=-1) / h
+        y_mean, y_var = pearson_known_moments(p, n, m)
         out[n] = {}
         for name, values in batch_stats(ref, cur).items():
             t = (8.0 * values if name != "psi" else values) / h
-            out[n][name] = (float(t.mean()), float(t.var(ddof=1)))
+            out[n][name] = _controlled_moments(t, y, y_mean, y_var)
     return out
+
+
+def pearson_known_moments(p: FloatArray, n: int, m: int) -> tuple[float, float]:
+    """Exact mean and variance of ``Y / h``, ``Y = sum_i (q_i - r_i)^2 / p_i``, for the proportions ``q`` of a
+    multinomial(n, p) window and ``r`` of an independent multinomial(m, p) reference: ``Y = A + B - 2C`` with
+    ``n A`` and ``m B`` Pearson's statistic on the known ``p`` (mean K - 1, variance 2(K - 1) + (sum 1/p - K^2 -
+    2K + 2) / n) and the cross term ``C`` uncorrelated with both, of variance (K - 1) / (n m)."""
+    k = p.size
+    s = float(np.sum(1.0 / p))
+    extra = s - k * k - 2 * k + 2
+
+    def var_one(rows: int) -> float:
+        return (2.0 * (k - 1) + extra / rows) / (rows * rows)
+
+    h = h_of(n, m)
+    return float(k - 1), (var_one(n) + var_one(m) + 4.0 * (k - 1) / (n * m)) / (h * h)
+
+
+def _controlled_moments(t: FloatArray, y: FloatArray, y_mean: float, y_var: float) -> tuple[float, float]:
+    """T's mean and variance with ``Y`` (known mean and variance) as control variate for each."""
+    yc, tc = y - y.mean(), t - t.mean()
+    vy = float(np.mean(yc * yc))
+    if not vy > 0:
+        return float(t.mean()), float(t.var(ddof=1))
+    mean = float(t.mean()) - float(np.mean(tc * yc)) / vy * (float(y.mean()) - y_mean)
+    t2, y2 = tc * tc, yc * yc
+    y2c = y2 - y2.mean()
+    b = float(np.mean((t2 - t2.mean()) * y2c)) / max(float(np.mean(y2c * y2c)), 1e-300)
+    var = float(t.var(ddof=1)) - b * (float(y.var(ddof=1)) - y_var)
+    return mean, var if var > 0 else float(t.var(ddof=1))
 
 
 def simulate_null(
