@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from driftline.core.stats import PSI_EPSILON, chi2_sf
+from driftline.core.wnull import WassersteinNull, wasserstein_threshold
 
 FloatArray = NDArray[np.float64]
 
@@ -169,6 +170,9 @@ class ColumnNull:
     tau2: float = 0.0
     fits: dict[str, NullFit] = field(default_factory=dict)
     seed: int = 0
+    #: numerical columns: the ``drift.wasserstein`` null (:mod:`driftline.core.wnull`), attached from the reference
+    #: profile when the null is looked up (not stored with the baseline: its inputs are)
+    wasserstein: WassersteinNull | None = field(default=None, compare=False, repr=False)
     _points: dict[int, dict[str, tuple[float, float]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -411,7 +415,8 @@ def pvalue_threshold(alpha: float, null: ColumnNull | None, n: int) -> float:
 
 def auto_threshold(metric: str, method: str, n: int, null: ColumnNull, alpha: float, *, floor: float = 0.0) -> float:
     """The ``auto`` threshold of a drift metric (``method``: its catalogue null method) for a window of ``n``
-    valid rows against ``null`` at level ``alpha``; never below ``floor`` (for a p-value: never above 1)."""
+    valid rows against ``null`` at level ``alpha``; never below ``floor`` (for a p-value: never above 1; for
+    ``w1``, ``floor`` is in the reference's standard deviations and ``null.wasserstein`` is required)."""
     short = metric.partition(".")[2]
     if method == "chi2":
         return max(chi2_type_threshold(short, n, null, alpha), floor)
@@ -419,6 +424,10 @@ def auto_threshold(metric: str, method: str, n: int, null: ColumnNull, alpha: fl
         return max(ks_critical(n, null.m, alpha, phi=null.phi(n)), floor)
     if method == "pvalue":
         return pvalue_threshold(alpha, null, n)
+    if method == "w1":  # ``floor`` in reference standard deviations
+        if null.wasserstein is None:
+            raise ValueError(f"no Wasserstein null for {metric}: a numerical column's reference bins are needed")
+        return wasserstein_threshold(n, null.m, null.wasserstein, alpha, phi=null.phi(n), floor_sd=floor)
     raise ValueError(f"no auto threshold for {metric} ({method!r})")
 
 
