@@ -170,8 +170,7 @@ def test_wasserstein_auto_rule_through_the_evaluator() -> None:
     at = T0 + 3 * 3600 + 60
     d = Deployment(at)
     config = _config("w1", "1h") + (
-        "alerts:\n"
-        f"  - {{name: shift, metric: drift.wasserstein, columns: [{', '.join(NUMERICAL)}], above: auto}}\n"
+        f"alerts:\n  - {{name: shift, metric: drift.wasserstein, columns: [{', '.join(NUMERICAL)}], above: auto}}\n"
     )
     d.drop("models/w1/config.yaml", config.encode())
     d.drop("baselines/w1/reference.parquet", parquet(rows(rng, 30_000, T0 - 86_400, 86_400)))
