@@ -3,7 +3,8 @@
 The population's nulls are stored with the baseline (built with the reference's chunks, so with their
 overdispersion). A segment's, and those of a baseline built before nulls were stored, are computed here from the
 reference counts (simulated where expected counts are small, no overdispersion: the chunks are not kept) and cached
-by the caller for the baseline's life.
+by the caller for the baseline's life. A numerical column's null also carries its ``drift.wasserstein`` null
+(``core.wnull``), from the same reference profile's bins: cheap to attach, its moments computed on first use.
 """
 
 from __future__ import annotations
