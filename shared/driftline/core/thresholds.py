@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from driftline.core.chi2 import NULL_GRID, chi2_ppf  # their home is core/chi2.py (wnull needs them too)
 from driftline.core.stats import PSI_EPSILON, chi2_sf
 from driftline.core.wnull import WassersteinNull, wasserstein_threshold
 
@@ -42,44 +43,11 @@ FloatArray = NDArray[np.float64]
 # chi2 approximation where every expected count (n p_i and m p_i) is at least this: the textbook 5 is enough for
 # alpha = 0.05, not for the 0.001 tail (4 categories at n = 100: 1.5x too many alarms); 20 is
 MIN_EXPECTED = 20.0
-# 25 .. 6.5M rows in x sqrt(2) steps, linear in log n between: the moments bend in log n where expected counts are
-# small (200 categories: the mean of T goes 169 -> 217 -> 224 at n = 100, 300, 400), and x4 steps put the 0.001
-# tail 2-3x too high between grid points; x sqrt(2) steps cut that interpolation error 16-fold
-NULL_GRID = tuple(round(25 * 2 ** (k / 2)) for k in range(37))
 NULL_SIMULATIONS = 4000  # fewer for many slots: 100,000 cells a grid point (40 categories: 2,500), at least 1,000
 MIN_CHUNKS = 4
 MAX_CHUNKS = 20
 MIN_CHUNK_ROWS = 200
 CHI2_STATS = ("psi", "jensen_shannon", "hellinger")
-
-
-# -- the chi-squared quantile -----------------------------------------------------------------------------------
-
-
-def chi2_ppf(q: float, df: float) -> float:
-    """The ``q`` quantile of chi2(df): Wilson-Hilferty start, then bisection on :func:`stats.chi2_sf` (no scipy)."""
-    if not 0 < q < 1:
-        raise ValueError(f"q must be in (0, 1), got {q}")
-    if df <= 0:
-        raise ValueError(f"df must be positive, got {df}")
-    tail = 1.0 - q
-    lo, hi = 0.0, max(df, 1.0)
-    while _sf(hi, df) > tail:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if _sf(mid, df) > tail:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * max(hi, 1.0):
-            break
-    return 0.5 * (lo + hi)
-
-
-def _sf(x: float, df: float) -> float:
-    # chi2_sf takes an integer df in its signature; the gamma function underneath takes any positive df
-    return chi2_sf(x, df)  # type: ignore[arg-type]
 
 
 # -- the two-sample statistics of many simulated tables at once ---------------------------------------------------

@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from driftline.core.chi2 import NULL_GRID, chi2_ppf
+
 FloatArray = NDArray[np.float64]
 
 
-#: below this many window rows the W1 null is simulated (lazily, on the grid of ``thresholds.NULL_GRID``): a heavy
+#: below this many window rows the W1 null is simulated (lazily, on the grid of ``chi2.NULL_GRID``): a heavy
 #: tail's few far values make W1's small-sample tail heavier than the bridge's (lognormal at 100 rows: 3.5x alpha)
 SIMULATE_BELOW = 4_000
 SIMULATIONS = 3_000
@@ -73,8 +75,6 @@ class WassersteinNull:
     def shape_at(self, n: int, m: int) -> tuple[float, float, float]:
         """Mean, variance and skewness of ``W1 / sqrt(h)`` for a window of ``n`` rows: the large-sample ones from
         :data:`SIMULATE_BELOW` rows, else simulated at the grid points bracketing ``n`` (linear in log n between)."""
-        from driftline.core.thresholds import NULL_GRID
-
         if n >= SIMULATE_BELOW:
             return self.shape()
         grid = [g for g in NULL_GRID if g < SIMULATE_BELOW]
@@ -198,8 +198,6 @@ def w1_quantile(wnull: WassersteinNull, q: float, n: int = SIMULATE_BELOW, m: in
     by a shifted scaled chi-squared ``b + a chi2(nu)``, ``nu = 8 / skew^2`` (Pearson type III): a norm of a Gaussian
     process has a heavier upper tail than a two-moment fit gives (the 0.001 tail of a normal column's ``Z``: 3.38
     simulated, 2.86 by a scaled chi)."""
-    from driftline.core.thresholds import chi2_ppf
-
     mean, var, skew = wnull.shape_at(n, m)
     if not var > 0:
         return mean
