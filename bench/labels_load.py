@@ -236,6 +236,7 @@ import json, sys, time
 from driftline.runtime.container import container
 from driftline.services.models import ObjectRef
 from driftline.services.profiling import profile_file
+from driftline.testing import etag_of
 
 def hwm():  # this process's peak RSS (MB) since the last reset
     for line in open("/proc/self/status"):
@@ -248,7 +249,7 @@ c.ingest
 baseline = c.registry.current_baseline(model_id)
 import pyarrow, driftline.services.labels  # noqa
 c.store.get_state(model_id)  # warm: the clients made, the compute kernels loaded (a Lambda's warm start)
-etag = c.objects.etag(key)
+etag = etag_of(c.objects, key)
 if prefix == "predictions":
     profile_file(c.registry.open_data(key), name=key, config=c.registry.config(model_id), baseline=baseline)
 with open("/proc/self/clear_refs", "w") as f:

@@ -149,6 +149,9 @@ def _wire_key(item: Mapping[str, Any]) -> tuple[str, str]:
 # -- instrumentation ---------------------------------------------------------------------------------------------
 
 
+_INHERITED = object()  # Probe._patch: the patched attribute was inherited, not the owner's own
+
+
 @dataclass
 class Tally:
     count: int = 0
@@ -196,7 +199,8 @@ class Probe:
     # -- patching --------------------------------------------------------------------------------------------------
 
     def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        # a class's own attribute, or none (an inherited one, e.g. the Store's areas' methods: undone by deleting)
+        original = owner.__dict__.get(name, _INHERITED) if isinstance(owner, type) else getattr(owner, name)
         self._undo.append((owner, name, original))
         setattr(owner, name, make(getattr(owner, name)))
 
@@ -296,7 +300,10 @@ class Probe:
     def uninstall(self) -> None:
         while self._undo:
             owner, name, original = self._undo.pop()
-            setattr(owner, name, original)
+            if original is _INHERITED:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
     @contextlib.contextmanager
     def excluded(self) -> Iterator[None]:

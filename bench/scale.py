@@ -34,7 +34,7 @@ from driftline.services.merge import MERGE_EVERY, WindowMerger
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.ports import Item
 from driftline.services.store import Store, doc_to_profiles
-from driftline.testing import encode, generate, lean_config
+from driftline.testing import encode, etag_of, generate, lean_config
 
 HOUR = 3600
 T0 = 1_767_225_600
@@ -79,7 +79,7 @@ class World:
 
     def drop(self, key: str, body: bytes) -> str:
         self.objects.put_bytes(key, body)
-        return self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False)).status
+        return self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False)).status
 
     def install(self, model: str, *, file_rows: int = 40) -> None:
         ref = generate(2_000, seed=11, start=T0 - 86_400, span=86_400, id_prefix="ref")
@@ -175,7 +175,7 @@ def models_run(models: int, *, workers: int = 10, batch: int = 10) -> dict[str, 
             batches += 1
             windows += sum(len(r.windows) for r in result.reports)
             busy += len(result.busy)
-        evaluated = sum(1 for i in range(models) if int(tick.store.get_state(f"m{i:04d}").get("last_closed", 0)) >= T0)
+        evaluated = sum(1 for i in range(models) if (tick.store.get_state(f"m{i:04d}").last_closed or 0) >= T0)
         out["ticks"].append(
             {
                 "queued": len(report.queued),

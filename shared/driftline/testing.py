@@ -14,6 +14,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json
 import pyarrow.parquet as pq
 
+from driftline.services.ports import NotFound, ObjectLister
+
 MODEL_ID = "churn-demo"
 HOUR = 3600
 DRIFT_FROM_HOUR = 14  # drift sets in part-way through the day
@@ -40,7 +42,7 @@ business_metrics:
   - {{name: spend_at_risk, type: sum, column: monthly_spend, where: {{column: will_churn, equals: 1}}}}
   - {{name: churn_rate_predicted, type: mean, column: will_churn}}
 alerts:
-  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: 0.1, severity: warning}}
+  - {{name: feature-drift, metric: drift.jensen_shannon, columns: all_features, above: auto, severity: warning}}
   - {{name: accuracy-drop, metric: performance.accuracy, below_baseline_by: 0.05, for: 2, severity: critical}}
   - {{name: segment-accuracy, metric: performance.accuracy, segment: country, below_baseline_by: 0.2, for: 2,
      min_rows: 50, severity: critical}}
@@ -96,6 +98,21 @@ def generate(
     )
 
 
+def demo_hour(h: int, *, day_start: float, seed: int, rows: int = ROWS_PER_HOUR) -> pa.Table:
+    """Hour ``h`` of the demo's day (``driftline demo``): no drift before :data:`DRIFT_FROM_HOUR`, then drift that
+    grows from 0.35 by 0.15 an hour, and the model broken for country=BR."""
+    drift = 0.0 if h < DRIFT_FROM_HOUR else min(1.0, 0.35 + 0.15 * (h - DRIFT_FROM_HOUR))
+    return generate(
+        rows,
+        seed=seed + 1 + h,
+        start=day_start + h * HOUR,
+        span=HOUR - 1,
+        drift=drift,
+        broken_country="BR" if h >= DRIFT_FROM_HOUR else None,
+        id_prefix=f"h{h:02d}",
+    )
+
+
 def lean_config(model_id: str, *, alerts: str = "") -> str:
     """A lean model's configuration YAML on the generator's columns: two numerical and one categorical feature,
     1 h windows, no label column (few metric points and alert targets per window). ``alerts``: the YAML of an
@@ -129,3 +146,12 @@ def encode(table: pa.Table, fmt: str) -> bytes:
             buf.write(json.dumps(row).encode() + b"\n")
     data = buf.getvalue()
     return gzip.compress(data, 6) if fmt.endswith(".gz") else data
+
+
+def etag_of(objects: ObjectLister, key: str) -> str:
+    """The ETag of the object ``key`` (what an S3 event carries), from a listing: tests and benchmarks build the
+    object reference of a file they put with it (the product takes the ETag from the event)."""
+    for listed in objects.list_objects(key):
+        if listed.key == key:
+            return listed.etag
+    raise NotFound(f"{key}: no such object")

@@ -3,7 +3,6 @@ headless Chromium (skipped when ``/usr/bin/chromium`` is missing; Debian/Ubuntu:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
@@ -25,7 +24,7 @@ from driftline.core.bins import CategoricalSlots, NumericBins
 from driftline.core.config import ModelConfig
 from driftline.core.metrics import MetricPoint, iso_utc
 from driftline.core.profile import CategoricalProfile, NumericProfile, Profile
-from driftline.services.store import Store, ws_key
+from driftline.services.store import ErrorRecord, Store, ws_key
 
 HOUR = 3600
 T0 = 1_767_571_200  # 2026-01-05T00:00:00Z
@@ -133,21 +132,12 @@ def synthetic_alerts() -> list[dict[str, Any]]:
     ]
 
 
-def synthetic_errors() -> list[dict[str, Any]]:
+def synthetic_errors() -> list[ErrorRecord]:
     return [
-        {
-            "at": T0 + 5 * HOUR,
-            "key": f"predictions/{MODEL}/2026/{EVIL}.csv",
-            "reason": f"bad header {EVIL}",
-            "file_id": "abc",
-        },
-        {
-            "at": T0 + 6 * HOUR,
-            "key": f"baselines/{MODEL}/ref.parquet",
-            "reason": "delivered 5 times, never processed",
-            "file_id": "def",
-            "kind": "dead_letter",
-        },
+        ErrorRecord(T0 + 5 * HOUR, f"predictions/{MODEL}/2026/{EVIL}.csv", "abc", f"bad header {EVIL}"),
+        ErrorRecord(
+            T0 + 6 * HOUR, f"baselines/{MODEL}/ref.parquet", "def", "delivered 5 times, never processed", "dead_letter"
+        ),
     ]
 
 
@@ -394,7 +384,7 @@ def test_render_report_loads_from_the_store(churn_config: ModelConfig) -> None:
     for a in synthetic_alerts():
         ws = int(datetime.fromisoformat(a["window_start"]).timestamp())
         key = f"H#{ws_key(ws)}#{a['rule']}#{a['column'] or '-'}#{a['segment'] or '-'}#{a['state']}"
-        assert store.record_alert(MODEL, key, {"alert": json.dumps(a)})
+        assert store.record_alert(MODEL, key, a)
     last = T0 + (WINDOWS - 1) * HOUR
     store.put_file_profiles(MODEL, "file1", {(last, None): window})
     store.put_file_profiles(MODEL, "file0", {(T0 + DRIFT_FROM * HOUR, None): window})  # an alarmed window

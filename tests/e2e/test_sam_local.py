@@ -96,8 +96,8 @@ def snapshot(cloud: LocalCloud, now: float) -> dict[str, Any]:
         for p in store.points(MODEL_ID, start=start, end=end)
     )
     alerts = sorted(
-        tuple(json.loads(i["alert"])[k] for k in ("rule", "state", "metric", "column", "segment", "window_start"))
-        for i in store.alert_history(MODEL_ID, start=start, end=end)
+        tuple(r.alert[k] for k in ("rule", "state", "metric", "column", "segment", "window_start"))
+        for r in store.alert_history(MODEL_ID, start=start, end=end)
     )
     errors = sorted((e.key, e.reason) for e in store.error_records(MODEL_ID))
     files = dataclasses.replace(store.file_counts(MODEL_ID), last_at=None)  # when: not what

@@ -244,24 +244,24 @@ def test_a_bad_prediction_log_gets_what_fits_and_the_good_file_after_it_counts(
     pipeline.drop(GOOD_KEY, encode(good, "csv"))
     evaluate_after(pipeline, 1)
 
-    errors = pipeline.container.store.errors(MODEL_ID)
+    errors = pipeline.container.store.error_records(MODEL_ID)
     alerts = sns_alerts(pipeline, read_alerts)
     if case.usable is None:
         # Then a file that cannot be used has an error record and one ingest.error alert, naming it
         (error,) = errors
-        assert error["key"] == key
-        assert case.reason_has in error["reason"]
+        assert error.key == key
+        assert case.reason_has in error.reason
         (alert,) = [a for a in alerts if a["metric"] == "ingest.error"]
         assert_ingest_error(alert, key)
-        assert file_record(pipeline, key)["status"] == "failed"
+        assert file_record(pipeline, key).status == "failed"
         _assert_window(pipeline, GOOD_ROWS, 1)
     else:
         # Then its usable rows count, once, with the good ones; no error
         assert errors == []
         assert [a for a in alerts if a["metric"] == "ingest.error"] == []
-        assert file_record(pipeline, key)["status"] == "done"
+        assert file_record(pipeline, key).status == "done"
         _assert_window(pipeline, GOOD_ROWS + case.usable, 2)
-    assert file_record(pipeline, GOOD_KEY)["status"] == "done"
+    assert file_record(pipeline, GOOD_KEY).status == "done"
     if case.check is not None:
         case.check(pipeline)
     # and the faults show as the right quality metric
@@ -278,7 +278,7 @@ def test_event_times_outside_the_plausible_range_are_time_errors_counted_where_t
     pipeline.drop(key, _bad_timestamps().body)
     # When the windows of its events and of its arrival are evaluated
     evaluate_after(pipeline, 1)
-    arrival = int(float(file_record(pipeline, key)["started_at"]) // HOUR) * HOUR
+    arrival = int(float(file_record(pipeline, key).started_at) // HOUR) * HOUR
     pipeline.evaluate(arrival + HOUR + 60)
     # Then the valid rows are in their window, the others in no event-time window (SPEC §3) ...
     store = pipeline.container.store
@@ -289,7 +289,7 @@ def test_event_times_outside_the_plausible_range_are_time_errors_counted_where_t
     # ... and counted as time errors in the window their file arrived in
     (point,) = store.series(MODEL_ID, "quality.time_error_rate", None, None, start=arrival, end=arrival)
     assert (point.value, point.rows) == (1.0, 5)
-    assert file_record(pipeline, key)["status"] == "done"
+    assert file_record(pipeline, key).status == "done"
 
 
 # -- a key under no known model ---------------------------------------------------------------------------------------
@@ -309,8 +309,8 @@ def test_a_log_for_an_unknown_model_is_retried_not_reported_and_its_neighbour_co
     response = pipeline.invoke("ingest", messages)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": unknown["MessageId"]}]}
-    assert pipeline.container.store.errors("unknown-model") == []
-    assert pipeline.container.store.errors(MODEL_ID) == []
+    assert pipeline.container.store.error_records("unknown-model") == []
+    assert pipeline.container.store.error_records(MODEL_ID) == []
     assert sns_alerts(pipeline, read_alerts) == []
     evaluate_after(pipeline, 1)
     _assert_window(pipeline, GOOD_ROWS, 1)
@@ -336,8 +336,8 @@ def test_a_config_with_a_mistake_is_rejected_and_the_previous_one_stays(
 
     pipeline.drop(CONFIG_KEY, body.encode())
 
-    (error,) = pipeline.container.store.errors(MODEL_ID)
-    assert error["key"] == CONFIG_KEY and names in error["reason"]
+    (error,) = pipeline.container.store.error_records(MODEL_ID)
+    assert error.key == CONFIG_KEY and names in error.reason
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert_ingest_error(alert, CONFIG_KEY)
     assert pipeline.container.store.get_config(MODEL_ID) == before
@@ -367,9 +367,9 @@ def test_a_label_file_with_unknown_and_duplicate_ids_counts_known_ones_once(
 
     (point,) = metric(pipeline, "performance.accuracy").values()
     assert point.rows == 100
-    errors = pipeline.container.store.errors(MODEL_ID)
+    errors = pipeline.container.store.error_records(MODEL_ID)
     (error,) = errors
-    assert error["key"] == f"labels/{MODEL_ID}/nolabel.csv"
+    assert error.key == f"labels/{MODEL_ID}/nolabel.csv"
     (alert,) = [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "ingest.error"]
     assert_ingest_error(alert, f"labels/{MODEL_ID}/nolabel.csv")
     _assert_window(pipeline, GOOD_ROWS, 1)
@@ -459,8 +459,8 @@ def test_a_categorical_column_with_a_million_distinct_values_keeps_the_profile_s
 
     # Then the file is processed whole, and its profile stays small: one item of a few kilobytes per file, far
     # from DynamoDB's 400 KB (the categories kept are the baseline's: the rest count as unseen)
-    assert file_record(pipeline, key)["status"] == "done"
-    assert file_record(pipeline, key)["rows"] == MILLION
+    assert file_record(pipeline, key).status == "done"
+    assert file_record(pipeline, key).rows == MILLION
     assert len(sizes) == 2 and max(sizes) < 20_000, sizes
     assert max(_profile_item_sizes(pipeline)) < 20_000  # and so is the window's rollup
     # and the window's metrics are there: every row counted, every value of the column unseen in the baseline
@@ -468,7 +468,7 @@ def test_a_categorical_column_with_a_million_distinct_values_keeps_the_profile_s
     unseen = metric(pipeline, "quality.unseen_category_rate", "payment_method")[T0].value
     assert math.isclose(unseen, MILLION / (MILLION + GOOD_ROWS), rel_tol=1e-9)
     assert metric(pipeline, "drift.jensen_shannon", "payment_method")[T0].value > 0.9
-    assert pipeline.container.store.errors(MODEL_ID) == []
+    assert pipeline.container.store.error_records(MODEL_ID) == []
     assert [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "ingest.error"] == []
 
 
@@ -510,13 +510,13 @@ def test_a_json_lines_log_with_a_50_mb_line_is_profiled_in_bounded_memory_betwee
     # Then all three are processed; the long value is a data-quality fact (a plan never seen), not an error
     assert response == {"batchItemFailures": []}
     for k in (GOOD_KEY, key, after_key):
-        assert file_record(pipeline, k)["status"] == "done", k
-    assert file_record(pipeline, key)["rows"] == BAD_ROWS
+        assert file_record(pipeline, k).status == "done", k
+    assert file_record(pipeline, key).rows == BAD_ROWS
     evaluate_after(pipeline, 1)
     _assert_window(pipeline, 2 * GOOD_ROWS + BAD_ROWS, 3)
     unseen = metric(pipeline, "quality.unseen_category_rate", "plan")[T0].value
     assert math.isclose(unseen, 1 / (2 * GOOD_ROWS + BAD_ROWS), rel_tol=1e-9)
-    assert pipeline.container.store.errors(MODEL_ID) == []
+    assert pipeline.container.store.error_records(MODEL_ID) == []
     assert [a for a in sns_alerts(pipeline, read_alerts) if a["metric"] == "ingest.error"] == []
     assert max(_profile_item_sizes(pipeline)) < 20_000  # the long value is not stored
     # and memory stays within a few times the line (about 5 here: moto holds the object and copies its body too)

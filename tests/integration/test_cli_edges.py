@@ -21,7 +21,7 @@ from driftline.cli.main import build_parser, main
 from driftline.cli.stack import resolve_settings, session_for
 from driftline.core.config import ModelConfig
 from driftline.core.metrics import MetricPoint
-from driftline.services.store import Store
+from driftline.services.store import AlertStateRecord, Store
 
 pytestmark = pytest.mark.integration
 
@@ -148,13 +148,9 @@ def test_status_and_models_show_the_operators_first_screen(
     store.put_alert_states(
         MODEL,
         {
-            "S#feature-drift#plan#-": {
-                "state": "ALARM",
-                "rule": "feature-drift",
-                "column": "plan",
-                "segment": None,
-                "updated_at": 1.0,
-            }
+            "S#feature-drift#plan#-": AlertStateRecord(
+                state="ALARM", rule="feature-drift", column="plan", segment=None, updated_at=1.0
+            )
         },
     )
     store.mark_dirty(MODEL, deployment["window"])

@@ -19,6 +19,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
+from driftline.testing import etag_of
 
 BUCKET = "driftline-test-data"
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -91,7 +92,7 @@ class Deployment:
 
     def drop(self, key: str, body: bytes) -> None:
         self.objects.put_bytes(key, body)
-        outcome = self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False))
+        outcome = self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False))
         assert outcome.status == "processed", outcome
 
     def published(self) -> list[dict[str, Any]]:
@@ -120,7 +121,7 @@ def _check_quiet(d: Deployment, column_windows: int, most: int) -> None:
     assert len(alarms) <= most, [(a["column"], a["value"], a["threshold"]) for a in alarms]
     # no column left in ALARM at the end
     states = d.store.get_alert_states("stable")
-    left = [s for s in states.values() if s.get("rule") == "default-feature-drift" and s.get("state") == "ALARM"]
+    left = [s for s in states.values() if s.rule == "default-feature-drift" and s.state == "ALARM"]
     assert left == []
     # the judged windows had thresholds set for their size: the 40-category column's well above JS 0.1
     print(f"{len(alarms)} drift ALARMs over {column_windows} column-windows")

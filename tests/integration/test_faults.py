@@ -230,20 +230,24 @@ def snapshot(pipeline: Pipeline, model: str, read_alerts: Reader) -> Snapshot:
         for p in store.points(model, start=T0 - HOUR, end=T0 + 4 * HOUR)
     }
     history = sorted(
-        (_alert_text(json.loads(i["alert"]), model), bool(i["published"]))
-        for i in store.table.query(f"ALERT#{model}", sk_prefix="H#")
+        (_alert_text(dict(r.alert), model), r.published) for r in store.alert_history(model, start=0, end=2**33)
     )
     published = sorted(
         _alert_text(json.loads(e["Message"]), model)
         for e in read_alerts(pipeline.alerts_queue_url)
         if json.loads(e["Message"])["model_id"] == model
     )
-    errors = sorted((str(e["key"]).replace(model, "<model>"), str(e["reason"])) for e in store.errors(model))
+    errors = sorted((e.key.replace(model, "<model>"), e.reason) for e in store.error_records(model))
     files = {}
     for obj in pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix=f"predictions/{model}/")["Contents"]:
-        item = store.get_file(file_id_for(pipeline.bucket, obj["Key"], obj["ETag"].strip('"'))) or {}
-        files[obj["Key"].rsplit("/", 1)[1]] = (str(item.get("status")), int(item.get("rows", 0)))
+        record = store.get_file(file_id_for(pipeline.bucket, obj["Key"], obj["ETag"].strip('"')))
+        files[obj["Key"].rsplit("/", 1)[1]] = ("None", 0) if record is None else (record.status, record.rows)
     return Snapshot(points, history, published, errors, files, [ws for ws, _ in store.dirty_windows(model)])
+
+
+def file_status(pipeline: Pipeline, file_id: str) -> str | None:
+    record = pipeline.container.store.get_file(file_id)
+    return None if record is None else record.status
 
 
 def assert_same(got: Snapshot, want: Snapshot) -> None:
@@ -561,7 +565,7 @@ def other_container() -> Container:
 def _assert_only_b_failed(pipeline: Pipeline, model: str, messages: list[dict[str, Any]], response: Any) -> None:
     """b's record alone failed, with no error record nor alert of its own (the corrupt file has its own)."""
     assert failed(response, messages) == [key(model, "b.jsonl.gz")]
-    assert [e["key"] for e in pipeline.container.store.errors(model)] == [key(model, BAD)]
+    assert [e.key for e in pipeline.container.store.error_records(model)] == [key(model, BAD)]
 
 
 @pytest.mark.parametrize(
@@ -589,7 +593,7 @@ def test_throttling_during_ingest_fails_the_record_and_its_redelivery_counts_exa
     assert faults.fired[operation] == BOTO_SENDS
     assert len(faults.retry_delays) == BOTO_SENDS - 1
     _assert_only_b_failed(pipeline, model, messages, response)
-    assert (pipeline.container.store.get_file(fid) or {}).get("status") == (None if what == "claim" else "processing")
+    assert file_status(pipeline, fid) == (None if what == "claim" else "processing")
     assert len(file_items(pipeline, model, fid)) == (2 if what == "finish" else 0)
     # and when SQS delivers it again, the final state is the fault-free one
     redeliver(pipeline)
@@ -802,9 +806,9 @@ def test_an_s3_body_breaking_mid_stream_fails_the_record_stores_nothing_and_the_
     # Then its record fails: no error record, no alert, no partial profile, the file not done
     assert faults.fired["GetObject"] == 1
     assert failed(response, messages) == [key(model, name)]
-    assert [e["key"] for e in pipeline.container.store.errors(model)] == [key(model, BAD)]
+    assert [e.key for e in pipeline.container.store.error_records(model)] == [key(model, BAD)]
     assert file_items(pipeline, model, fid) == []
-    assert (pipeline.container.store.get_file(fid) or {}).get("status") == "processing"
+    assert file_status(pipeline, fid) == "processing"
     # and the retry counts it once
     redeliver(pipeline)
     assert evaluate(pipeline) == []
@@ -885,9 +889,9 @@ def test_an_ingest_error_alert_whose_publish_fails_is_published_once_later(
     assert failed(response, messages) == [key(model, BAD)]
     redeliver(pipeline)
     store = pipeline.container.store
-    assert [e["key"] for e in store.errors(model)] == [key(model, BAD)]
+    assert [e.key for e in store.error_records(model)] == [key(model, BAD)]
     (unpublished,) = store.unpublished_alerts(model, older_than=0)
-    assert json.loads(unpublished["alert"])["metric"] == "ingest.error"
+    assert unpublished.alert["metric"] == "ingest.error"
     # and the evaluator publishes it once the grace period is over
     assert evaluate(pipeline) == []
     clock.now += RETRY_GRACE + 60
@@ -909,7 +913,7 @@ def test_an_ingest_error_whose_record_cannot_be_written_is_recorded_and_alerted_
     # Then its record fails, the file is not marked failed yet (so that the redelivery reports it) ...
     assert faults.fired["PutItem"] == BOTO_SENDS
     assert failed(response, messages) == [key(model, BAD)]
-    assert (pipeline.container.store.get_file(file_id(pipeline, model, BAD)) or {}).get("status") == "processing"
+    assert file_status(pipeline, file_id(pipeline, model, BAD)) == "processing"
     # ... and its redelivery records the error and publishes its alert, once
     redeliver(pipeline)
     assert evaluate(pipeline) == []

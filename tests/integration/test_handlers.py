@@ -24,7 +24,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from driftline.core.errors import StorageError
-from driftline.services.store import file_id_for, ws_key
+from driftline.services.store import FileRecord, file_id_for, ws_key
 from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
 
 from .conftest import Pipeline, make_client
@@ -109,7 +109,7 @@ def scan(pipeline: Pipeline) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
-def file_record(pipeline: Pipeline, key: str) -> dict[str, Any]:
+def file_record(pipeline: Pipeline, key: str) -> FileRecord:
     etag = pipeline.s3.head_object(Bucket=pipeline.bucket, Key=key)["ETag"].strip('"')
     item = pipeline.container.store.get_file(file_id_for(pipeline.bucket, key, etag))
     assert item is not None, key
@@ -166,7 +166,7 @@ def test_a_valid_config_is_stored_and_an_invalid_one_is_rejected_with_an_alert(
     assert stored is not None
     assert stored["model_id"] == MODEL_ID
     assert store.list_models() == [MODEL_ID]
-    assert store.errors(MODEL_ID) == []
+    assert store.error_records(MODEL_ID) == []
     assert sns_alerts(pipeline, read_alerts) == []
 
     # When an invalid one (an unknown key) replaces it
@@ -177,10 +177,10 @@ def test_a_valid_config_is_stored_and_an_invalid_one_is_rejected_with_an_alert(
     assert store.get_config(MODEL_ID) == stored
     assert pipeline.container.registry.config(MODEL_ID).to_dict() == stored
     # ... an error record names the file and the key at fault ...
-    (error,) = store.errors(MODEL_ID)
-    assert error["key"] == CONFIG_KEY
-    assert "colour" in error["reason"]
-    assert file_record(pipeline, CONFIG_KEY)["status"] == "failed"
+    (error,) = store.error_records(MODEL_ID)
+    assert error.key == CONFIG_KEY
+    assert "colour" in error.reason
+    assert file_record(pipeline, CONFIG_KEY).status == "failed"
     # ... and one ingest.error alert reaches the topic's subscribers
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert_ingest_error(alert, CONFIG_KEY)
@@ -225,9 +225,9 @@ def test_predictions_under_a_key_that_needs_url_encoding_are_profiled(pipeline: 
 
     # Then the file is recorded under its real key and its profiles are written
     record = file_record(pipeline, key)
-    assert record["status"] == "done"
-    assert record["key"] == key
-    assert record["rows"] == rows.num_rows
+    assert record.status == "done"
+    assert record.key == key
+    assert record.rows == rows.num_rows
     assert any(i["pk"]["S"] == f"PROF#{MODEL_ID}#{ws_key(T0)}" for i in scan(pipeline))
     # and the evaluated window counts its rows
     evaluate_after(pipeline, 1)
@@ -292,7 +292,7 @@ def test_a_multipart_upload_gives_two_events_and_is_counted_once(pipeline: Pipel
     assert json.loads(messages[-1]["Body"])["Records"][0]["eventName"] == "ObjectCreated:CompleteMultipartUpload"
     assert pipeline.invoke("ingest", messages) == {"batchItemFailures": []}
     # and the file is counted once
-    assert file_record(pipeline, key)["status"] == "done"
+    assert file_record(pipeline, key).status == "done"
     evaluate_after(pipeline, 1)
     assert volume(pipeline) == (rows.num_rows, 1)
 
@@ -321,14 +321,14 @@ def test_a_corrupt_file_is_reported_and_not_retried_and_its_batch_neighbour_is_p
     assert response == {"batchItemFailures": []}
     assert pipeline.depth("ingest") == 0
     # the corrupt file has an error record and an ingest.error alert naming it
-    (error,) = pipeline.container.store.errors(MODEL_ID)
-    assert error["key"] == bad_key
-    assert error["reason"]
-    assert file_record(pipeline, bad_key)["status"] == "failed"
+    (error,) = pipeline.container.store.error_records(MODEL_ID)
+    assert error.key == bad_key
+    assert error.reason
+    assert file_record(pipeline, bad_key).status == "failed"
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert_ingest_error(alert, bad_key)
     # and the good one is counted, alone
-    assert file_record(pipeline, good_key)["status"] == "done"
+    assert file_record(pipeline, good_key).status == "done"
     evaluate_after(pipeline, 1)
     assert volume(pipeline) == (good.num_rows, 1)
 
@@ -362,7 +362,7 @@ def test_a_transient_storage_failure_fails_only_its_record_and_redelivery_counts
 
     # Then only its record is reported failed (SQS retries it), with no error record and no alert
     assert response == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
-    assert pipeline.container.store.errors(MODEL_ID) == []
+    assert pipeline.container.store.error_records(MODEL_ID) == []
     assert sns_alerts(pipeline, read_alerts) == []
     # and when SQS delivers it again, it is processed
     (again,) = pipeline.receive("ingest")
@@ -393,13 +393,13 @@ def test_predictions_before_the_baseline_are_retried_not_lost(
     # Then its record is reported failed, so SQS keeps it and retries it; it is no error (nothing to alert)
     assert response == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     assert pipeline.depth("ingest") == 1
-    assert pipeline.container.store.errors(MODEL_ID) == []
+    assert pipeline.container.store.error_records(MODEL_ID) == []
     assert sns_alerts(pipeline, read_alerts) == []
 
     # and once the baseline has arrived, the redelivered message is processed
     pipeline.drop(BASELINE_KEY, _reference_parquet())
     assert pipeline.deliver("ingest") == {"batchItemFailures": []}
-    assert file_record(pipeline, key)["status"] == "done"
+    assert file_record(pipeline, key).status == "done"
     evaluate_after(pipeline, 1)
     assert volume(pipeline) == (rows.num_rows, 1)
 

@@ -57,7 +57,7 @@ def set_up_other(pipeline: Pipeline) -> None:
 
 
 def error_reasons(pipeline: Pipeline, model_id: str = MODEL_ID) -> dict[str, str]:
-    return {str(e["key"]): str(e["reason"]) for e in pipeline.container.store.errors(model_id)}
+    return {e.key: e.reason for e in pipeline.container.store.error_records(model_id)}
 
 
 def dirty(pipeline: Pipeline, model_id: str) -> list[int]:
@@ -83,7 +83,7 @@ def test_impossible_epoch_times_are_time_errors_and_the_evaluator_serves_every_m
     evaluate_after(pipeline, 1)
     evaluate_after(pipeline, 2)
     # Then the two rows are time errors (in no window), the rest is counted, and both models got their metrics
-    assert file_record(pipeline, key)["status"] == "done"
+    assert file_record(pipeline, key).status == "done"
     assert metric(pipeline, "volume.rows")[T0].value == ROWS - 2
     other = pipeline.container.store.series(OTHER, "volume.rows", None, None, start=T0, end=T0)
     assert [p.value for p in other] == [ROWS]
@@ -114,7 +114,7 @@ def test_epoch_seconds_of_year_9999_are_time_errors_not_milliseconds(pipeline: P
     pipeline.drop(key, encode(with_times(table, pa.array(secs, pa.int64())), "csv"))
     evaluate_after(pipeline, 1)
     assert metric(pipeline, "volume.rows")[T0].value == ROWS - 10
-    assert file_record(pipeline, key)["status"] == "done"
+    assert file_record(pipeline, key).status == "done"
     assert list(pipeline.container.store.series(MODEL_ID, "volume.rows", None, None, start=0, end=T0 - HOUR)) == []
 
 
@@ -245,8 +245,8 @@ def test_a_key_no_prefix_pattern_accepts_ends_in_errors_with_an_alert(
     # The message is consumed (retrying cannot help) ...
     assert pipeline.deliver("ingest") == {"batchItemFailures": []}
     # ... and the key is in `driftline errors` with the reason, and an ingest.error alert names it
-    (error,) = pipeline.container.store.errors(model_id)
-    assert error["key"] == key and "not accepted" in error["reason"]
+    (error,) = pipeline.container.store.error_records(model_id)
+    assert error.key == key and "not accepted" in error.reason
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert (alert["metric"], alert["model_id"], alert["details"]["key"]) == ("ingest.error", model_id, key)
 
@@ -292,13 +292,13 @@ def test_a_file_for_a_model_without_configuration_is_reported_before_it_is_dead_
         response = pipeline.invoke("ingest", messages)
         assert len(response["batchItemFailures"]) == 1
         # Then nothing is reported before the last try, and the last one leaves an error record and an alert
-        errors = pipeline.container.store.errors("never-configured")
+        errors = pipeline.container.store.error_records("never-configured")
         assert len(errors) == (1 if attempt == 5 else 0)
-    (error,) = pipeline.container.store.errors("never-configured")
-    assert error["key"] == key and "dead-letter queue" in error["reason"]
+    (error,) = pipeline.container.store.error_records("never-configured")
+    assert error.key == key and "dead-letter queue" in error.reason
     (alert,) = sns_alerts(pipeline, read_alerts)
     assert (alert["metric"], alert["model_id"]) == ("ingest.error", "never-configured")
-    assert file_record(pipeline, key)["status"] == "dead_lettered"
+    assert file_record(pipeline, key).status == "dead_lettered"
 
 
 def test_a_key_overwritten_with_new_content_is_refused_and_counted_once(
@@ -429,7 +429,7 @@ def test_json_lines_whose_keys_change_case_are_counted_not_dropped(pipeline: Pip
     # Then the rows without the event-time key are time errors, counted where the file arrived
     evaluate_after(pipeline, 1)
     assert metric(pipeline, "volume.rows")[T0].value == ROWS // 2
-    arrival = int(float(file_record(pipeline, key)["started_at"]) // HOUR) * HOUR
+    arrival = int(float(file_record(pipeline, key).started_at) // HOUR) * HOUR
     pipeline.evaluate(arrival + HOUR + 60)
     (point,) = pipeline.container.store.series(
         MODEL_ID, "quality.time_error_rate", None, None, start=arrival, end=arrival

@@ -129,7 +129,7 @@ def test_a_sentinel_in_user_data_appears_in_no_log_alert_error_or_stored_item(
     evaluate_after(pipeline, 1)
 
     store = pipeline.container.store
-    errors = store.errors(MODEL_ID)
+    errors = store.error_records(MODEL_ID)
     assert len(errors) >= 3  # the corrupt, headless and broken files at least
     envelopes = read_alerts(pipeline.alerts_queue_url)
     assert any('"ingest.error"' in e["Message"] for e in envelopes)

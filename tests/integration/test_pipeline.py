@@ -32,7 +32,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService, Outcome
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
-from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, etag_of, generate
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ class Container:
     def drop(self, key: str, body: bytes) -> Outcome:
         """Put an object and handle its event, as the function of its prefix does."""
         self.cloud.objects.put_bytes(key, body)
-        ref = parse_key(BUCKET, key, self.cloud.objects.etag(key), len(body), encoded=False)
+        ref = parse_key(BUCKET, key, etag_of(self.cloud.objects, key), len(body), encoded=False)
         return self.ingest.handle(ref)
 
     def points(self, *, windows: int) -> Points:
@@ -315,7 +315,7 @@ def test_an_evaluator_starting_while_another_publishes_does_not_publish_its_aler
 
     # When run B starts while run A is publishing its first alert (recorded, not yet sent)
     run_a.start()
-    while not list(cloud.table.query(f"ALERT#{MODEL_ID}", sk_prefix="H#")):
+    while not Store(cloud.table).alert_history(MODEL_ID, start=0, end=ALERT_AT):
         threading.Event().wait(0.005)
     b.evaluate.evaluate_all(at=ALERT_AT)
     b_done.set()

@@ -87,14 +87,12 @@ def test_a_ticks_reads_do_not_grow_with_the_alert_history() -> None:
 def test_an_unpublished_alert_is_read_from_the_outbox_and_published_once() -> None:
     d = _with_history(500)
     s = d.services()
-    payload = json.loads(
-        next(i for i in d.table.items() if str(i["sk"]).startswith("H#") and i.get("alert") != "{}")["alert"]
-    )
+    payload = dict(next(r.alert for r in s.store.alert_history(MODEL_ID, start=0, end=AT) if r.alert))
     payload.update(rule="late-rule", window_start="2026-01-01T00:00:00Z", window_end="2026-01-01T01:00:00Z")
     key = f"H#{ws_key(1_767_225_600)}#late-rule#-#-#ALARM"
     # Given an alert recorded by a publisher that died before publishing it
-    assert s.store.record_alert(MODEL_ID, key, {"alert": json.dumps(payload), "op": "above"})
-    assert [i["sk"] for i in s.store.unpublished_alerts(MODEL_ID, older_than=0)] == [key]
+    assert s.store.record_alert(MODEL_ID, key, payload, op="above")
+    assert [r.key for r in s.store.unpublished_alerts(MODEL_ID, older_than=0)] == [key]
     # When a tick comes within the grace period: still in flight, not retried; after it: published
     assert _tick_reads(d)["OUTBOX"] == 1 and d.sink.published == []
     s.store.clock = lambda: AT + RETRY_GRACE + 1

@@ -22,7 +22,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
-from driftline.testing import encode, generate, lean_config
+from driftline.testing import encode, etag_of, generate, lean_config
 
 HOUR = 3600
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -54,7 +54,7 @@ class Env:
 
     def drop(self, key: str, body: bytes) -> None:
         self.objects.put_bytes(key, body)
-        outcome = self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False))
+        outcome = self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False))
         assert outcome.status == "processed", outcome
 
 
@@ -99,7 +99,7 @@ def deployment(models: int) -> tuple[MemoryTable, MemoryObjectStore, MemoryAlert
 
 def windows_evaluated(table: MemoryTable, models: int) -> int:
     store = Store(table)
-    return sum(1 for i in range(models) if int(store.get_state(f"m{i:04d}").get("last_closed", 0)) >= T0)
+    return sum(1 for i in range(models) if (store.get_state(f"m{i:04d}").last_closed or 0) >= T0)
 
 
 # -- messages ---------------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from driftline.services.evaluate import DEFAULT_MARGIN, Budget, EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.ports import Item
-from driftline.services.store import Store
-from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.services.store import AlertStateRecord, ModelState, Store
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, etag_of, generate
 
 HOUR = 3600
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z: the start of a 1 h window
@@ -134,7 +134,7 @@ class Services:
 
     def drop(self, key: str, body: bytes) -> None:
         self.objects.put_bytes(key, body)
-        outcome = self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False))
+        outcome = self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False))
         assert outcome.status == "processed", outcome
 
     def points(self, model_id: str) -> Points:
@@ -143,7 +143,7 @@ class Services:
             for p in self.store.points(model_id, start=T0 - HOUR, end=AT)
         }
 
-    def states(self, model_id: str) -> dict[str, Item]:
+    def states(self, model_id: str) -> dict[str, AlertStateRecord]:
         return self.store.get_alert_states(model_id)
 
     def dirty(self, model_id: str) -> list[int]:
@@ -193,13 +193,13 @@ def _evaluated() -> Deployment:
     return d
 
 
-def _outcome(d: Deployment) -> tuple[Points, list[dict[str, Any]], dict[str, Item], Item]:
+def _outcome(d: Deployment) -> tuple[Points, list[dict[str, Any]], dict[str, AlertStateRecord], ModelState]:
     """Points, alerts published, alert states, model state."""
     s = d.services()
     return s.points(MODEL_ID), d.published(), s.states(MODEL_ID), s.store.get_state(MODEL_ID)
 
 
-def _unlimited() -> tuple[Points, list[dict[str, Any]], dict[str, Item], Item]:
+def _unlimited() -> tuple[Points, list[dict[str, Any]], dict[str, AlertStateRecord], ModelState]:
     """What one run without a limit gives on PLAN."""
     return _outcome(_evaluated())
 
@@ -213,7 +213,7 @@ def drop_late_files(s: Services) -> None:
 
 
 @functools.cache
-def _late_unlimited() -> tuple[Points, list[dict[str, Any]], dict[str, Item], Item]:
+def _late_unlimited() -> tuple[Points, list[dict[str, Any]], dict[str, AlertStateRecord], ModelState]:
     """What one run without a limit gives after the late files."""
     d = _evaluated().clone()
     s = d.services()
@@ -257,7 +257,7 @@ def test_a_run_with_time_for_k_windows_evaluates_the_oldest_k_and_leaves_the_res
     assert s.dirty(MODEL_ID) == [ws for ws in data if ws not in oldest]
     assert {ws for (*_, ws) in s.points(MODEL_ID)} == set(oldest)
     # and the model's state does not pass the last window evaluated (no-data windows after it stay due)
-    assert s.store.get_state(MODEL_ID)["last_closed"] == oldest[-1]
+    assert s.store.get_state(MODEL_ID).last_closed == oldest[-1]
 
 
 @pytest.mark.parametrize("k", [1, 2, 4, 5])
@@ -314,7 +314,7 @@ def test_a_run_without_time_for_a_window_changes_nothing_and_the_next_one_does_i
     (report,) = s.evaluate.evaluate_all(at=AT, time_left=DEFAULT_MARGIN - 1)
     # Then it evaluates nothing, reports every window as left, and writes no state
     assert (report.windows, report.windows_left, report.points) == ([], N, 0)
-    assert "last_closed" not in s.store.get_state(MODEL_ID)
+    assert s.store.get_state(MODEL_ID).last_closed is None
     assert d.published() == []
     # and a run without a limit then does what one run would have done
     (report,) = s.evaluate.evaluate_all(at=AT)
@@ -382,9 +382,11 @@ def test_every_model_gets_its_first_window_even_when_the_shares_are_smaller_than
 def _one_put_per_state(store: Store) -> Callable[..., int]:
     """The writes as they were before batching: one PutItem per target judged, changed or not."""
 
-    def put_each(model_id: str, states: dict[str, Item], *, previous: Any = None) -> int:
-        for key, values in states.items():
-            store.table.put({**values, "pk": f"ALERT#{model_id}", "sk": key})
+    batched = store.put_alert_states
+
+    def put_each(model_id: str, states: dict[str, AlertStateRecord], *, previous: Any = None) -> int:
+        for key, state in states.items():
+            batched(model_id, {key: state})  # no previous: written whether changed or not, one request each
         return len(states)
 
     return put_each

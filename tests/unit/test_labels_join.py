@@ -28,7 +28,7 @@ from driftline.services.ingest import IngestService
 from driftline.services.labels import LabelService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store, file_id_for
-from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, etag_of, generate
 
 HOUR = 3600
 T0 = 1_767_225_600
@@ -77,7 +77,7 @@ class Env:
     def drop(self, key: str, body: bytes, *, put: bool = True) -> dict:
         if put:
             self.objects.put_bytes(key, body)
-        ref = parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False)
+        ref = parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False)
         outcome = self.ingest.handle(ref)
         assert outcome.status in ("processed", "duplicate"), outcome
         return outcome.details
@@ -249,7 +249,9 @@ def test_a_prediction_file_waits_for_a_label_file_placed_before_it_that_has_not_
         env.drop(f"labels/{MODEL_ID}/first.csv", lab)
     body = encode(p0.drop_columns(["churned"]), "parquet")
     env.objects.put_bytes(f"predictions/{MODEL_ID}/p.parquet", body)
-    ref = parse_key(BUCKET, f"predictions/{MODEL_ID}/p.parquet", env.objects.etag(f"predictions/{MODEL_ID}/p.parquet"))
+    ref = parse_key(
+        BUCKET, f"predictions/{MODEL_ID}/p.parquet", etag_of(env.objects, f"predictions/{MODEL_ID}/p.parquet")
+    )
     with pytest.raises(NotReadyError):
         env.ingest.handle(ref)
     env.drop(f"labels/{MODEL_ID}/first.csv", lab, put=False)  # the label file's retry
@@ -326,7 +328,7 @@ def test_files_handled_concurrently_give_the_direct_join_in_the_logs_order() -> 
     key_of = {}
     for key, body in drops:
         env.objects.put_bytes(key, body)
-        key_of[file_id_for(BUCKET, key, env.objects.etag(key))] = key
+        key_of[file_id_for(BUCKET, key, etag_of(env.objects, key))] = key
 
     waits: list[str] = []
 

@@ -21,7 +21,7 @@ from driftline.services.merge import WindowMerger
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.ports import Item
 from driftline.services.store import Store, doc_to_profiles, ws_key
-from driftline.testing import encode, generate, lean_config
+from driftline.testing import encode, etag_of, generate, lean_config
 
 HOUR = 3600
 T0 = 1_767_225_600
@@ -66,7 +66,9 @@ def _seed() -> tuple[list[Item], dict[str, bytes]]:
         (f"predictions/{MODEL}/seed.parquet", encode(rows, "parquet")),
     ):
         objects.put_bytes(key, body)
-        assert ingest.handle(parse_key(BUCKET, key, objects.etag(key), len(body), encoded=False)).status == "processed"
+        assert (
+            ingest.handle(parse_key(BUCKET, key, etag_of(objects, key), len(body), encoded=False)).status == "processed"
+        )
     return table.items(), {k: objects.get_bytes(k) for k in objects.keys()}  # noqa: SIM118
 
 

@@ -78,7 +78,7 @@ def test_window_keys_sort_like_times_before_and_after_1970() -> None:
 def test_status_records_files_runs_alarms_and_errors() -> None:
     # Given a store, three files claimed (one twice: a redelivery), two finished, an alarm, a run, two errors
     from driftline.adapters.memory import MemoryTable
-    from driftline.services.store import Store
+    from driftline.services.store import AlertStateRecord, Store
 
     clock = iter(range(1_000, 2_000)).__next__
     store = Store(MemoryTable(), clock=lambda: float(clock()))
@@ -88,8 +88,8 @@ def test_status_records_files_runs_alarms_and_errors() -> None:
     store.finish_file("a", status="done", rows=5)
     store.finish_file("b", status="failed", reason="bad")
     assert not store.claim_file("a", model_id="m", key="predictions/m/a.csv", kind="predictions")  # duplicate
-    store.put_alert_states("m", {"S#r#c#-": {"state": "ALARM", "rule": "r", "column": "c", "segment": None}})
-    store.put_alert_states("m", {"S#r#d#-": {"state": "OK", "rule": "r", "column": "d", "segment": None}})
+    store.put_alert_states("m", {"S#r#c#-": AlertStateRecord(state="ALARM", rule="r", column="c", segment=None)})
+    store.put_alert_states("m", {"S#r#d#-": AlertStateRecord(state="OK", rule="r", column="d", segment=None)})
     store.put_run("m", at=5.0, windows=2, windows_left=1, errors=["boom"])
     store.record_error("m", key="k1", file_id="f1", reason="r1", at=1.0)
     store.record_error("m", key="k2", file_id="f2", reason="r2", at=2.0, kind="dead_letter")

@@ -19,7 +19,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
-from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, etag_of, generate
 
 HOUR = 3600
 T0 = 1_767_225_600
@@ -67,7 +67,7 @@ class Env:
 
     def drop(self, key: str, body: bytes) -> None:
         self.objects.put_bytes(key, body)
-        outcome = self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False))
+        outcome = self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False))
         assert outcome.status == "processed", outcome
 
     def published(self) -> list[dict[str, Any]]:

@@ -278,7 +278,7 @@ class MemoryObjectStore(_Faults):
     """``ports.ObjectStore`` in memory: key → bytes; the ETag is the MD5 of the body (as S3 gives for a
     single-part upload)."""
 
-    OPERATIONS = frozenset({"open", "open_seekable", "open_from", "get_bytes", "get_range", "put_bytes", "etag"})
+    OPERATIONS = frozenset({"open", "open_seekable", "open_from", "get_bytes", "get_range", "put_bytes"})
 
     def __init__(self, bucket: str = "memory") -> None:
         super().__init__()
@@ -318,9 +318,6 @@ class MemoryObjectStore(_Faults):
             self._maybe_fail("put_bytes")
             self._objects[key] = (bytes(data), content_type)
             self.modified[key] = time.time()
-
-    def etag(self, key: str) -> str:
-        return hashlib.md5(self._body("etag", key), usedforsecurity=False).hexdigest()
 
     def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
         body = self._body("open_from", key)

@@ -274,13 +274,6 @@ class S3ObjectStore:
             raise _translate(err, self.bucket, key) from err
         return cast(BinaryIO, StreamedBody(resp["Body"], self.bucket, key))
 
-    def etag(self, key: str) -> str:
-        try:
-            head = self._client.head_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as err:
-            raise _translate(err, self.bucket, key) from err
-        return str(head["ETag"]).strip('"')
-
     def list_objects(self, prefix: str) -> Iterator[ListedObject]:
         """``ports.ObjectLister``: ListObjectsV2 pages under ``prefix`` (1,000 keys a page), in key order."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}

@@ -26,6 +26,7 @@ from driftline.testing import (
     LABELLED_HOURS,
     MODEL_ID,
     ROWS_PER_HOUR,
+    demo_hour,
     encode,
     generate,
 )
@@ -113,16 +114,7 @@ def run_demo(
         )
         logs: list[pa.Table] = []
         for h in range(hours):
-            drift = 0.0 if h < DRIFT_FROM_HOUR else min(1.0, 0.35 + 0.15 * (h - DRIFT_FROM_HOUR))
-            table = generate(
-                rows_per_hour,
-                seed=seed + 1 + h,
-                start=day_start + h * HOUR,
-                span=HOUR - 1,
-                drift=drift,
-                broken_country="BR" if h >= DRIFT_FROM_HOUR else None,
-                id_prefix=f"h{h:02d}",
-            )
+            table = demo_hour(h, day_start=day_start, seed=seed, rows=rows_per_hour)
             logs.append(table)
             fmt = FORMATS[h % len(FORMATS)]
             key = f"predictions/{MODEL_ID}/{time.strftime('%Y/%m/%d/%H', time.gmtime(day_start + h * HOUR))}.{fmt}"

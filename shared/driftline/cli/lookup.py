@@ -30,7 +30,7 @@ def check_model(store: Any, model_id: str, *, allow_unconfigured: bool = False) 
     models = store.list_models()
     if model_id in models:
         return
-    if allow_unconfigured and store.errors(model_id):
+    if allow_unconfigured and store.error_records(model_id):
         return
     raise UsageError(
         f"unknown model {model_id!r}{_hint(model_id, models)}; models: {_listing(models)} (see `driftline models`)"

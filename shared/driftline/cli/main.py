@@ -182,11 +182,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     start, end = time_range(args, default="7d")
     c = _container(args)
     check_model(c.store, args.model, allow_unconfigured=True)
-    rows = []
-    for item in c.store.alert_history(args.model, start=start, end=end):
-        payload = json.loads(item["alert"])
-        payload["published"] = bool(item.get("published"))
-        rows.append(payload)
+    rows = [record.listed() for record in c.store.alert_history(args.model, start=start, end=end)]
     emit(
         rows,
         args.format,
@@ -200,7 +196,7 @@ def cmd_errors(args: argparse.Namespace) -> int:
 
     c = _container(args)
     check_model(c.store, args.model, allow_unconfigured=True)
-    rows = [{"at": _iso(float(i["at"])), "key": i["key"], "reason": i["reason"]} for i in c.store.errors(args.model)]
+    rows = [{"at": _iso(e.at), "key": e.key, "reason": e.reason} for e in c.store.error_records(args.model)]
     emit(rows, args.format, ["at", "key", "reason"])
     return EXIT_OK
 

@@ -48,7 +48,8 @@ def model_status(c: Any, model_id: str, *, now: float | None = None, baseline_ro
     files = store.file_counts(model_id)
     last_status = None
     if files.last_file_id:
-        last_status = (store.get_file(files.last_file_id) or {}).get("status")
+        last_file = store.get_file(files.last_file_id)
+        last_status = None if last_file is None else last_file.status
     errors = store.error_records(model_id)
     dirty = store.dirty_windows(model_id)
     run = store.last_run(model_id)

@@ -193,6 +193,12 @@ def judge(
     return Verdict(target, window_start, breaching, value, threshold, base)
 
 
+def auto_threshold_of(target: Target, auto: AutoContext | None, *, alpha_scale: float = 1.0) -> float | None:
+    """The ``auto`` threshold :func:`judge` sets for ``target`` in a window (``auto``: the window's sizes and the
+    nulls), None where it would not judge it: the one computation, for the report's threshold band too."""
+    return _auto_threshold(target, auto, alpha_scale)
+
+
 def _auto_threshold(target: Target, auto: AutoContext | None, alpha_scale: float) -> float | None:
     spec = catalogue.spec_for(target.rule.metric)
     if auto is None or spec is None or spec.auto is None or target.column is None:

@@ -164,8 +164,7 @@ class AlertPublisher:
 
     def publish(self, alert: Alert) -> bool:
         """Record and publish once. True when this call published it."""
-        payload = {"alert": json.dumps(alert.payload(), allow_nan=False), "op": alert.op}
-        if not self.store.record_alert(alert.model_id, alert.history_key, payload):
+        if not self.store.record_alert(alert.model_id, alert.history_key, alert.payload(), op=alert.op):
             return False
         self._send(alert.model_id, alert.history_key, alert)
         return True
@@ -185,16 +184,16 @@ class AlertPublisher:
         alerts older than ``RETRY_GRACE`` seconds are taken (a younger one may be being published right now),
         each by one retrier only, so an alert is neither lost nor published twice."""
         n = 0
-        for item in self.store.unpublished_alerts(model_id, older_than=RETRY_GRACE):
-            if not self.store.claim_retry(item):
+        for record in self.store.unpublished_alerts(model_id, older_than=RETRY_GRACE):
+            if not self.store.claim_retry(record):
                 continue
-            alert = alert_from_payload(json.loads(item["alert"]), op=str(item.get("op", "above")))
-            self._send(model_id, str(item["sk"]), alert, published=bool(item.get("published")))
+            alert = alert_from_payload(record.alert, op=record.op)
+            self._send(model_id, record.key, alert, published=record.published)
             n += 1
         return n
 
 
-def alert_from_payload(p: dict[str, Any], *, op: str = "above") -> Alert:
+def alert_from_payload(p: Mapping[str, Any], *, op: str = "above") -> Alert:
     from datetime import datetime
 
     def epoch(s: str | None) -> int | None:
@@ -216,7 +215,7 @@ def alert_from_payload(p: dict[str, Any], *, op: str = "above") -> Alert:
         window_end=epoch(p["window_end"]),
         evaluated_at=float(evaluated or 0),
         op=op,
-        details=p.get("details") or {},
+        details=dict(p.get("details") or {}),
     )
 
 

@@ -226,7 +226,7 @@ def recompute(
     them with the rules in force. Returns the window starts marked."""
     config = registry.config(model_id)
     width = config.window_seconds
-    first = store.get_state(model_id).get("first_window")
+    first = store.get_state(model_id).first_window
     if first is None:
         return []
     last_closed = int(now // width) * width - width

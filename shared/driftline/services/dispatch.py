@@ -83,8 +83,8 @@ class EvaluationDispatcher:
         if last_closed < 0:
             return False
         state = self.store.get_state(model_id)
-        first = state.get("first_window")
-        if first is not None and int(state.get("last_closed", int(first) - width)) < last_closed:
+        first = state.first_window
+        if first is not None and (first - width if state.last_closed is None else state.last_closed) < last_closed:
             return True  # windows closed since the last evaluation (with data or without: both are judged)
         if self.store.has_dirty(model_id, until=last_closed):
             return True

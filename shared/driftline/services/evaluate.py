@@ -19,13 +19,11 @@ with a long backlog cannot starve the others.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from driftline.core import looks as L
 from driftline.core import rules as R
@@ -41,7 +39,7 @@ from driftline.services.alerts import Alert, AlertPublisher, drifted_details
 from driftline.services.early import Look, clear_of_noise, look_at_open_window
 from driftline.services.isolation import EvaluateErrors, fatal, transient
 from driftline.services.models import ModelRegistry
-from driftline.services.store import Store
+from driftline.services.store import AlertStateRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +178,10 @@ class EvaluateService:
         dirty = {ws: tok for ws, tok in self.store.dirty_windows(model_id, until=last_closed)}
         state = self.store.get_state(model_id)
         windows = set(dirty)
-        first = state.get("first_window")
+        first = state.first_window
         if first is not None:
-            done = int(state.get("last_closed", int(first) - width))
-            start = max(done + width, last_closed - (MAX_NO_DATA_WINDOWS - 1) * width, int(first))
+            done = first - width if state.last_closed is None else state.last_closed
+            start = max(done + width, last_closed - (MAX_NO_DATA_WINDOWS - 1) * width, first)
             windows.update(range(start, last_closed + 1, width))
         ordered = sorted(windows)
         evaluated = 0
@@ -209,7 +207,7 @@ class EvaluateService:
             # not past a window left for later: the no-data windows after it stay due (oldest first: every window
             # up to the last one evaluated was evaluated)
             reached = last_closed if evaluated == len(ordered) else ordered[evaluated - 1]
-            self.store.update_state(model_id, last_closed=max(reached, int(state.get("last_closed", 0))))
+            self.store.update_state(model_id, last_closed=max(reached, state.last_closed or 0))
         if budget is None or budget.may_start(first=not evaluated):
             look_at_open_window(self, config, current, now, report)  # SPEC §4 early alerts
         return report
@@ -284,7 +282,7 @@ class EvaluateService:
         flat = [(p.metric, p.column, p.segment, p.value) for p in points]
         segments = {p.segment for p in points}
         states = self.store.get_alert_states(model_id)
-        new_states: dict[str, dict[str, Any]] = {}
+        new_states: dict[str, AlertStateRecord] = {}
         due: list[Alert] = []
         judged = []
         for t in R.targets(rules, segments):
@@ -297,11 +295,8 @@ class EvaluateService:
             if t.column is not None and v.threshold is not None:
                 limits.setdefault((t.rule.name, t.segment), {})[t.column] = v.threshold
         for target, verdict in judged:
-            prev = states.get(target.key, {})
-            stored = R.TargetState(
-                {int(k): v for k, v in json.loads(prev.get("verdicts", "{}")).items()},
-                tuple(int(w) for w in prev.get("early") or ()),
-            )
+            prev = states.get(target.key)
+            stored = R.TargetState() if prev is None else prev.target
             step = R.step(stored, verdict, width=width, open_window=look is not None, later=later)
             if step is None:
                 continue
@@ -309,15 +304,14 @@ class EvaluateService:
                 verdict, metrics[(target.rule.metric, target.column, target.segment)][1], baseline, look
             ):
                 continue  # a threshold within the sampling noise of the rows so far: the close will judge
-            new_states[target.key] = {
-                "verdicts": json.dumps({str(k): v for k, v in step.state.verdicts.items()}),
-                "state": step.current,
-                "rule": target.rule.name,
-                "column": target.column,
-                "segment": target.segment,
-                "updated_at": now,
-                **({"early": list(step.state.early)} if step.state.early else {}),
-            }
+            new_states[target.key] = AlertStateRecord(
+                rule=target.rule.name,
+                column=target.column,
+                segment=target.segment,
+                state=step.current,
+                target=step.state,
+                updated_at=now,
+            )
             for v, new_state in step.due:
                 per_column = limits.get((target.rule.name, target.segment))
                 alert = self._alert(config, target.rule, target, v, new_state, now, flat, per_column)

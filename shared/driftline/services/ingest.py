@@ -90,9 +90,9 @@ class IngestService:
             reason = "the object was deleted before it was read" if isinstance(err, NotFound) else _reason(err)
             # Reported before the file is marked failed: should reporting fail, the redelivery finds the file
             # unfinished, fails the same way and reports again, under the same keys (the time of the first claim).
-            started = (self.store.get_file(file_id) or {}).get("started_at")
+            started = self.store.claimed_at(file_id)
             where = ref.key if part is None else f"{ref.key} (part {part.index + 1} of {part.count})"
-            self.report_failure(ref.model_id, where, file_id, reason, at=None if started is None else float(started))
+            self.report_failure(ref.model_id, where, file_id, reason, at=started)
             self.store.finish_file(file_id, status="failed", reason=reason)
             return Outcome(ref.key, ref.model_id, "failed", reason=reason)
         self.store.finish_file(file_id, status="done", rows=outcome.rows)
@@ -158,8 +158,8 @@ class IngestService:
         in_parts = part is not None
         # The file's arrival: the first claim's time (a redelivery finds the same), which bounds its plausible event
         # times and names the window its time errors are counted in (SPEC §3 quality.time_error_rate).
-        started = (self.store.get_file(file_id) or {}).get("started_at")
-        arrived = self.clock() if started is None else float(started)
+        claimed = self.store.claimed_at(file_id)
+        arrived = self.clock() if claimed is None else claimed
         result = profile_file(
             self.splitter.open_part(ref, part) if in_parts else self.registry.open_data(ref.key),  # type: ignore[union-attr,arg-type]
             name=ref.key,
@@ -213,9 +213,8 @@ class IngestService:
     def _note_first_window(self, model_id: str, windows: list[int]) -> None:
         if not windows:
             return
-        state = self.store.get_state(model_id)
-        first = state.get("first_window")
-        if first is None or windows[0] < int(first):
+        first = self.store.get_state(model_id).first_window
+        if first is None or windows[0] < first:
             self.store.update_state(model_id, first_window=windows[0])
 
     def _labels(self, ref: ObjectRef, file_id: str) -> Outcome:

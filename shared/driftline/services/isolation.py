@@ -73,7 +73,7 @@ class EvaluateErrors:
         reason = f"model could not be evaluated: {describe(err)}"
         log.error("model not evaluated", extra={"model_id": model_id, "reason": reason})
         try:
-            last = self.store.get_state(model_id).get("evaluate_error")
+            last = self.store.get_state(model_id).evaluate_error
         except Exception:  # the store itself may be what failed
             log.exception("model state not readable", extra={"model_id": model_id})
             return reason

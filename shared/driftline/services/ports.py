@@ -110,10 +110,6 @@ class ObjectStore(Protocol):
     ) -> None:
         """``storage_class``: S3's (e.g. INTELLIGENT_TIERING); default the bucket's (STANDARD)."""
 
-    def etag(self, key: str) -> str:
-        """The object's ETag (without quotes). Raises NotFound."""
-        ...
-
     def open_from(self, key: str, start: int, *, etag: str) -> BinaryIO:
         """A readable stream of the object from byte ``start``, if its ETag is still ``etag``. Raises NotFound."""
         ...

@@ -49,8 +49,7 @@ def report_dead_letter(ingest: IngestService, ref: ObjectRef, error: BaseExcepti
     """The last try of a message failed: record why before SQS moves it to the dead-letter queue."""
     file_id = file_id_for(ref.bucket, ref.key, ref.etag)
     reason = f"not processed after {tries} tries, sent to the dead-letter queue: {error}"
-    started = (ingest.store.get_file(file_id) or {}).get("started_at")
-    at = None if started is None else float(started)
-    ingest.report_failure(ref.model_id, ref.key, file_id, reason, at=at, kind="dead_letter")
+    started = ingest.store.claimed_at(file_id)
+    ingest.report_failure(ref.model_id, ref.key, file_id, reason, at=started, kind="dead_letter")
     if started is not None:
         ingest.store.finish_file(file_id, status="dead_lettered", reason=reason)

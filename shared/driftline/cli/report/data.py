@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +12,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from driftline.cli import report_slices
-from driftline.cli.report.svg import PALETTE, Marker, RefLine, _fmt
+from driftline.cli.report.bands import AutoThresholds
+from driftline.cli.report.svg import PALETTE, Band, Marker, RefLine, _fmt
 from driftline.core import rules as R
 from driftline.core.baseline import Baseline
 from driftline.core.config import AlertRule, ModelConfig
@@ -21,6 +21,7 @@ from driftline.core.errors import DriftlineError
 from driftline.core.metrics import MetricPoint, compute_metrics
 from driftline.core.profile import Profile
 from driftline.core.volume import LOW_VOLUME_RULE
+from driftline.services.store import ErrorRecord
 
 DRIFT = "drift.jensen_shannon"
 MISSING = "quality.missing_rate"
@@ -99,20 +100,6 @@ def latest_drift_window(points: Iterable[MetricPoint]) -> int | None:
     return max(starts) if starts else None
 
 
-def alert_payload(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload of an alert history item (``"alert"`` holds it as JSON), or the payload itself."""
-    raw = item.get("alert")
-    if isinstance(raw, str | bytes):
-        out = dict(json.loads(raw))
-    elif isinstance(raw, Mapping):
-        out = dict(raw)
-    else:
-        out = dict(item)
-    if "published" in item:
-        out.setdefault("published", bool(item["published"]))
-    return out
-
-
 def _epoch(value: Any) -> int | None:
     if value is None:
         return None
@@ -150,7 +137,7 @@ class _Data:
     segment_series: dict[tuple[str, str], list[tuple[int, float]]]  # (metric, segment) -> series (drift: worst)
     partial: frozenset[tuple[str, str | None, str | None, int]]  # (metric, column, segment, window) still open
     alerts: list[dict[str, Any]]
-    errors: list[Mapping[str, Any]]
+    errors: list[ErrorRecord]
     window_profile: Profile | None
     window_start: int | None
     window_baseline: Baseline | None
@@ -162,6 +149,7 @@ class _Data:
     base_values: dict[tuple[str, str | None], float]  # the baseline's own population metric values
     colors: dict[str, str]  # column -> line colour
     slices: tuple[MetricPoint, ...] = ()  # fairness and scenario points (driftline.cli.report_slices draws them)
+    auto: AutoThresholds | None = None  # the ``auto`` thresholds per window and column (cli/report/bands.py)
 
     @classmethod
     def build(
@@ -171,7 +159,7 @@ class _Data:
         end: int,
         points: Iterable[MetricPoint],
         alerts: Iterable[Mapping[str, Any]],
-        errors: Iterable[Mapping[str, Any]],
+        errors: Iterable[ErrorRecord],
         config: ModelConfig | None,
         baseline: Baseline | None,
         window_profile: Profile | None,
@@ -234,18 +222,19 @@ class _Data:
                 )
             ]
         colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(columns)}
-        alert_list = [alert_payload(a) for a in alerts]
+        alert_list = [dict(a) for a in alerts]
         alert_list.sort(
             key=lambda a: (_epoch(a.get("window_start")) or 0, str(a.get("evaluated_at") or "")), reverse=True
         )
-        error_list = sorted(errors, key=lambda e: _float(e.get("at")) or 0.0, reverse=True)
+        error_list = sorted(errors, key=lambda e: e.at, reverse=True)
+        series = {k: sorted(v.items()) for k, v in population.items()}
         return cls(
             model_id,
             start,
             end,
             config,
             baseline,
-            {k: sorted(v.items()) for k, v in population.items()},
+            series,
             segments,
             {k: sorted(v.items()) for k, v in segment_series.items()},
             frozenset(partial),
@@ -262,6 +251,7 @@ class _Data:
             base_values,
             colors,
             tuple(slices),
+            AutoThresholds(config, baseline, rules, series),
         )
 
     # -- derived views --
@@ -310,7 +300,9 @@ class _Data:
             for col in rule.columns or (None,):
                 if col not in columns:
                     continue
-                if rule.auto:  # set per window: the value the evaluator last reported, if it alerted
+                if rule.auto and self.baseline is not None:  # set per window: drawn as a band (:meth:`bands`)
+                    continue
+                if rule.auto:  # no baseline to compute them from: the value the evaluator last reported, if any
                     reported = self._alert_threshold(rule.name, metric, col)
                     if reported is None:
                         continue
@@ -351,8 +343,34 @@ class _Data:
                 return value
         return None
 
+    def bands(self, metric: str, columns: Sequence[str | None]) -> list[Band]:
+        """The ``auto`` thresholds of ``columns`` per window, as a band (one column with a rule: in its colour)."""
+        if self.auto is None:
+            return []
+        band = self.auto.band(metric, columns, step=self.step, colors=self.colors)
+        return [] if band is None else [band]
+
+    def drift_limit(self, segment: str | None, column: str | None, window: int | None) -> float:
+        """The drift threshold of ``column`` in a window (the latest point of ``segment``, None: the population): its
+        ``auto`` threshold where an ``auto`` rule applies to it, else :meth:`drift_threshold`."""
+        if self.auto is not None and column is not None and window is not None and self.auto.rule_for(DRIFT, column):
+            if segment is None:
+                value = self.auto.value(DRIFT, column, window)
+            else:
+                p = self.segments.get((DRIFT, column, segment))
+                value = None if p is None else self.auto.segment_value(DRIFT, column, segment, p.rows)
+            if value is not None:
+                return value
+        return self.drift_threshold()
+
     def drift_threshold(self) -> float:
+        """The lowest drift threshold in force: of the fixed rules, or (``auto``) the lowest of the latest window."""
         lines = [r.value for r in self.thresholds(DRIFT, list(self.colors))]
+        latest = max((s[-1][0] for c in self.colors if (s := self.series(DRIFT, c))), default=None)
+        if self.auto is not None and latest is not None:
+            auto = self.auto.lowest(DRIFT, list(self.colors), latest)
+            if auto is not None:
+                lines.append(auto)
         if lines:
             return min(lines)
         return DEFAULT_DRIFT_THRESHOLD if self.config is None or not self.config.alerts else math.inf

@@ -23,7 +23,6 @@ from driftline.cli.report.data import (
     _attempt,
     _Data,
     _epoch,
-    alert_payload,
     latest_drift_window,
     select_points,
 )
@@ -54,6 +53,7 @@ from driftline.core.baseline import Baseline
 from driftline.core.config import ModelConfig
 from driftline.core.metrics import MetricPoint
 from driftline.core.profile import Profile
+from driftline.services.store import ErrorRecord
 
 if TYPE_CHECKING:
     from driftline.runtime.container import Container
@@ -78,8 +78,8 @@ def render_report(container: Container, model_id: str, *, start: int, end: int) 
     config = _attempt(lambda: registry.config(model_id))
     baseline = _attempt(lambda: registry.current_baseline(model_id))
     points = select_points(store.points(model_id, start=start, end=end))
-    alerts = [alert_payload(item) for item in store.alert_history(model_id, start=start, end=end)]
-    errors = store.errors(model_id)
+    alerts = [record.listed() for record in store.alert_history(model_id, start=start, end=end)]
+    errors = store.error_records(model_id)
     window_profile: Profile | None = None
     window_baseline: Baseline | None = None
     ws = latest_drift_window(points)
@@ -138,7 +138,7 @@ def render_report_from_data(
     end: int,
     points: Iterable[MetricPoint],
     alerts: Iterable[Mapping[str, Any]] = (),
-    errors: Iterable[Mapping[str, Any]] = (),
+    errors: Iterable[ErrorRecord] = (),
     config: ModelConfig | None = None,
     baseline: Baseline | None = None,
     window_profile: Profile | None = None,
@@ -150,8 +150,8 @@ def render_report_from_data(
 ) -> str:
     """The HTML page from already-loaded data; pure (no I/O).
 
-    ``points``: metric points (population and segments); ``alerts``: alert payloads (SPEC §4) or alert history
-    items whose ``"alert"`` holds the payload as JSON; ``errors``: items with ``at``, ``key`` and ``reason``;
+    ``points``: metric points (population and segments); ``alerts``: alert payloads (SPEC §4), with ``published`` as the
+    store's ``AlertRecord.listed`` gives them; ``errors``: the store's error records;
     ``window_profile``: the population profile of the window ``window_start`` (the latest with drift metrics),
     compared with ``window_baseline`` (default ``baseline``) for the distribution charts; ``status``: the object of
     ``driftline status --format json`` (freshness, files, the evaluator); ``alerted_windows``: the population
@@ -179,7 +179,10 @@ def _page(data: _Data) -> str:
     cards: list[str] = []
     features, outputs = data.feature_columns(DRIFT)
     if features or not outputs:
-        note = "Per feature, whole population; dashed: the alert threshold; dots: alerts (hover for details)."
+        note = (
+            "Per feature, whole population; dashed: a fixed alert threshold; shaded: the auto threshold of each "
+            "window (lowest to highest feature, set by the window's rows); dots: alerts (hover for details)."
+        )
         cards.append(
             _chart_card(data, "Feature drift · Jensen-Shannon distance", DRIFT, features, wide=True, note=note)
         )
@@ -260,6 +263,8 @@ svg.chart{width:100%;height:auto;display:block;overflow:visible}
 .chart .line{fill:none;stroke-width:2;stroke-linejoin:round;stroke-linecap:round}
 .chart .threshold line{stroke:#333;stroke-width:1.3;stroke-dasharray:6 4}
 .chart .threshold text{fill:#333;font-weight:600}
+.chart .band-area{fill-opacity:.22;stroke:none}.chart .band-hover{fill:transparent}
+.chart .band-line{fill:none;stroke-width:1.4;stroke-dasharray:6 4}
 .chart .marker{stroke:#fff;stroke-width:1.5}
 .chart .marker.alarm{fill:#d62728}.chart .marker.ok{fill:#2ca02c}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin-top:6px;font-size:12px;color:#39434f}

@@ -46,6 +46,7 @@ def _chart_card(
         for c in columns
     ]
     refs = data.thresholds(metric, columns)
+    bands = data.bands(metric, columns)
     marks = data.markers(metric, columns)
     width = 1280 if wide else 640
     chart = line_chart(
@@ -58,10 +59,11 @@ def _chart_card(
         y_floor=y_floor,
         y_cap=y_cap,
         label=title,
+        bands=bands,
     )
     keys = legend([(s.name, s.color, s.dashed) for s in series]) if any(c is not None for c in columns) else ""
     partial = any(s.partial for s in series)
-    return _card(title, chart + keys + _marker_legend(marks, refs, partial=partial), wide=wide, note=note)
+    return _card(title, chart + keys + _marker_legend(marks, refs, partial=partial, bands=bands), wide=wide, note=note)
 
 
 def _header(data: _Data) -> str:
@@ -226,7 +228,7 @@ def _segments_card(data: _Data) -> str:
     ]
     ordered = entries[:1] + sorted(entries[1:], key=rank)
     for seg, (pv, pt), (col, dv, dtm), nrows in ordered:
-        bad_p, bad_d = perf_bad(pv), dv is not None and dv > threshold
+        bad_p, bad_d = perf_bad(pv), dv is not None and dv > data.drift_limit(seg, col, dtm)
         name = "all (population)" if seg is None else seg
         cls = ' class="pop"' if seg is None else (' class="flag"' if bad_p or bad_d else "")
         ptext = f"{_fmt(pv)}" + (f" · {_short(pt)}" if pt is not None else "")
@@ -238,6 +240,8 @@ def _segments_card(data: _Data) -> str:
         )
     body.append("</tbody></table>")
     limit = "" if not math.isfinite(threshold) else f" or drift above {_fmt(threshold)}"
+    if data.auto is not None and any(data.auto.rule_for(DRIFT, c) for c in data.colors):
+        limit = " or the worst feature's drift above its auto threshold (a segment's: for the segment's rows)"
     what = (
         f"{perf_name} more than 25% above the population's"
         if worse_high
@@ -290,8 +294,8 @@ def _errors_card(data: _Data) -> str:
     rows = []
     for e in data.errors[:MAX_TABLE_ROWS]:
         rows.append(
-            f"<tr><td>{esc(_iso(_float(e.get('at'))))}</td><td>{esc(str(e.get('kind') or 'failed').replace('_', '-'))}"
-            f'</td><td class="key">{esc(e.get("key", ""))}</td><td>{esc(e.get("reason", ""))}</td></tr>'
+            f"<tr><td>{esc(_iso(e.at))}</td><td>{esc((e.kind or 'failed').replace('_', '-'))}"
+            f'</td><td class="key">{esc(e.key)}</td><td>{esc(e.reason)}</td></tr>'
         )
     more = len(data.errors) - MAX_TABLE_ROWS
     tail = f'<p class="note">{more:,} older errors not shown.</p>' if more > 0 else ""

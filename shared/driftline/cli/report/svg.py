@@ -109,6 +109,28 @@ class RefLine:
     label: str
 
 
+@dataclass(frozen=True)
+class BandStep:
+    """One step of a threshold band: the windows ``first`` .. ``last`` (starts), the lowest and highest threshold."""
+
+    first: int
+    last: int
+    lo: float
+    hi: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Band:
+    """A threshold set per window (``auto``), drawn as a shaded band of steps, one step per window or run of
+    windows (centred on their starts, as the lines' points are); ``line``: also a dashed line along its top."""
+
+    name: str
+    steps: Sequence[BandStep]
+    color: str
+    line: bool = False
+
+
 def nice_ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], float]:
     """Round tick values (1, 2, 2.5, 5 times a power of ten) covering [lo, hi], and their step."""
     if not hi > lo:
@@ -144,6 +166,7 @@ def line_chart(
     y_floor: float | None = None,
     y_cap: float | None = None,
     label: str = "",
+    bands: Sequence[Band] = (),
 ) -> str:
     """An inline SVG line chart over time (x: window starts, ISO dates), with dashed reference lines and markers.
 
@@ -156,6 +179,7 @@ def line_chart(
     t0 = min(t for t, _ in pts)
     t1 = max(max(t for t, _ in pts), t0 + step)
     values = [v for _, v in pts] + [r.value for r in ref_lines] + [m.value for m in markers if m.value is not None]
+    values += [v for b in bands for st in b.steps for v in (st.lo, st.hi)]
     lo, hi = min(values), max(values)
     if y_floor is not None:
         lo = min(lo, y_floor)
@@ -201,6 +225,8 @@ def line_chart(
                 out.append(f'<text class="date" x="{xx:.1f}" y="{mt + ph + 31}" text-anchor="middle">{date}</text>')
         last_date = date
     out.append(f'<line class="frame" x1="{ml}" x2="{ml + pw}" y1="{mt + ph}" y2="{mt + ph}"/></g>')
+    for b in bands:
+        out.append(_band(b, x, y, step, (ml, ml + pw), (mt, mt + ph)))
     for s in series:
         done = [(t, v) for t, v in s.points if t not in s.partial]
         d = _path(done, x, y, step)
@@ -237,6 +263,51 @@ def line_chart(
             f'<circle class="marker {cls}" cx="{x(m.t):.1f}" cy="{yy:.1f}" r="5"><title>{esc(m.label)}</title></circle>'
         )
     out.append("</svg>")
+    return "".join(out)
+
+
+def _band(
+    band: Band,
+    x: Callable[[float], float],
+    y: Callable[[float], float],
+    step: int,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+) -> str:
+    """A band's shaded steps (runs broken where windows are missing), its top as a dashed line when asked, and per
+    step a hover target whose title gives the step's threshold."""
+
+    def clip(v: float, lim: tuple[float, float]) -> float:
+        return min(max(v, lim[0]), lim[1])
+
+    runs: list[list[tuple[float, float, BandStep]]] = []
+    prev: int | None = None
+    for st in sorted(band.steps, key=lambda s: s.first):
+        if prev is None or st.first - prev > 1.5 * step:
+            runs.append([])
+        x0, x1 = clip(x(st.first - step / 2), xlim), clip(x(st.last + step / 2), xlim)
+        runs[-1].append((x0, x1, st))
+        prev = st.last
+    area, top = [], []
+    for run in runs:
+        upper = " ".join(f"{x0:.1f} {y(st.hi):.1f} {x1:.1f} {y(st.hi):.1f}" for x0, x1, st in run)
+        lower = " ".join(f"{x1:.1f} {y(st.lo):.1f} {x0:.1f} {y(st.lo):.1f}" for x0, x1, st in reversed(run))
+        area.append(f"M{upper} L{lower}Z")
+        top.append(f"M{upper}")
+    out = [f'<g class="band"><title>{esc(band.name)}</title>']
+    out.append(f'<path class="band-area" d="{"".join(area)}" fill="{band.color}"/>')
+    if band.line:
+        out.append(f'<path class="band-line" d="{"".join(top)}" stroke="{band.color}"/>')
+    for x0, x1, st in (r for run in runs for r in run):
+        y0, y1 = y(st.hi), y(st.lo)
+        if y1 - y0 < 6:  # a thin band: a hover target of 6 px around it
+            mid = (y0 + y1) / 2
+            y0, y1 = clip(mid - 3, ylim), clip(mid + 3, ylim)
+        out.append(
+            f'<rect class="band-hover" x="{x0:.1f}" y="{y0:.1f}" width="{max(x1 - x0, 0.5):.1f}" '
+            f'height="{max(y1 - y0, 0.5):.1f}"><title>{esc(st.title)}</title></rect>'
+        )
+    out.append("</g>")
     return "".join(out)
 
 
@@ -323,8 +394,19 @@ def legend(items: Sequence[tuple[str, str, bool]]) -> str:
     return "".join(out)
 
 
-def _marker_legend(markers: Sequence[Marker], ref_lines: Sequence[RefLine], *, partial: bool = False) -> str:
+def _marker_legend(
+    markers: Sequence[Marker], ref_lines: Sequence[RefLine], *, partial: bool = False, bands: Sequence[Band] = ()
+) -> str:
     parts = []
+    for b in bands:
+        swatch = (
+            f'<line x1="1" x2="21" y1="5" y2="5" stroke="{b.color}" stroke-width="1.5" stroke-dasharray="5 3"/>'
+            if b.line
+            else f'<rect x="1" y="1" width="20" height="8" fill="{b.color}" fill-opacity=".25"/>'
+        )
+        parts.append(
+            f'<span class="key"><svg width="22" height="10" aria-hidden="true">{swatch}</svg>{esc(b.name)}</span>'
+        )
     if partial:
         parts.append(
             '<span class="key"><svg width="12" height="12" aria-hidden="true"><circle cx="6" cy="6" r="4.5" '

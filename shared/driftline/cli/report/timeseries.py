@@ -147,7 +147,7 @@ def freshness_card(data: _Data) -> str:
         rows.append(("files failed", f"{files.get('failed', 0):,}", bool(files.get("failed"))))
         rows.append(("files dead-lettered", f"{files.get('dead_lettered', 0):,}", bool(files.get("dead_lettered"))))
     else:
-        dead = sum(1 for e in data.errors if e.get("kind") == "dead_letter")
+        dead = sum(1 for e in data.errors if e.kind == "dead_letter")
         rows.append(("files failed (error records)", f"{len(data.errors) - dead:,}", len(data.errors) > dead))
         rows.append(("files dead-lettered", f"{dead:,}", dead > 0))
     waiting = status.get("windows_waiting")
