@@ -21,7 +21,7 @@ import pytest
 from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
 from driftline.cli.report import PALETTE, render_report, render_report_from_data
 from driftline.cli.report.bands import MAX_BUCKETS
-from driftline.cli.report.data import DRIFT, _Data, alert_payload, select_points
+from driftline.cli.report.data import DRIFT, _Data, select_points
 from driftline.cli.report.svg import _fmt
 from driftline.core import rules as R
 from driftline.core.autonull import auto_context
@@ -32,7 +32,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
-from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, etag_of, generate
 
 BUCKET = "driftline-test-data"
 HOUR = 3600
@@ -54,7 +54,7 @@ class Deployment:
 
     def drop(self, key: str, body: bytes) -> None:
         self.objects.put_bytes(key, body)
-        outcome = self.ingest.handle(parse_key(BUCKET, key, self.objects.etag(key), len(body), encoded=False))
+        outcome = self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False))
         assert outcome.status == "processed", outcome
 
     def published(self) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ def deployed() -> Deployment:
 
 def _data(d: Deployment) -> _Data:
     points = select_points(d.store.points(MODEL_ID, start=T0, end=T0 + HOURS * HOUR))
-    alerts = [alert_payload(i) for i in d.store.alert_history(MODEL_ID, start=T0, end=T0 + HOURS * HOUR)]
+    alerts = [r.listed() for r in d.store.alert_history(MODEL_ID, start=T0, end=T0 + HOURS * HOUR)]
     config = d.registry.config(MODEL_ID)
     baseline = d.registry.current_baseline(MODEL_ID)
     return _Data.build(MODEL_ID, T0, T0 + HOURS * HOUR, points, alerts, [], config, baseline, None, None, None, 0.0)
