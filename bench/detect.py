@@ -5,12 +5,19 @@ All four rules are computed by formula on the same samples (no peer installs):
 - Driftline ``auto``: JS distance (base 2) on the baseline's 10 quantile bins (+ under/over slots) or categories,
   above ``core.thresholds.auto_threshold`` at ``--alpha`` (the catalogue's effect floor included); also shown
   without the floor, to show the null's calibration at large n.
+- Driftline W1 ``auto`` (numerical columns): ``drift.wasserstein`` on the 400 fine bins above its ``auto`` threshold
+  (``core.wnull``; floor 0.05 reference sd); and "JS or W1, alpha/2 each": both ``auto`` rules on the column, each
+  at half the error budget (what a second default rule on numerical features would give).
 - Fixed JS 0.1: the same JS distance above 0.1.
 - NannyML (univariate drift, Jensen-Shannon): the reference cut in chunks of the window's size; alarm when the
   window's JS is above the chunks' mean + 3 standard deviations (n/a when the reference holds fewer than 2 chunks).
 - Evidently (data drift preset defaults): below 1,000 reference rows, KS (numerical) / chi2 (categorical)
   p < 0.05; above, Wasserstein distance normed by the reference's std >= 0.1 (numerical) or JS distance (natural
   log, as scipy's default) >= 0.1 (categorical). Numerical statistics on 400 fine quantile bins.
+
+The power table adds, per shift and n, each statistic at a matched false-alarm rate (JS and W1 with their cut-offs
+set at the 1 - alpha quantile of ``--null-windows`` no-drift windows against the same reference) and the oracle:
+the most powerful test of that exact shift at alpha (Neyman-Pearson; :func:`oracle`), the ceiling.
 
 Windows and references are multinomial samples over the bins, from a population of 2M values per column
 (numerical) or the category proportions; each reference draw gets its own Driftline null and NannyML chunks.
@@ -29,7 +36,7 @@ import importlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,11 +44,22 @@ from numpy.typing import NDArray
 from driftline.core import catalogue
 from driftline.core import thresholds as T
 from driftline.core.bins import NumericBins
+from driftline.core.wnull import wasserstein_null
 
 FloatArray = NDArray[np.float64]
 NS = (100, 300, 1_000, 10_000, 100_000, 1_000_000)
 M = 200_000  # reference rows
-RULES = ("driftline auto", "auto, no floor", "fixed JS 0.1", "NannyML mean+3sd", "Evidently")
+RULES = (
+    "driftline auto",
+    "driftline W1 auto",
+    "JS or W1, α/2 each",
+    "auto, no floor",
+    "fixed JS 0.1",
+    "NannyML mean+3sd",
+    "Evidently",
+)
+BOTH_RULE = "JS or W1, α/2 each"  # the two auto rules on a numerical column, each at half the error budget
+W1_RULE = "driftline W1 auto"  # drift.wasserstein above: auto (numerical columns; n/a for categorical ones)
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,7 @@ class Binned:
     coarse_map: NDArray[np.int64]  # fine slot -> coarse slot
     widths: FloatArray  # numerical: the fine intervals' widths (Wasserstein)
     std: float
+    atoms: NDArray[np.bool_] | None = None  # numerical: the fine intervals holding one value (discrete columns)
 
 
 POPULATION = 2_000_000  # values drawn per column to set its population proportions (--population)
@@ -103,7 +122,7 @@ def population(col: Column, rng: np.random.Generator, transform: Callable[[Float
     eye = np.eye(fine.size, dtype=np.int64)
     coarse_map = np.array([int(np.argmax(bins.coarsen(eye[i]))) for i in range(fine.size)], dtype=np.int64)
     widths = np.diff(bins.slot_edges("fine"))
-    return Binned(fine / fine.sum(), coarse_map, widths, float(values.std())), bins
+    return Binned(fine / fine.sum(), coarse_map, widths, float(values.std()), bins.interval_atoms("fine")), bins
 
 
 def _coarse(fine: FloatArray, cmap: NDArray[np.int64]) -> FloatArray:
@@ -126,6 +145,19 @@ def wasserstein_normed(ref: FloatArray, cur: FloatArray, widths: FloatArray, std
     return (mid * widths).sum(axis=1) / std
 
 
+def w1_binned(ref: FloatArray, cur: FloatArray, widths: FloatArray, atoms: NDArray[np.bool_] | None) -> FloatArray:
+    """W1 row-wise as ``driftline.core.stats.wasserstein_binned`` integrates it on the fine bins (linear within an
+    interval, exact where the CDFs cross, constant across an atom interval; no tail sums: the bench has none)."""
+    fr = np.cumsum(ref, axis=1) / ref.sum(axis=1, keepdims=True)
+    fc = np.cumsum(cur, axis=1) / cur.sum(axis=1, keepdims=True)
+    d = (fr - fc)[:, : widths.size + 1]
+    a, b = d[:, :-1], d[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = np.where(a * b >= 0, 0.5 * np.abs(a + b), (a * a + b * b) / (2.0 * (np.abs(a) + np.abs(b))))
+    inner = np.nan_to_num(cross) if atoms is None else np.where(atoms, np.abs(b), np.nan_to_num(cross))
+    return inner @ widths
+
+
 @dataclass
 class Reference:
     fine: FloatArray  # (1, slots) counts
@@ -138,6 +170,10 @@ def draw_reference(pop: Binned, rng: np.random.Generator, ns: tuple[int, ...], v
     fine = rng.multinomial(int(M * valid_share), pop.fine_p)[None, :].astype(np.float64)
     coarse = _coarse(fine, pop.coarse_map)
     null = T.column_null(coarse[0], seed=int(rng.integers(1 << 30)))
+    if pop.widths.size:  # numerical: the drift.wasserstein null on the fine bins, in the column's units
+        edges = np.r_[0.0, np.cumsum(pop.widths)]
+        wnull = wasserstein_null(fine[0], edges, atoms=pop.atoms, sd=pop.std)
+        null = replace(null, wasserstein=wnull)
     nanny: dict[int, float] = {}
     for n in ns:
         nv = max(int(n * valid_share), 1)
@@ -167,6 +203,18 @@ def alarms(
     auto = T.auto_threshold(spec.name, spec.auto, nv, ref.null, alpha, floor=spec.effect_floor)
     bare = T.auto_threshold(spec.name, spec.auto, nv, ref.null, alpha)
     out = {"driftline auto": js > auto, "auto, no floor": js > bare, "fixed JS 0.1": js > 0.1}
+    out[W1_RULE] = np.full(js.shape, np.nan)
+    out[BOTH_RULE] = out["driftline auto"]  # categorical: JS alone, at the whole alpha
+    if col.kind == "numerical" and ref.null.wasserstein is not None:
+        w_spec = catalogue.METRICS["drift.wasserstein"]
+        assert w_spec.auto is not None
+        w_auto = T.auto_threshold(w_spec.name, w_spec.auto, nv, ref.null, alpha, floor=w_spec.effect_floor)
+        w1 = w1_binned(np.broadcast_to(ref.fine, cur_fine.shape), cur_fine, pop.widths, pop.atoms)
+        out[W1_RULE] = w1 > w_auto
+        half = alpha / 2.0
+        js_half = T.auto_threshold(spec.name, spec.auto, nv, ref.null, half, floor=spec.effect_floor)
+        w_half = T.auto_threshold(w_spec.name, w_spec.auto, nv, ref.null, half, floor=w_spec.effect_floor)
+        out[BOTH_RULE] = (js > js_half) | (w1 > w_half)
     nanny = ref.nanny.get(n, math.nan)
     out["NannyML mean+3sd"] = np.full(js.shape, np.nan) if math.isnan(nanny) else js > nanny
     if col.kind == "categorical":  # natural-log JS distance = base-2 distance x sqrt(ln 2)
@@ -193,7 +241,7 @@ def false_alarms(args: argparse.Namespace, rng: np.random.Generator) -> list[str
         "| column | n | " + " | ".join(RULES) + " |",
         "|---|---:|" + "---:|" * len(RULES),
     ]
-    worst, bare = 0.0, 0.0
+    worst, bare, worst_w, worst_both = 0.0, 0.0, 0.0, 0.0
     for col in COLUMNS:
         pop, _ = population(col, rng)
         refs = [draw_reference(pop, rng, NS, col.valid_share) for _ in range(args.references)]
@@ -208,11 +256,15 @@ def false_alarms(args: argparse.Namespace, rng: np.random.Generator) -> list[str
             rates = {r: _rate(np.concatenate(v)) for r, v in verdicts.items()}
             worst = max(worst, rates["driftline auto"] / args.alpha)
             bare = max(bare, rates["auto, no floor"] / args.alpha)
+            worst_both = max(worst_both, rates[BOTH_RULE] / args.alpha)
+            if not math.isnan(rates[W1_RULE]):
+                worst_w = max(worst_w, rates[W1_RULE] / args.alpha)
             lines.append(f"| {col.name} | {n:,} | " + " | ".join(_fmt(rates[r]) for r in RULES) + " |")
     lines += [
         "",
         f"Driftline auto, worst cell: {worst:.2f}x alpha (the contract: within 2x at every n); "
-        f"without the effect floor: {bare:.2f}x.",
+        f"without the effect floor: {bare:.2f}x. Driftline W1 auto (numerical columns), worst cell: {worst_w:.2f}x; "
+        f"JS or W1 at alpha/2 each: {worst_both:.2f}x.",
         "",
     ]
     return lines
@@ -233,13 +285,57 @@ SHIFTS: tuple[tuple[str, Callable[[FloatArray], FloatArray]], ...] = (
 MIXES = (0.05, 0.1, 0.2, 0.4)  # 10 categories: this share of the rows moved to the reversed proportions
 
 
+MATCHED = ("JS, matched FAR", "W1, matched FAR", "oracle")
+
+
+def oracle(label: str, n: int, alpha: float, p: FloatArray | None = None, q: FloatArray | None = None) -> float:
+    """The power of the most powerful test of that exact shift at level ``alpha`` (Neyman-Pearson), on the raw values
+    and with the distribution family known: the ceiling no alpha-level rule passes. Mean shift of a normal: the
+    one-sided two-sample z-test of the mean (h = 1/n + 1/M); scale change: the one-sided F-test of the variances;
+    a category mix: the likelihood ratio of the two known proportion vectors (normal approximation of its sum)."""
+    from scipy import stats
+
+    h = 1.0 / n + 1.0 / M
+    if label.startswith("mean +"):
+        d = float(label.split("+")[1].rstrip("σ"))
+        return float(stats.norm.sf(stats.norm.isf(alpha) - d / math.sqrt(h)))
+    if label.startswith("scale x"):
+        s2 = float(label.split("x")[1]) ** 2
+        return float(stats.f.sf(stats.f.isf(alpha, n - 1, M - 1) / s2, n - 1, M - 1))
+    assert p is not None and q is not None
+    llr = np.log(q / p)
+    m0, m1 = float(p @ llr), float(q @ llr)
+    v0, v1 = float(p @ llr**2) - m0 * m0, float(q @ llr**2) - m1 * m1
+    cut = n * m0 + stats.norm.isf(alpha) * math.sqrt(n * v0)
+    return float(stats.norm.sf((cut - n * m1) / math.sqrt(n * v1)))
+
+
+def matched_cutoffs(
+    col: Column, pop: Binned, ref: Reference, n: int, alpha: float, windows: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """The (1 - alpha) quantiles of JS (coarse bins) and W1 (fine bins) over ``windows`` no-drift windows against
+    ``ref``: each statistic's cut-off re-set so that its false-alarm rate is alpha (conditional on this reference,
+    as every rule's power here is)."""
+    cur = rng.multinomial(n, pop.fine_p, size=windows).astype(np.float64)
+    js = js2(np.broadcast_to(ref.coarse, (windows, ref.coarse.shape[1])), _coarse(cur, pop.coarse_map))
+    w = math.nan
+    if col.kind == "numerical":
+        w1 = w1_binned(np.broadcast_to(ref.fine, cur.shape), cur, pop.widths, pop.atoms)
+        w = float(np.quantile(w1, 1.0 - alpha))
+    return float(np.quantile(js, 1.0 - alpha)), w
+
+
 def power(args: argparse.Namespace, rng: np.random.Generator) -> list[str]:
+    cols = (*RULES, *MATCHED)
     lines = [
         f"### Power: share of drifted windows alarmed ({args.power_windows:,} windows per cell; JS = the shift's "
-        f"population JS distance; the effect floor is JS {catalogue.METRICS['drift.jensen_shannon'].effect_floor})",
+        f"population JS distance; the effect floors are JS {catalogue.METRICS['drift.jensen_shannon'].effect_floor}"
+        f" and W1 {catalogue.METRICS['drift.wasserstein'].effect_floor} sd; matched FAR: the statistic's cut-off "
+        f"set at the (1 - alpha) quantile of {args.null_windows:,} no-drift windows; oracle: the most powerful "
+        "test of that exact shift at alpha)",
         "",
-        "| shift | JS | n | " + " | ".join(RULES) + " |",
-        "|---|---:|---:|" + "---:|" * len(RULES),
+        "| shift | JS | n | " + " | ".join(cols) + " |",
+        "|---|---:|---:|" + "---:|" * len(cols),
     ]
     ns = (300, 1_000, 10_000, 100_000)
     normal = COLUMNS[0]
@@ -255,6 +351,11 @@ def power(args: argparse.Namespace, rng: np.random.Generator) -> list[str]:
     for t in MIXES:
         p = (1 - t) * cbase.fine_p + t * cbase.fine_p[::-1]
         cases.append((f"10 categories, {t:.0%} mix", cat, cbase, cref, p))
+    cuts = {
+        (c.name, n): matched_cutoffs(c, b, r, n, args.alpha, args.null_windows, rng)
+        for c, b, r in ((normal, base, ref), (cat, cbase, cref))
+        for n in ns
+    }
     for label, col, _pop, r, p in cases:
         base_pop = base if col is normal else cbase
         js_pop = float(
@@ -264,7 +365,24 @@ def power(args: argparse.Namespace, rng: np.random.Generator) -> list[str]:
             cur = rng.multinomial(n, p, size=args.power_windows).astype(np.float64)
             got = alarms(col, base_pop, r, cur, n, args.alpha)
             rates = {k: _rate(np.asarray(v, dtype=np.float64)) for k, v in got.items()}
-            lines.append(f"| {label} | {js_pop:.3f} | {n:,} | " + " | ".join(_fmt(rates[k]) for k in RULES) + " |")
+            js_cut, w_cut = cuts[(col.name, n)]
+            rates["JS, matched FAR"] = float(
+                np.mean(
+                    js2(np.broadcast_to(r.coarse, (cur.shape[0], r.coarse.shape[1])), _coarse(cur, base_pop.coarse_map))
+                    > js_cut
+                )
+            )
+            rates["W1, matched FAR"] = (
+                math.nan
+                if math.isnan(w_cut)
+                else float(
+                    np.mean(w1_binned(np.broadcast_to(r.fine, cur.shape), cur, base_pop.widths, base_pop.atoms) > w_cut)
+                )
+            )
+            rates["oracle"] = (
+                oracle(label, n, args.alpha, cbase.fine_p, p) if col is cat else oracle(label, n, args.alpha)
+            )
+            lines.append(f"| {label} | {js_pop:.3f} | {n:,} | " + " | ".join(_fmt(rates[k]) for k in cols) + " |")
     return [*lines, ""]
 
 
@@ -273,6 +391,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--alpha", type=float, default=0.001, help="detection.false_alarm_rate (default 0.001)")
     ap.add_argument("--windows", type=int, default=20_000, help="no-drift windows per (column, n) cell")
     ap.add_argument("--power-windows", type=int, default=1_000, help="drifted windows per (shift, n) cell")
+    ap.add_argument(
+        "--null-windows", type=int, default=20_000, help="no-drift windows per n for the matched-FAR cut-offs"
+    )
     ap.add_argument("--references", type=int, default=10, help="reference draws per column")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--population", type=int, default=POPULATION, help="values drawn per column for its population")

@@ -161,3 +161,25 @@ def test_real_drift_in_large_windows_alarms_in_its_first_window() -> None:
     assert first_alarm[0]["threshold"] < first and first_alarm[0]["threshold"] < 0.05
     # the stable columns stay quiet
     assert {a["column"] for a in alarms} == {"num_0"}
+
+
+def test_wasserstein_auto_rule_through_the_evaluator() -> None:
+    """``drift.wasserstein: above: auto`` on every numerical feature (8 shapes: heavy tails, discrete values, 30%
+    missing), 1,000-row 1 h windows against a 30,000-row reference: num_0 moved by 0.25 sd alarms in its first
+    window with a threshold in the column's units (above the 0.05 sd floor); the other columns stay quiet."""
+    rng = np.random.default_rng(11)
+    at = T0 + 3 * 3600 + 60
+    d = Deployment(at)
+    config = _config("w1", "1h") + (
+        f"alerts:\n  - {{name: shift, metric: drift.wasserstein, columns: [{', '.join(NUMERICAL)}], above: auto}}\n"
+    )
+    d.drop("models/w1/config.yaml", config.encode())
+    d.drop("baselines/w1/reference.parquet", parquet(rows(rng, 30_000, T0 - 86_400, 86_400)))
+    for h in range(3):
+        d.drop(f"predictions/w1/h{h}.parquet", parquet(rows(rng, 1_000, T0 + h * 3600, 3600, shift=0.25)))
+    (report,) = d.evaluate.evaluate_all(at=at)
+    assert report.errors == []
+    alarms = [a for a in d.published() if a["state"] == "ALARM" and a["rule"] == "shift"]
+    assert {a["column"] for a in alarms} == {"num_0"}, [(a["column"], a["value"], a["threshold"]) for a in alarms]
+    first = next(a for a in alarms if a["window_start"] == "2026-01-01T00:00:00Z")
+    assert 0.05 < first["threshold"] < first["value"] and 0.15 < first["value"] < 0.4

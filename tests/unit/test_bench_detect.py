@@ -7,7 +7,8 @@ from bench import detect
 
 
 def test_bench_detect_small(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--windows", "200", "--references", "1", "--power-windows", "20", "--seed", "3", "--population", "100000"]
+    args = ["--windows", "200", "--references", "1", "--power-windows", "20", "--null-windows", "200"]
+    args += ["--seed", "3", "--population", "100000"]
     assert detect.main(args) == 0
     out = capsys.readouterr().out
     assert "### False alarms per column-window" in out and "### Power" in out

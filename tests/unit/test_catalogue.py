@@ -89,7 +89,7 @@ def test_entries_say_what_a_metric_is() -> None:
     assert fair_default is not None and fair_default.threshold == 0.8
     assert m["drift.chi2_pvalue"].lower_is_worse and m["drift.chi2_pvalue"].kinds == ("categorical",)
     assert m["drift.kolmogorov_smirnov"].auto == "ks" and m["drift.jensen_shannon"].auto == "chi2"
-    assert m["drift.wasserstein"].auto is None
+    assert m["drift.wasserstein"].auto == "w1" and m["drift.wasserstein"].effect_floor == 0.05
     assert m["performance.rmse"].tasks == ("regression",) and m["performance.rmse"].worse == "higher"
     assert m["estimated.f1"].needs_score
     # SPEC §4: open-window judging for rates, distances, performance; not counts and sums
@@ -101,7 +101,7 @@ def test_entries_say_what_a_metric_is() -> None:
         lo, hi = spec.range
         assert lo < hi
         if spec.auto is not None:
-            assert spec.family == "drift" and spec.func is not None
+            assert spec.family == "drift" and (spec.func is not None or spec.auto == "w1")  # W1: edges and tails
 
 
 def test_config_vocabulary_is_the_catalogues() -> None:
@@ -157,8 +157,8 @@ def test_auto_and_false_alarm_rate_in_config() -> None:
             "alerts[0].above: 'auto' applies to drift metrics only",
         ),
         (
-            {"alerts": [{"name": "a", "metric": "drift.wasserstein", "above": "auto"}]},
-            "alerts[0].above: 'auto' applies to drift metrics only",
+            {"alerts": [{"name": "a", "metric": "drift.wasserstein", "below": "auto"}]},
+            "alerts[0].below: 'auto' is not allowed here",
         ),
         (
             {"alerts": [{"name": "a", "metric": "drift.jensen_shannon", "below": "auto"}]},

@@ -23,8 +23,9 @@ Kind = Literal["numerical", "categorical"]
 Worse = Literal["higher", "lower", "both"]
 #: How an ``auto`` threshold's null distribution is had (``driftline.core.thresholds``):
 #: "chi2": stat/h (squared for distances) is ~ chi2(K-1), simulated where expected counts are small;
-#: "ks": the two-sample Kolmogorov-Smirnov critical value; "pvalue": the p-value compared with alpha.
-NullMethod = Literal["chi2", "ks", "pvalue"]
+#: "ks": the two-sample Kolmogorov-Smirnov critical value; "pvalue": the p-value compared with alpha;
+#: "w1": W1 ~ sqrt(h) |Brownian bridge| integrated over the reference's bins (``driftline.core.wnull``).
+NullMethod = Literal["chi2", "ks", "pvalue", "w1"]
 
 TASKS: Final = ("binary_classification", "multiclass_classification", "regression")
 BINARY: Final = ("binary_classification",)
@@ -69,7 +70,8 @@ class MetricSpec:
     #: drift statistics: which slots the counts are compared on, and the function of (reference, current) counts
     binning: Literal["coarse", "fine"] | None = None
     func: Callable[[object, object], float] | None = None
-    #: ``auto`` thresholds never go below this (the statistic's scale): a difference a practitioner calls negligible
+    #: ``auto`` thresholds never go below this (the statistic's scale; for ``auto: w1``, in standard deviations of
+    #: the reference): a difference a practitioner calls negligible
     effect_floor: float = 0.0
     pattern: bool = False  # ``business.<name>``
     #: a share of the window's rows (binomial noise: the early looks' noise gate for fixed thresholds)
@@ -201,8 +203,9 @@ _SPECS: tuple[MetricSpec, ...] = (
         auto="ks",
         floor=0.02,
     ),
-    # in the column's units: no scale-free null, so no ``auto`` (wasserstein_binned needs the edges and tails)
-    _drift("wasserstein", ("numerical",), NON_NEGATIVE, binning="fine", func=None, auto=None),
+    # in the column's units (wasserstein_binned needs the edges and tails); its ``auto`` floor is 0.05 reference
+    # standard deviations: the W1 of a 0.05-sigma mean shift is exactly that, the JS floor's effect
+    _drift("wasserstein", ("numerical",), NON_NEGATIVE, binning="fine", func=None, auto="w1", floor=0.05),
     _drift(
         "chi2_pvalue",
         ("categorical",),

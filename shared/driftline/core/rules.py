@@ -205,7 +205,7 @@ def _auto_threshold(target: Target, auto: AutoContext | None, alpha_scale: float
         return None
     n = auto.sizes.get((target.column, target.segment))
     null = None if n is None or n <= 0 else auto.null(target.column, target.segment)
-    if n is None or null is None:
+    if n is None or null is None or (spec.auto == "w1" and null.wasserstein is None):
         return None
     alpha = min(max(auto.false_alarm_rate * alpha_scale, 1e-12), 0.5)
     return auto_threshold(spec.name, spec.auto, n, null, alpha, floor=spec.effect_floor)

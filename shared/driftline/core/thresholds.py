@@ -10,9 +10,12 @@ That approximation holds when every expected count is large enough (:data:`MIN_E
 categories, few rows) the statistics run higher than chi2, so the null is simulated from the reference proportions
 instead (:func:`simulate_points` on a grid of ``n``: lazily, the grid points bracketing a window's ``n`` on first
 use, see :meth:`ColumnNull.moments`) and the simulated ``T = stat / h`` is matched by its first two moments to ``a
-chi2(nu)`` (Satterthwaite), whose upper quantile extrapolates to small ``alpha``. Kolmogorov-Smirnov has the
-two-sample critical value ``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``, ``ne = nm / (n + m)`` (Stephens,
-1970); the chi-squared p-value is compared with ``alpha``.
+chi2(nu)`` (Satterthwaite), whose upper quantile extrapolates to small ``alpha``. The moments are estimated with a
+control variate of exactly known mean and variance (Pearson's statistic on the true proportions), and the grid is
+fine (x sqrt 2) because the moments bend in log n: both errors, not the shape of the fit, had put the 0.001 tail
+of 200 categories at 2-3x alpha (with the true moments the two-moment fit is within 1.1x there).
+Kolmogorov-Smirnov has the two-sample critical value ``c(alpha) / (sqrt(ne) + 0.12 + 0.11 / sqrt(ne))``,
+``ne = nm / (n + m)`` (Stephens, 1970); the chi-squared p-value is compared with ``alpha``.
 
 Real reference data varies more than multinomial sampling (daily cycles, batches). :func:`dispersion` estimates
 per column the divergence ``tau2`` between time-ordered chunks of the reference beyond their sampling noise; a
@@ -31,48 +34,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from driftline.core.chi2 import NULL_GRID, chi2_ppf  # their home is core/chi2.py (wnull needs them too)
 from driftline.core.stats import PSI_EPSILON, chi2_sf
+from driftline.core.wnull import WassersteinNull, wasserstein_threshold
 
 FloatArray = NDArray[np.float64]
 
 # chi2 approximation where every expected count (n p_i and m p_i) is at least this: the textbook 5 is enough for
 # alpha = 0.05, not for the 0.001 tail (4 categories at n = 100: 1.5x too many alarms); 20 is
 MIN_EXPECTED = 20.0
-NULL_GRID = tuple(25 * 4**k for k in range(10))  # 25 .. 6.5M rows, x4 steps (linear in log n between)
 NULL_SIMULATIONS = 4000  # fewer for many slots: 100,000 cells a grid point (40 categories: 2,500), at least 1,000
 MIN_CHUNKS = 4
 MAX_CHUNKS = 20
 MIN_CHUNK_ROWS = 200
 CHI2_STATS = ("psi", "jensen_shannon", "hellinger")
-
-
-# -- the chi-squared quantile -----------------------------------------------------------------------------------
-
-
-def chi2_ppf(q: float, df: float) -> float:
-    """The ``q`` quantile of chi2(df): Wilson-Hilferty start, then bisection on :func:`stats.chi2_sf` (no scipy)."""
-    if not 0 < q < 1:
-        raise ValueError(f"q must be in (0, 1), got {q}")
-    if df <= 0:
-        raise ValueError(f"df must be positive, got {df}")
-    tail = 1.0 - q
-    lo, hi = 0.0, max(df, 1.0)
-    while _sf(hi, df) > tail:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if _sf(mid, df) > tail:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * max(hi, 1.0):
-            break
-    return 0.5 * (lo + hi)
-
-
-def _sf(x: float, df: float) -> float:
-    # chi2_sf takes an integer df in its signature; the gamma function underneath takes any positive df
-    return chi2_sf(x, df)  # type: ignore[arg-type]
 
 
 # -- the two-sample statistics of many simulated tables at once ---------------------------------------------------
@@ -163,6 +138,9 @@ class ColumnNull:
     tau2: float = 0.0
     fits: dict[str, NullFit] = field(default_factory=dict)
     seed: int = 0
+    #: numerical columns: the ``drift.wasserstein`` null (:mod:`driftline.core.wnull`), attached from the reference
+    #: profile when the null is looked up (not stored with the baseline: its inputs are)
+    wasserstein: WassersteinNull | None = field(default=None, compare=False, repr=False)
     _points: dict[int, dict[str, tuple[float, float]]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -255,11 +233,46 @@ def simulate_points(
     for n in ns:
         cur = np.random.default_rng([*key, n]).multinomial(n, p, size=simulations).astype(np.float64)
         h = h_of(n, m)
+        # the control variate Y / h, Y = sum (q - r)^2 / p on the true proportions: its mean and variance are known
+        # exactly (:func:`pearson_known_moments`), and it follows T closely, so it takes most of the simulation
+        # noise out of T's moments (the 0.001 tail is ~ mean + 3 sd: 1,000 tables alone leave it 10-30% noisy)
+        y = np.sum((_props(cur) - _props(ref)) ** 2 / p, axis=-1) / h
+        y_mean, y_var = pearson_known_moments(p, n, m)
         out[n] = {}
         for name, values in batch_stats(ref, cur).items():
             t = (8.0 * values if name != "psi" else values) / h
-            out[n][name] = (float(t.mean()), float(t.var(ddof=1)))
+            out[n][name] = _controlled_moments(t, y, y_mean, y_var)
     return out
+
+
+def pearson_known_moments(p: FloatArray, n: int, m: int) -> tuple[float, float]:
+    """Exact mean and variance of ``Y / h``, ``Y = sum_i (q_i - r_i)^2 / p_i``, for the proportions ``q`` of a
+    multinomial(n, p) window and ``r`` of an independent multinomial(m, p) reference: ``Y = A + B - 2C`` with
+    ``n A`` and ``m B`` Pearson's statistic on the known ``p`` (mean K - 1, variance 2(K - 1) + (sum 1/p - K^2 -
+    2K + 2) / n) and the cross term ``C`` uncorrelated with both, of variance (K - 1) / (n m)."""
+    k = p.size
+    s = float(np.sum(1.0 / p))
+    extra = s - k * k - 2 * k + 2
+
+    def var_one(rows: int) -> float:
+        return (2.0 * (k - 1) + extra / rows) / (rows * rows)
+
+    h = h_of(n, m)
+    return float(k - 1), (var_one(n) + var_one(m) + 4.0 * (k - 1) / (n * m)) / (h * h)
+
+
+def _controlled_moments(t: FloatArray, y: FloatArray, y_mean: float, y_var: float) -> tuple[float, float]:
+    """T's mean and variance with ``Y`` (known mean and variance) as control variate for each."""
+    yc, tc = y - y.mean(), t - t.mean()
+    vy = float(np.mean(yc * yc))
+    if not vy > 0:
+        return float(t.mean()), float(t.var(ddof=1))
+    mean = float(t.mean()) - float(np.mean(tc * yc)) / vy * (float(y.mean()) - y_mean)
+    t2, y2 = tc * tc, yc * yc
+    y2c = y2 - y2.mean()
+    b = float(np.mean((t2 - t2.mean()) * y2c)) / max(float(np.mean(y2c * y2c)), 1e-300)
+    var = float(t.var(ddof=1)) - b * (float(y.var(ddof=1)) - y_var)
+    return mean, var if var > 0 else float(t.var(ddof=1))
 
 
 def simulate_null(
@@ -370,7 +383,8 @@ def pvalue_threshold(alpha: float, null: ColumnNull | None, n: int) -> float:
 
 def auto_threshold(metric: str, method: str, n: int, null: ColumnNull, alpha: float, *, floor: float = 0.0) -> float:
     """The ``auto`` threshold of a drift metric (``method``: its catalogue null method) for a window of ``n``
-    valid rows against ``null`` at level ``alpha``; never below ``floor`` (for a p-value: never above 1)."""
+    valid rows against ``null`` at level ``alpha``; never below ``floor`` (for a p-value: never above 1; for
+    ``w1``, ``floor`` is in the reference's standard deviations and ``null.wasserstein`` is required)."""
     short = metric.partition(".")[2]
     if method == "chi2":
         return max(chi2_type_threshold(short, n, null, alpha), floor)
@@ -378,6 +392,10 @@ def auto_threshold(metric: str, method: str, n: int, null: ColumnNull, alpha: fl
         return max(ks_critical(n, null.m, alpha, phi=null.phi(n)), floor)
     if method == "pvalue":
         return pvalue_threshold(alpha, null, n)
+    if method == "w1":  # ``floor`` in reference standard deviations
+        if null.wasserstein is None:
+            raise ValueError(f"no Wasserstein null for {metric}: a numerical column's reference bins are needed")
+        return wasserstein_threshold(n, null.m, null.wasserstein, alpha, phi=null.phi(n), floor_sd=floor)
     raise ValueError(f"no auto threshold for {metric} ({method!r})")
 
 
