@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import calendar
 import html
-import json
 import re
 import time
 from types import SimpleNamespace
@@ -18,7 +17,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from driftline.adapters.memory import MemoryAlertSink, MemoryObjectStore, MemoryTable
 from driftline.cli.report import PALETTE, render_report, render_report_from_data
 from driftline.cli.report.bands import MAX_BUCKETS
 from driftline.cli.report.data import DRIFT, _Data, select_points
@@ -27,38 +25,15 @@ from driftline.core import rules as R
 from driftline.core.autonull import auto_context
 from driftline.core.config import load_config
 from driftline.core.metrics import MetricPoint
-from driftline.services.alerts import AlertPublisher
-from driftline.services.evaluate import EvaluateService
-from driftline.services.ingest import IngestService
-from driftline.services.models import ModelRegistry, parse_key
-from driftline.services.store import Store
-from driftline.testing import CONFIG_YAML, MODEL_ID, encode, etag_of, generate
+from driftline.testing import CONFIG_YAML, MODEL_ID, encode, generate
+
+from .test_detection import Deployment
 
 BUCKET = "driftline-test-data"
 HOUR = 3600
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 HOURS = 10
 DRIFT_FROM = 6
-
-
-class Deployment:
-    def __init__(self, at: float) -> None:
-        self.sink = MemoryAlertSink()
-        self.objects = MemoryObjectStore(BUCKET)
-        clock = lambda: at  # noqa: E731
-        self.store = Store(MemoryTable("driftline-test"), clock=clock)
-        self.registry = ModelRegistry(self.store, self.objects, clock=clock)
-        alerts = AlertPublisher(self.store, self.sink)
-        self.ingest = IngestService(self.store, self.registry, alerts, clock=clock)
-        self.evaluate = EvaluateService(self.store, self.registry, alerts, clock=clock)
-
-    def drop(self, key: str, body: bytes) -> None:
-        self.objects.put_bytes(key, body)
-        outcome = self.ingest.handle(parse_key(BUCKET, key, etag_of(self.objects, key), len(body), encoded=False))
-        assert outcome.status == "processed", outcome
-
-    def published(self) -> list[dict[str, Any]]:
-        return [json.loads(p["messages"]["default"]) for p in self.sink.published]
 
 
 def _with_missing(table: pa.Table, column: str, share: float, seed: int) -> pa.Table:

@@ -20,15 +20,20 @@ from .test_handlers import HOUR, T0, set_up_model, window_rows, without_labels
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def splitting(pipeline: Pipeline) -> Pipeline:
+def split_at(pipeline: Pipeline, split_bytes: int) -> Pipeline:
+    """The pipeline with its ingest splitting files above ``split_bytes`` into parts on its ingest queue."""
     from driftline.runtime.container import Container, reset_container
 
     c = pipeline.container
-    settings = replace(c.settings, ingest_queue_url=pipeline.queues["ingest"][0], split_bytes=8192)
+    settings = replace(c.settings, ingest_queue_url=pipeline.queues["ingest"][0], split_bytes=split_bytes)
     pipeline.container = Container(settings, session=c.session)
     reset_container(pipeline.container)
     return pipeline
+
+
+@pytest.fixture
+def splitting(pipeline: Pipeline) -> Pipeline:
+    return split_at(pipeline, 8192)
 
 
 def _drain(pipeline: Pipeline) -> list[dict[str, Any]]:

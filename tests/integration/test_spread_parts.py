@@ -3,7 +3,6 @@ batch of ten parts profiles one and sends the others back; in the end every part
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,19 +12,14 @@ from driftline.testing import MODEL_ID, encode
 
 from .conftest import Pipeline
 from .test_handlers import HOUR, T0, set_up_model, window_rows, without_labels
+from .test_split import split_at
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def splitting(pipeline: Pipeline) -> Pipeline:
-    from driftline.runtime.container import Container, reset_container
-
-    c = pipeline.container
-    settings = replace(c.settings, ingest_queue_url=pipeline.queues["ingest"][0], split_bytes=4096)
-    pipeline.container = Container(settings, session=c.session)
-    reset_container(pipeline.container)
-    return pipeline
+    return split_at(pipeline, 4096)
 
 
 def _batch(pipeline: Pipeline) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """``auto`` drift thresholds (SPEC §2): the value a drift statistic exceeds, on data that does not drift, in about
 a fraction ``alpha`` of a column's windows, whatever the window's size. Pure numpy.
+Over 400 lines: one concept (a column's null and its threshold); W1's null is core/wnull.py, chi2 core/chi2.py.
 
 Under no drift the window's counts over the baseline's slots are a multinomial sample of ``n`` rows, the
 reference's a sample of ``m`` rows, from the same proportions ``p``. With ``h = 1/n + 1/m`` and the divergences
