@@ -21,11 +21,12 @@ SHAPES = {
 }
 
 
-@pytest.mark.parametrize("df", [1, 3, 9, 39, 199])
-@pytest.mark.parametrize("q", [0.9, 0.99, 0.999, 0.99999])
+@pytest.mark.parametrize("df", [1, 3, 9, 39, 199, 2000])
+@pytest.mark.parametrize("q", [1e-6, 0.001, 0.5, 0.9, 0.99, 0.999, 0.99999, 1 - 1e-10])
 def test_chi2_ppf_equals_scipy(df: int, q: float) -> None:
     assert T.chi2_ppf(q, df) == pytest.approx(sps.chi2.ppf(q, df), rel=1e-7)
     assert T.chi2_ppf(q, df + 0.37) == pytest.approx(sps.chi2.ppf(q, df + 0.37), rel=1e-7)
+    assert T.chi2_ppf(q, 0.3 * df) == pytest.approx(sps.chi2.ppf(q, 0.3 * df), rel=1e-7)  # fitted dfs are not whole
 
 
 @pytest.mark.parametrize("ne", [50, 100, 300, 1000, 10_000])
