@@ -122,18 +122,14 @@ def _clone(env: Env, source: str, targets: list[str]) -> None:
     """Copy ``source``'s registration (items, ``_driftline/`` objects) to each of ``targets`` (bench/scale.py's)."""
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+    from driftline.testing import registration_copy
+
     des, ser = TypeDeserializer(), TypeSerializer()
     with env.probe.excluded():
         items = [
             {k: des.deserialize(v) for k, v in i.items()}
             for page in env.ddb.get_paginator("scan").paginate(TableName=env.table)
             for i in page["Items"]
-        ]
-        items = [
-            i
-            for i in items
-            if source in str(i["pk"]) + str(i["sk"])
-            and not str(i["pk"]).startswith(("FILE#", "ERR#", "ALERT#", "KEY#"))
         ]
         keys = [
             o["Key"]
@@ -155,13 +151,7 @@ def _clone(env: Env, source: str, targets: list[str]) -> None:
         for t in targets:
             for k, body in bodies.items():
                 env.s3.put_object(Bucket=env.bucket, Key=k.replace(source, t), Body=body)
-            for item in items:
-                c = {
-                    k: (v.replace(source, t) if isinstance(v, str) and k in ("pk", "sk", "config") else v)
-                    for k, v in item.items()
-                }
-                if c["pk"] == "MODELS":
-                    c["sk"] = c["model_id"] = t
+            for c in registration_copy(items, source, t):
                 batch.append(c)
                 if len(batch) == 25:
                     flush()

@@ -34,7 +34,7 @@ from driftline.services.merge import MERGE_EVERY, WindowMerger
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.ports import Item
 from driftline.services.store import Store, doc_to_profiles
-from driftline.testing import encode, etag_of, generate, lean_config
+from driftline.testing import encode, etag_of, generate, lean_config, registration_copy
 
 HOUR = 3600
 T0 = 1_767_225_600
@@ -145,14 +145,7 @@ def models_run(models: int, *, workers: int = 10, batch: int = 10) -> dict[str, 
         for key in seed.objects.keys():  # noqa: SIM118
             if key.startswith("_driftline/"):
                 objects.put_bytes(key.replace("m0000", mid), seed.objects.get_bytes(key))
-        for item in items:
-            if str(item["pk"]).startswith(("FILE#", "ERR#", "ALERT#")):
-                continue
-            c = {k: (v.replace("m0000", mid) if isinstance(v, str) and k in ("pk", "sk", "config") else v)
-                 for k, v in item.items()}  # fmt: skip
-            if c["pk"] == "MODELS":
-                c["sk"] = c["model_id"] = mid
-            copies.append(c)
+        copies += registration_copy(items, "m0000", mid)
     table.batch_put(copies)
     tick = World(table, objects)
     pool = [World(table, objects) for _ in range(workers)]

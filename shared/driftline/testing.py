@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json
 import pyarrow.parquet as pq
 
-from driftline.services.ports import NotFound, ObjectLister
+from driftline.services.ports import Item, NotFound, ObjectLister
 
 MODEL_ID = "churn-demo"
 HOUR = 3600
@@ -155,3 +156,24 @@ def etag_of(objects: ObjectLister, key: str) -> str:
         if listed.key == key:
             return listed.etag
     raise NotFound(f"{key}: no such object")
+
+
+# a model's per-file, per-key, error and alert items: not part of what registers it
+_NOT_REGISTRATION = ("FILE#", "KEY#", "ERR#", "ALERT#")
+
+
+def registration_copy(items: Sequence[Item], source: str, target: str) -> list[Item]:
+    """The items that register model ``source`` (config, baseline, state, its windows' profiles) rewritten for model
+    ``target``: how tests and benchmarks stand up many models without building each baseline (its
+    ``_driftline/<source>`` objects copied to ``target``'s keys go with them). ``items`` may hold other models'."""
+    copies = []
+    for item in items:
+        pk, sk = str(item["pk"]), str(item["sk"])
+        if source not in pk + sk or pk.startswith(_NOT_REGISTRATION):
+            continue
+        c = {k: (v.replace(source, target) if isinstance(v, str) and k in ("pk", "sk", "config") else v)
+             for k, v in item.items()}  # fmt: skip
+        if c["pk"] == "MODELS":
+            c["sk"] = c["model_id"] = target
+        copies.append(c)
+    return copies

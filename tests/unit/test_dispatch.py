@@ -22,7 +22,7 @@ from driftline.services.evaluate import EvaluateService
 from driftline.services.ingest import IngestService
 from driftline.services.models import ModelRegistry, parse_key
 from driftline.services.store import Store
-from driftline.testing import encode, etag_of, generate, lean_config
+from driftline.testing import encode, etag_of, generate, lean_config, registration_copy
 
 HOUR = 3600
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -85,14 +85,7 @@ def deployment(models: int) -> tuple[MemoryTable, MemoryObjectStore, MemoryAlert
         mid = f"m{i:04d}"
         for k, v in _BASELINE_OBJECTS.items():
             objects.put_bytes(k.replace("m0000", mid), v)
-        for item in items:
-            if str(item["pk"]).startswith(("FILE#", "ERR#", "ALERT#")):
-                continue
-            c = {k: (v.replace("m0000", mid) if isinstance(v, str) and k in ("pk", "sk", "config") else v)
-                 for k, v in item.items()}  # fmt: skip
-            if c["pk"] == "MODELS":
-                c["sk"] = c["model_id"] = mid
-            copies.append(c)
+        copies += registration_copy(items, "m0000", mid)
     table.batch_put(copies)
     return table, objects, MemoryAlertSink(), Clock()
 
