@@ -31,47 +31,31 @@ class Settings:
         if missing:
             raise DriftlineError(f"environment variable(s) not set: {', '.join(missing)}")
 
-        def days(name: str, default: int) -> int:
-            raw = e.get(name, str(default))
-            try:
-                value = int(raw)
-            except ValueError:
-                raise DriftlineError(f"{name} must be a whole number of days, got {raw!r}") from None
-            if not 1 <= value <= 3650:
-                raise DriftlineError(f"{name} must be between 1 and 3650, got {value}")
-            return value
-
         return cls(
             bucket=e["DRIFTLINE_BUCKET"],
             table=e["DRIFTLINE_TABLE"],
             topic_arn=e["DRIFTLINE_TOPIC_ARN"],
-            metrics_retention_days=days("DRIFTLINE_METRICS_RETENTION_DAYS", 400),
-            id_retention_days=days("DRIFTLINE_ID_RETENTION_DAYS", 90),
+            metrics_retention_days=_whole(e, "DRIFTLINE_METRICS_RETENTION_DAYS", 400, 1, 3650, unit=" of days"),
+            id_retention_days=_whole(e, "DRIFTLINE_ID_RETENTION_DAYS", 90, 1, 3650, unit=" of days"),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or None,
             evaluate_queue_url=e.get("DRIFTLINE_EVALUATE_QUEUE_URL") or None,
             ingest_queue_url=e.get("DRIFTLINE_INGEST_QUEUE_URL") or None,
-            split_bytes=_bytes(e.get("DRIFTLINE_SPLIT_BYTES", str(256 << 20))),
-            max_receive_count=_tries(e.get("DRIFTLINE_MAX_RECEIVE_COUNT", "5")),
+            split_bytes=_whole(e, "DRIFTLINE_SPLIT_BYTES", 256 << 20, 1 << 10, None, unit=" of bytes"),
+            max_receive_count=_whole(e, "DRIFTLINE_MAX_RECEIVE_COUNT", 5, 1, 1000),
             event_bus=e.get("DRIFTLINE_EVENT_BUS") or None,
         )
 
 
-def _bytes(raw: str) -> int:
+def _whole(e: Mapping[str, str], name: str, default: int, low: int, high: int | None, *, unit: str = "") -> int:
+    """The whole number in ``e[name]`` (``default`` when unset), from ``low`` to ``high`` (None: no upper bound)."""
+    raw = e.get(name, str(default))
     try:
         value = int(raw)
     except ValueError:
-        raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be a whole number of bytes, got {raw!r}") from None
-    if value < 1 << 10:
-        raise DriftlineError(f"DRIFTLINE_SPLIT_BYTES must be at least 1024, got {value}")
-    return value
-
-
-def _tries(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DriftlineError(f"DRIFTLINE_MAX_RECEIVE_COUNT must be a whole number, got {raw!r}") from None
-    if not 1 <= value <= 1000:
-        raise DriftlineError(f"DRIFTLINE_MAX_RECEIVE_COUNT must be between 1 and 1000, got {value}")
+        raise DriftlineError(f"{name} must be a whole number{unit}, got {raw!r}") from None
+    if high is None and value < low:
+        raise DriftlineError(f"{name} must be at least {low}, got {value}")
+    if high is not None and not low <= value <= high:
+        raise DriftlineError(f"{name} must be between {low} and {high}, got {value}")
     return value
