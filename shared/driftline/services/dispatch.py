@@ -27,7 +27,7 @@ from typing import Any
 
 from driftline.core.config import MODEL_ID_RE
 from driftline.core.errors import DriftlineError, InputError
-from driftline.services.evaluate import DEFAULT_LEASE, LEASE_MARGIN, EvaluateService, EvaluationReport
+from driftline.services.evaluate import LEASE_MARGIN, EvaluateService, EvaluationReport, lease_seconds
 from driftline.services.models import ModelRegistry
 from driftline.services.ports import MessageQueue
 from driftline.services.store import Store
@@ -127,7 +127,7 @@ class EvaluationWorker:
         """Evaluate the models of ``requests`` ((model id, at)), each under a lease; models asked twice in one
         batch are evaluated once. Models of one ``at`` are evaluated together, under one time budget."""
         owner = self.owner or uuid.uuid4().hex
-        seconds = (DEFAULT_LEASE if time_left is None else time_left) + self.lease_margin
+        seconds = lease_seconds(time_left, self.lease_margin)
         report = WorkerReport()
         by_at: dict[float | None, list[str]] = {}
         for model_id, at in dict.fromkeys(requests):

@@ -45,6 +45,12 @@ from driftline.services.store import AlertStateRecord, Store
 LEASE_MARGIN = 60.0  # seconds a lease outlives its evaluator's deadline (clock skew, the last writes)
 DEFAULT_LEASE = 900.0  # without a time limit: Lambda's longest timeout
 
+
+def lease_seconds(time_left: float | None, margin: float = LEASE_MARGIN) -> float:
+    """How long an evaluator holding a model leases it: its time left (None: Lambda's longest) and a margin."""
+    return (DEFAULT_LEASE if time_left is None else time_left) + margin
+
+
 log = logging.getLogger(__name__)
 
 MAX_NO_DATA_WINDOWS = 48  # a long-silent model gets at most this many empty windows filled per run
@@ -135,7 +141,7 @@ class EvaluateService:
         ``leased``: the caller holds the models' leases already (the evaluation worker)."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
         models = self.store.list_models() if models is None else list(models)
-        owner, seconds = uuid.uuid4().hex, (DEFAULT_LEASE if time_left is None else time_left) + LEASE_MARGIN
+        owner, seconds = uuid.uuid4().hex, lease_seconds(time_left)
         reports = []
         for i, model_id in enumerate(models):
             if budget is not None:
@@ -173,8 +179,7 @@ class EvaluateService:
         """One model, under its lease (see ``evaluate_all``). ``time_left``: seconds this run has (None: no limit)."""
         budget = None if time_left is None else Budget(time_left, margin=self.margin, timer=self.timer)
         owner = uuid.uuid4().hex
-        seconds = (DEFAULT_LEASE if time_left is None else time_left) + LEASE_MARGIN
-        if not self.store.acquire_lease(model_id, owner, seconds=seconds):
+        if not self.store.acquire_lease(model_id, owner, seconds=lease_seconds(time_left)):
             busy = "another evaluator is judging this model now; its windows stay due for the next run"
             return EvaluationReport(model_id, errors=[busy])
         try:
