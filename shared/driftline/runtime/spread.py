@@ -19,14 +19,13 @@ from typing import Any
 
 from driftline.core.errors import DriftlineError
 from driftline.services.ports import MessageQueue
-from driftline.services.split import PART_KEY
+from driftline.services.split import is_part_message
 
 log = logging.getLogger(__name__)
 
 
 def is_part(record: dict[str, Any]) -> bool:
-    body = record.get("body")
-    return isinstance(body, str) and f'"{PART_KEY}"' in body[:40]  # part_message() writes the key first
+    return is_part_message(record.get("body"))
 
 
 def one_part_each(records: Sequence[dict[str, Any]], queue: MessageQueue | None) -> list[dict[str, Any]]:

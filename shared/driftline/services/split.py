@@ -47,6 +47,11 @@ def part_message(ref: ObjectRef, part: Part) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
+def is_part_message(body: object) -> bool:
+    """Whether an SQS body is a part message, without parsing it: :func:`part_message` writes its one key first."""
+    return isinstance(body, str) and body.startswith(f'{{"{PART_KEY}":')
+
+
 def parse_part_message(body: str) -> tuple[ObjectRef, Part] | None:
     """The (object, part) of a part message; None when the body is not one. Raises InputError when it claims to
     be one and is malformed."""
