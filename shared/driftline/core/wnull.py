@@ -45,6 +45,7 @@ SIMULATIONS = 3_000
 CV_KURTOSIS = 10.0
 _BLOCK = 1_000  # tables drawn at once: 1,000 x ~420 float32 slots stay in cache
 
+
 @dataclass(frozen=True)
 class WassersteinNull:
     """One numerical column's ``W1`` null: the reference's slot proportions ``p`` (underflow, intervals, overflow),
@@ -153,7 +154,9 @@ def simulate_w1(
 class _Tables:
     """Draws blocks of simulated tables: ``(W1, Y)`` per table (see :func:`simulate_w1`)."""
 
-    def __init__(self, wnull: WassersteinNull, p: FloatArray, c: FloatArray, vc: FloatArray, n: int, m: int, multi: bool):
+    def __init__(
+        self, wnull: WassersteinNull, p: FloatArray, c: FloatArray, vc: FloatArray, n: int, m: int, multi: bool
+    ):
         self.n, self.m, self.k = n, m, p.size
         self.p, self.f = p, np.cumsum(p)[:-1]
         self.p32, self.c32, self.vc32 = p.astype(np.float32), c.astype(np.float32), vc.astype(np.float32)
