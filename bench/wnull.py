@@ -19,6 +19,7 @@ the profiler bins it (``NumericBins.from_sample``, ~420 fine slots), then
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import time
@@ -112,8 +113,8 @@ def cold_cost(shape: str, reps: int, grid: tuple[int, ...]) -> list[str]:
     new = cpu(lambda: W.WassersteinNull(null.p, null.widths, null.atoms, null.tails, null.sd).shape_at(300, M), reps)
     rows.append(f"| {shape} | 300 (283 + 400) | {old * 1e3:.0f} | {new * 1e3:.0f} | {old / new:.1f}x |")
     for g in grid:
-        old = cpu(lambda: old_simulate_w1(null, g, M), reps)
-        new = cpu(lambda: W.simulate_w1(null, g, M), reps)
+        old = cpu(functools.partial(old_simulate_w1, null, g, M), reps)
+        new = cpu(functools.partial(W.simulate_w1, null, g, M), reps)
         rows.append(f"| {shape} | {g} | {old * 1e3:.0f} | {new * 1e3:.0f} | {old / new:.1f}x |")
     return rows
 
@@ -123,7 +124,8 @@ def same_statistics(shape: str, seeds: int, n: int = 283) -> str:
     old = np.array([quantile(old_simulate_w1(null, n, M + i)) for i in range(seeds)])
     new = np.array([quantile(W.simulate_w1(null, n, M + i)) for i in range(seeds)])
     long = quantile(old_simulate_w1(null, n, M - 1, simulations=30_000))
-    return f"| {shape} | {long:.3f} | {old.mean():.3f} ± {old.std(ddof=1):.3f} | {new.mean():.3f} ± {new.std(ddof=1):.3f} |"
+    spread = [f"{x.mean():.3f} ± {x.std(ddof=1):.3f}" for x in (old, new)]
+    return f"| {shape} | {long:.3f} | {spread[0]} | {spread[1]} |"
 
 
 def main() -> None:
