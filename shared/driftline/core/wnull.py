@@ -28,6 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from driftline.core.chi2 import NULL_GRID, chi2_ppf
+from driftline.core.stats import chi2_sf
+from driftline.core.wtail import Excess, beyond_range, jump_sf
 
 FloatArray = NDArray[np.float64]
 
@@ -61,6 +63,7 @@ class WassersteinNull:
     sd: float
     _shape: dict[int, tuple[float, float, float]] = field(default_factory=dict, compare=False, repr=False)
     _linear: list[float] = field(default_factory=list, compare=False, repr=False)
+    _beyond: dict[int, tuple[Excess | None, Excess | None]] = field(default_factory=dict, compare=False, repr=False)
 
     def weights(self) -> tuple[FloatArray, FloatArray]:
         """``(f, c)``: the CDF at the edges and the edges' weights in ``Z = sum_i c_i |B(f_i)|``."""
@@ -104,6 +107,14 @@ class WassersteinNull:
                 self._shape[g] = simulate_w1(self, g, m)
         x = [math.log(g) for g in bracket]
         return tuple(float(np.interp(ln, x, [self._shape[g][i] for g in bracket])) for i in range(3))  # type: ignore[return-value]
+
+    def beyond(self, m: int) -> tuple[Excess | None, Excess | None]:
+        """The distance of a window row beyond the reference's minimum and maximum (``core.wtail``; None where a
+        side is not modelled), for ``m`` reference rows; memoised."""
+        if m not in self._beyond:
+            p, widths = np.asarray(self.p), np.asarray(self.widths)
+            self._beyond[m] = beyond_range(p / p.sum(), widths, m)
+        return self._beyond[m]
 
     def excess_kurtosis(self, n: int, m: int) -> float:
         """The exact excess kurtosis of the binned mean difference ``sum_i c_i (F_cur - F_ref)(edge i)`` of a
@@ -351,13 +362,33 @@ def w1_quantile(wnull: WassersteinNull, q: float, n: int = SIMULATE_BELOW, m: in
     (:meth:`WassersteinNull.shape_at`; by default the large-sample ``Z``), matched on its mean, variance and skewness
     by a shifted scaled chi-squared ``b + a chi2(nu)``, ``nu = 8 / skew^2`` (Pearson type III): a norm of a Gaussian
     process has a heavier upper tail than a two-moment fit gives (the 0.001 tail of a normal column's ``Z``: 3.38
-    simulated, 2.86 by a scaled chi)."""
+    simulated, 2.86 by a scaled chi). Where a window row beyond the reference's range (:meth:`WassersteinNull.beyond`)
+    would cross it with a chance over 1e-3 of ``1 - q``, the quantile of the two together (solved by bisection)."""
     mean, var, skew = wnull.shape_at(n, m)
     if not var > 0:
         return mean
     nu = 8.0 / max(skew, 0.05) ** 2
     a = math.sqrt(var / (2.0 * nu))
-    return mean + a * (chi2_ppf(q, nu) - nu)
+    bulk = mean + a * (chi2_ppf(q, nu) - nu)
+    # a row beyond the reference's range (n / (m + 1) of them a window, core.wtail) adds its distance / n to W1
+    beyond = wnull.beyond(m) if m < 1 << 60 else (None, None)
+    rows, scale = n / (m + 1.0), n * math.sqrt(1.0 / max(n, 1) + 1.0 / m)
+
+    def sf(t: float) -> float:
+        return chi2_sf((t - mean) / a + nu, nu) + jump_sf(beyond, rows, (t - mean) * scale)  # type: ignore[arg-type]
+
+    tail = 1.0 - q
+    if jump_sf(beyond, rows, (bulk - mean) * scale) <= 1e-3 * tail:
+        return bulk
+    lo, hi = bulk, bulk + max(bulk - mean, a)
+    while sf(hi) > tail and hi - mean < 1e12 * a:
+        lo, hi = hi, mean + 2.0 * (hi - mean)
+    for _ in range(60):  # bisection: sf falls in t
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if sf(mid) > tail else (lo, mid)
+        if hi - lo <= 1e-9 * (hi - mean):
+            break
+    return hi
 
 
 def wasserstein_threshold(
