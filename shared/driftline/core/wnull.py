@@ -380,14 +380,26 @@ def w1_quantile(wnull: WassersteinNull, q: float, n: int = SIMULATE_BELOW, m: in
     tail = 1.0 - q
     if jump_sf(beyond, rows, (bulk - mean) * scale) <= 1e-3 * tail:
         return bulk
+    # g(t) = log(sf(t) / tail) falls in t; bracket it, then regula falsi (Illinois): ~6 evaluations, not ~35
     lo, hi = bulk, bulk + max(bulk - mean, a)
-    while sf(hi) > tail and hi - mean < 1e12 * a:
-        lo, hi = hi, mean + 2.0 * (hi - mean)
-    for _ in range(60):  # bisection: sf falls in t
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if sf(mid) > tail else (lo, mid)
-        if hi - lo <= 1e-9 * (hi - mean):
-            break
+    g_lo, g_hi = math.log(sf(lo) / tail), math.log(max(sf(hi), 1e-300) / tail)
+    while g_hi > 0 and hi - mean < 1e12 * a:
+        lo, g_lo, hi = hi, g_hi, mean + 2.0 * (hi - mean)
+        g_hi = math.log(max(sf(hi), 1e-300) / tail)
+    side = 0
+    for _ in range(100):
+        t = hi - g_hi * (hi - lo) / (g_hi - g_lo) if g_hi != g_lo else 0.5 * (lo + hi)
+        g = math.log(max(sf(t), 1e-300) / tail)
+        if abs(g) < 1e-9 or hi - lo <= 1e-12 * (hi - mean):
+            return t
+        if g > 0:
+            lo, g_lo = t, g
+            g_hi = g_hi / 2 if side == 1 else g_hi
+            side = 1
+        else:
+            hi, g_hi = t, g
+            g_lo = g_lo / 2 if side == -1 else g_lo
+            side = -1
     return hi
 
 
