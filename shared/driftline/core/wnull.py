@@ -15,7 +15,8 @@ mean, variance (exact) and skewness (simulated: 1,000+ seeded bridges with a con
 per baseline) by a shifted scaled chi-squared (Pearson type III). The threshold for a window of ``n`` rows is
 ``sqrt(h phi) q_Z(1 - alpha)`` (``phi`` the column's overdispersion factor, as for the other statistics), never
 below the effect floor, a fraction of the reference's standard deviation (0.05 sd: the W1 of a 0.05-sigma mean
-shift is exactly 0.05 sigma).
+shift is exactly 0.05 sigma). A window row beyond the reference's range, which the bins give no mass, is added by
+:mod:`driftline.core.wtail` (a power-law tail's far rows).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from numpy.typing import NDArray
 
 from driftline.core.chi2 import NULL_GRID, chi2_ppf
 from driftline.core.stats import chi2_sf
+from driftline.core.w1sim import Tables, fit_moments, linear_moments
 from driftline.core.wtail import Excess, beyond_range, jump_sf
 
 FloatArray = NDArray[np.float64]
@@ -45,6 +47,7 @@ SIMULATIONS = 3_000
 #: the control variate is used where the window mean's kurtosis (exact) is at most this: above it the control's
 #: sample moments hang on a few rare tables and the estimate gets noisier, not better (Pareto 1.5 at 25 rows)
 CV_KURTOSIS = 10.0
+#: ... and where the column has this many slots: fewer make cheap tables, whose skewness the control helps little
 CV_SLOTS = 64
 _BLOCK = 1_000  # tables drawn at once: 1,000 x ~420 float32 slots stay in cache
 
@@ -122,7 +125,8 @@ class WassersteinNull:
         ``v`` the value each slot adds to it. ~0 for light tails at any ``n``; large where a few far rows
         dominate W1 (a power-law tail), which the bridge then misses."""
         if not self._linear:
-            mu2, mu4 = _linear_moments(self)[1:]
+            p = np.asarray(self.p)
+            mu2, mu4 = linear_moments(p / p.sum(), self.weights()[1])[1:]
             self._linear.append((mu4 - 3.0 * mu2 * mu2) / (mu2 * mu2) if mu2 > 0 else 0.0)
         n, m = max(n, 1), max(m, 1)
         return self._linear[0] / (n * (1.0 + n / m) ** 2)
@@ -149,117 +153,18 @@ def simulate_w1(
     key = [zlib.crc32(p.tobytes()), zlib.crc32(np.asarray(wnull.widths).tobytes()), m, n]
     rng = np.random.default_rng(key)
     _, c = wnull.weights()
-    vc, mu2, mu4 = _linear_moments(wnull)
+    vc, mu2, mu4 = linear_moments(p, c)
     multinomial = n <= p.size
     h = 1.0 / n + 1.0 / m
     k4 = (mu4 - 3.0 * mu2 * mu2 if multinomial else mu4) / (n**3 * h * h)  # 4th cumulant of Y / sqrt(h)
     ey4 = k4 + 3.0 * mu2 * mu2
-    # (few slots: tables are cheap, and the control then helps the skewness little; the plain 3,000)
     cv = p.size >= CV_SLOTS and mu2 > 0 and ey4 <= CV_KURTOSIS * mu2 * mu2
     tables = max(simulations // 3, 2) if cv else simulations
-    draw = _Tables(wnull, p, c, vc, n, m, multinomial)
+    draw = Tables(p, c, vc, np.asarray(wnull.widths), np.asarray(wnull.atoms, dtype=bool), n, m, multinomial)
     parts = [draw(rng, min(_BLOCK, tables - start)) for start in range(0, tables, _BLOCK)]
     t = np.concatenate([q[0] for q in parts]) / math.sqrt(h)
     y = np.concatenate([q[1] for q in parts]) / math.sqrt(h)
-    return _fit_moments(t, y, mu2, ey4 if cv else None)
-
-
-class _Tables:
-    """Draws blocks of simulated tables: ``(W1, Y)`` per table (see :func:`simulate_w1`)."""
-
-    def __init__(
-        self, wnull: WassersteinNull, p: FloatArray, c: FloatArray, vc: FloatArray, n: int, m: int, multi: bool
-    ):
-        self.n, self.m, self.k = n, m, p.size
-        self.p, self.f = p, np.cumsum(p)[:-1]
-        self.p32, self.c32, self.vc32 = p.astype(np.float32), c.astype(np.float32), vc.astype(np.float32)
-        self.sd32 = np.sqrt(p / m).astype(np.float32)
-        self.widths = np.asarray(wnull.widths)
-        self.smooth = ~np.asarray(wnull.atoms, dtype=bool)
-        self.alias = _alias(p) if multi else None
-
-    def __call__(self, rng: np.random.Generator, size: int) -> tuple[FloatArray, FloatArray]:
-        n, k = self.n, self.k
-        if self.alias is not None:  # n rows per table, each a slot by the alias method
-            prob, alt = self.alias
-            x = rng.random((size, n)) * k
-            j = np.minimum(x.astype(np.intp), k - 1)
-            slot = np.where(x - j < prob[j], j, alt[j])
-            slot += np.arange(size, dtype=np.intp)[:, None] * k
-            buf = np.bincount(slot.ravel(), minlength=size * k).reshape(size, k).astype(np.float32)
-            total = np.full(size, float(n))
-        else:
-            buf = rng.poisson(n * self.p, size=(size, k)).astype(np.float32)
-            total = np.maximum(buf.sum(axis=1, dtype=np.float64), 1.0)
-        y = (buf @ self.vc32).astype(np.float64) / n  # sum_s counts_s v_s / n - E: exact moments (multinomial, Poisson)
-        buf *= (1.0 / total).astype(np.float32)[:, None]
-        buf -= self.p32
-        z = rng.standard_normal((size, k), dtype=np.float32)
-        z *= self.sd32  # the reference's slot noise, N(0, p/m); d below gets its projection onto sum 0
-        y -= (z @ self.vc32).astype(np.float64)
-        zs = z.sum(axis=1, dtype=np.float64)
-        buf -= z
-        np.cumsum(buf, axis=1, out=buf)
-        d = buf[:, :-1]  # F_cur - F_ref at each edge, with the reference's noise not yet summing to 0
-        d += np.outer(zs, self.f).astype(np.float32)
-        neg = d < 0
-        np.abs(d, out=d)
-        w = (d @ self.c32).astype(np.float64)
-        # an interval where d changes sign integrates to (|a| + |b|) / 2 - |a| |b| / (|a| + |b|), not (|a| + |b|) / 2
-        cross = neg[:, :-1] != neg[:, 1:]
-        cross &= self.smooth
-        rows, cols = np.nonzero(cross)
-        a, b = d[rows, cols].astype(np.float64), d[rows, cols + 1].astype(np.float64)
-        w -= np.bincount(rows, self.widths[cols] * a * b / (a + b), minlength=size)
-        return w, y
-
-
-def _alias(p: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
-    """Walker's alias table of ``p`` (Vose): slot ``j`` (uniform) is kept with probability ``prob[j]``, else
-    ``alias[j]``. One pass over the slots (a few hundred), once per grid point."""
-    k = p.size
-    prob = p * k
-    alias = np.arange(k, dtype=np.intp)
-    small = [i for i in range(k) if prob[i] < 1.0]
-    large = [i for i in range(k) if prob[i] >= 1.0]
-    while small and large:
-        s, g = small.pop(), large.pop()
-        alias[s] = g
-        prob[g] -= 1.0 - prob[s]
-        (small if prob[g] < 1.0 else large).append(g)
-    prob[small + large] = 1.0  # rounding leftovers
-    return prob, alias
-
-
-def _linear_moments(wnull: WassersteinNull) -> tuple[FloatArray, float, float]:
-    """``v - E v`` (``v_s = sum_{i >= s} c_i``, what a row in slot ``s`` adds to ``sum_i c_i F(edge i)``) and its
-    second and fourth central moments under ``p``."""
-    p = np.asarray(wnull.p)
-    p = p / p.sum()
-    _, c = wnull.weights()
-    v = np.append(np.cumsum(c[::-1])[::-1], 0.0)
-    vc = v - float(p @ v)
-    return vc, float(p @ vc**2), float(p @ vc**4)
-
-
-def _fit_moments(t: FloatArray, y: FloatArray, mu2: float, ey4: float | None) -> tuple[float, float, float]:
-    """Mean, variance (n - 1) and skewness of ``t``; with ``ey4``, the raw moments ``(t, t^2, t^3)`` regressed on
-    the controls ``(y^2 - mu2, y^4 - ey4)``, whose means are exactly 0 (in units of ``sqrt(mu2)``)."""
-    sc = math.sqrt(mu2) if mu2 > 0 else max(float(t.std()), 1e-300)
-    ts = t / sc
-    x = np.stack([ts, ts * ts, ts**3], axis=1)
-    raw = x.mean(axis=0)
-    if ey4 is not None:
-        ys2 = (y / sc) ** 2
-        ctl = np.stack([ys2 - 1.0, ys2 * ys2 - ey4 / mu2**2], axis=1)
-        cmean = ctl.mean(axis=0)
-        beta = np.linalg.lstsq(ctl - cmean, x - raw, rcond=None)[0]
-        raw = raw - cmean @ beta
-    m1, m2, m3 = (float(v) for v in raw)
-    var = (m2 - m1 * m1) * t.size / (t.size - 1)
-    third = m3 - 3.0 * m1 * m2 + 2.0 * m1**3
-    skew = third / var**1.5 if var > 0 else 0.0
-    return m1 * sc, var * sc * sc, skew
+    return fit_moments(t, y, mu2, ey4 if cv else None)
 
 
 def z_moments(f: FloatArray, c: FloatArray) -> tuple[float, float]:
@@ -287,8 +192,8 @@ def reference_sd(valid: int, total: float, total_sq: float) -> float:
     mu = total / valid
     square = total_sq / valid
     var = square - mu * mu
-    if not var > 1e-9 * square:
-        return math.nan if var < 1e-9 * square and square > 0 else 0.0
+    if var <= 1e-9 * square:
+        return math.nan if square > 0 else 0.0
     return math.sqrt(var)
 
 
@@ -363,7 +268,7 @@ def w1_quantile(wnull: WassersteinNull, q: float, n: int = SIMULATE_BELOW, m: in
     by a shifted scaled chi-squared ``b + a chi2(nu)``, ``nu = 8 / skew^2`` (Pearson type III): a norm of a Gaussian
     process has a heavier upper tail than a two-moment fit gives (the 0.001 tail of a normal column's ``Z``: 3.38
     simulated, 2.86 by a scaled chi). Where a window row beyond the reference's range (:meth:`WassersteinNull.beyond`)
-    would cross it with a chance over 1e-3 of ``1 - q``, the quantile of the two together (solved by bisection)."""
+    would cross it with a chance over 1e-3 of ``1 - q``, the quantile of the two together (regula falsi)."""
     mean, var, skew = wnull.shape_at(n, m)
     if not var > 0:
         return mean
