@@ -57,6 +57,8 @@ class AutoThresholds:
         self._series: dict[tuple[str, str | None], dict[int, float]] = {}
         self._nulls: NullCache = {}
         self._values: dict[tuple[str, str, int], float | None] = {}
+        # each rule's share of a column's rate, as the evaluator splits it (``rules.alpha_shares``)
+        self._shares = R.alpha_shares(R.targets(self.rules, [None]))
 
     def _lookup(self, metric: str, column: str | None) -> dict[int, float]:
         key = (metric, column)
@@ -104,7 +106,11 @@ class AutoThresholds:
             return column_null_for(baseline, col, seg, self._nulls)
 
         context = R.AutoContext({(column, None): n}, null, self.config.false_alarm_rate)
-        return R.auto_threshold_of(R.Target(rule, column, None), context)
+        return self._threshold(R.Target(rule, column, None), context)
+
+    def _threshold(self, target: R.Target, context: R.AutoContext) -> float | None:
+        share = self._shares.get(R.Target(target.rule, target.column, None).key, 1.0)
+        return R.auto_threshold_of(target, context, alpha_scale=share)
 
     def segment_value(self, metric: str, column: str, segment: str, rows: int) -> float | None:
         """The threshold the population's ``auto`` rule would set for ``column`` in a segment's window of ``rows``
@@ -121,7 +127,7 @@ class AutoThresholds:
             return column_null_for(baseline, col, seg, self._nulls)
 
         context = R.AutoContext({(column, segment): rows}, null, self.config.false_alarm_rate)
-        return R.auto_threshold_of(R.Target(rule, column, segment), context)
+        return self._threshold(R.Target(rule, column, segment), context)
 
     def series(self, metric: str, column: str) -> list[tuple[int, float]]:
         """(window start, threshold) of every window of the column's ``metric`` series that a rule judges."""
