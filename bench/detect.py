@@ -329,11 +329,19 @@ def matched_cutoffs(
     return float(np.quantile(js, 1.0 - alpha)), w
 
 
+def _peer_statistic(peer: str, column: str) -> str:
+    """The matched-FAR column of a peer's statistic: JS for fixed JS 0.1 and NannyML (both judge the JS distance),
+    W1 for Evidently on a numerical column, JS on a categorical one (its natural-log JS orders windows the same)."""
+    numerical = next(c for c in COLUMNS if c.name == column).kind == "numerical"
+    return "W1, matched FAR" if peer == "Evidently" and numerical else "JS, matched FAR"
+
+
 def verdict(cells: list[tuple[str, str, int, dict[str, float]]], far: FarTable, alpha: float) -> list[str]:
     """Every power cell above the effect floors where a peer's rule catches more drifted windows than Driftline's
-    default, with that peer's false-alarm rate on the same column and n: a rule that cries wolf more often than
-    2 alpha is not an alpha-level test, and its extra catches are the price of its false alarms, not a better test."""
-    wins, bought = [], 0
+    default, with that peer's false-alarm rate on the same column and n (a rule that cries wolf more often than
+    2 alpha is not an alpha-level test: its extra catches are the price of its false alarms) and the power of the
+    peer's statistic at Driftline's alpha (matched FAR): what the peer's rule would catch if it kept the promise."""
+    wins, bought, beaten, worst = [], 0, 0, 0.0
     for label, column, n, rates in cells:
         if label.startswith("mean +0.05"):
             continue  # at the effect floor, not above it
@@ -343,16 +351,23 @@ def verdict(cells: list[tuple[str, str, int, dict[str, float]]], far: FarTable, 
             peer_far = far.get((column, n), {}).get(peer, math.nan)
             honest = not peer_far > 2 * alpha
             bought += not honest
+            at_alpha = rates[_peer_statistic(peer, column)]
+            gap = at_alpha - rates[DEFAULT_RULE]
+            beaten += gap > 0
+            worst = max(worst, gap)
             wins.append(
                 f"| {label} | {n:,} | {peer} | {_fmt(rates[peer])} | {_fmt(rates[DEFAULT_RULE])} | {_fmt(peer_far)} "
-                f"({peer_far / alpha:.1f}x α) | {'holds α: a real loss' if honest else 'bought with false alarms'} |"
+                f"({peer_far / alpha:.1f}x α) | {'holds α: a real loss' if honest else 'bought with false alarms'} | "
+                f"{_fmt(at_alpha)} |"
             )
     head = [
         f"### Where a peer's rule catches more than Driftline's default (above the floors): {len(wins)} cells, "
-        f"{bought} of them with the peer crying wolf at more than 2x alpha on the same column and n",
+        f"{bought} of them with the peer crying wolf at more than 2x alpha on the same column and n; at Driftline's "
+        f"alpha the peer's statistic catches more in {beaten} of them (by at most {worst:.3f})",
         "",
-        "| shift | n | peer | peer's power | Driftline default | peer's false alarms (no drift) | verdict |",
-        "|---|---:|---|---:|---:|---:|---|",
+        "| shift | n | peer | peer's power | Driftline default | peer's false alarms (no drift) | verdict | "
+        "peer's statistic at α (matched FAR) |",
+        "|---|---:|---|---:|---:|---:|---|---:|",
     ]
     return [*head, *wins, ""]
 

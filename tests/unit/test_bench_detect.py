@@ -25,17 +25,20 @@ def test_verdict_says_whether_a_peers_extra_catches_are_bought_with_false_alarms
     """A peer above the default is listed with its false-alarm rate on that column and n; above 2 alpha its catches
     are bought, within it they are a real loss; the cells at the effect floor are not judged."""
     alpha = 0.001
-    base = {r: 0.2 for r in detect.RULES}
+    base = {r: 0.2 for r in (*detect.RULES, *detect.MATCHED)}
     cells = [
         ("mean +0.1σ", "normal", 300, {**base, "Evidently": 0.5}),  # Evidently cries wolf at 0.145 there
         ("scale x1.1", "normal", 1_000, {**base, "NannyML mean+3sd": 0.3}),  # NannyML within 2 alpha there
+        ("mean +0.2σ", "10 categories", 300, {**base, "Evidently": 0.3, "JS, matched FAR": 0.25}),
         ("mean +0.05σ", "normal", 10_000, {**base, "Evidently": 0.9}),  # at the floor: not judged
         ("mean +0.2σ", "normal", 1_000, {**base, "fixed JS 0.1": 0.1}),  # below the default: not listed
     ]
-    far = {("normal", 300): {"Evidently": 0.145}, ("normal", 1_000): {"NannyML mean+3sd": 0.0015}}
+    far = {("normal", 300): {"Evidently": 0.145}, ("normal", 1_000): {"NannyML mean+3sd": 0.0015},
+           ("10 categories", 300): {"Evidently": 0.0094}}  # fmt: skip
     lines = detect.verdict(cells, far, alpha)
-    assert "2 cells, 1 of them" in lines[0]
+    # the categorical Evidently win: its statistic at alpha is JS (matched), 0.25 > the default's 0.2
+    assert "3 cells, 2 of them" in lines[0] and "catches more in 1 of them (by at most 0.050)" in lines[0]
     rows = [line for line in lines if line.startswith("| mean") or line.startswith("| scale")]
-    assert len(rows) == 2
+    assert len(rows) == 3 and rows[2].endswith("| 0.250 |")
     assert "Evidently" in rows[0] and "145.0x α" in rows[0] and "bought with false alarms" in rows[0]
     assert "NannyML" in rows[1] and "1.5x α" in rows[1] and "a real loss" in rows[1]

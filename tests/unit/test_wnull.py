@@ -4,6 +4,7 @@ threshold on raw samples of several shapes over n = 100 .. 1M, the effect floor,
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -180,4 +181,4 @@ def test_a_larger_shift_never_lowers_the_chance_to_alarm() -> None:
             hits += w > th
         rates.append(hits / reps)
     assert rates[0] < 0.01 and rates[-1] > 0.99, rates
-    assert all(b >= a for a, b in zip(rates, rates[1:], strict=False)), rates
+    assert all(b >= a for a, b in itertools.pairwise(rates)), rates
