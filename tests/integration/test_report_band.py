@@ -6,6 +6,7 @@ and the page draws the band with that value in its hover text."""
 from __future__ import annotations
 
 import calendar
+import functools
 import html
 import re
 import time
@@ -180,7 +181,9 @@ def test_one_column_rules_draw_their_own_threshold(deployed: Deployment) -> None
             ("spend-psi", "drift.psi", "monthly_spend"),
             ("plan-chi2", "drift.chi2_pvalue", "plan"),
         ):
-            expected = R.auto_threshold_of(R.Target(rules[name], col, None), context)
+            # two ``auto`` rules judge the column (feature-drift and this one): each spends half its rate, as the
+            # evaluator splits it
+            expected = R.auto_threshold_of(R.Target(rules[name], col, None), context, alpha_scale=0.5)
             assert expected is not None
             assert data.auto.value(metric, col, ws) == pytest.approx(expected, rel=1e-12), (name, h)
 
@@ -330,3 +333,63 @@ def test_band_svg_steps_gaps_and_hover() -> None:
     assert chart.index('class="band-area"') < chart.index('class="line"')  # under the lines: their hover wins
     one = line_chart(series, step=HOUR, bands=[Band("b", steps, "#123456", line=True)], y_floor=0.0)
     assert re.search(r'class="band-line" d="M[^"]*" stroke="#123456"', one)
+
+
+def test_band_after_early_looks_is_the_threshold_the_close_used() -> None:
+    """A 1-day model on the default rules (JS and W1 on a numerical feature: α/2 each): three early looks at stable
+    rows, then a late shift of ``monthly_spend`` in fewer rows than the next look needs, so only the close sees it.
+    The close spends what the looks left (``looks.close_share(3)``) of each rule's half: the band, which reads the
+    looks from the store, is exactly each closing alert's threshold; without the looks it would be lower."""
+    from driftline.core import looks as L
+
+    day = 86_400
+    config = CONFIG_YAML[: CONFIG_YAML.index("alerts:\n")].replace("  segments: [country]\n", "")
+    config = config.replace("window: 1h", "window: 1d")
+    d = Deployment(T0 + day + 60)
+    d.drop(f"models/{MODEL_ID}/config.yaml", config.encode())
+    ref = generate(20_000, seed=1, start=T0 - 7 * day, span=7 * day, id_prefix="ref")
+    d.drop(f"baselines/{MODEL_ID}/reference.parquet", encode(ref, "parquet"))
+
+    def put(name: str, n: int, hour: int, seed: int, scale: float = 1.0) -> None:
+        table = generate(n, seed=seed, start=T0 + hour * HOUR, span=HOUR - 1, id_prefix=name).drop_columns(["churned"])
+        if scale != 1.0:
+            i = table.schema.get_field_index("monthly_spend")
+            table = table.set_column(i, "monthly_spend", pc.multiply(table.column("monthly_spend"), scale))
+        d.drop(f"predictions/{MODEL_ID}/{name}.parquet", encode(table, "parquet"))
+
+    for k, (n, hour) in enumerate(((500, 1), (600, 2), (1_200, 3))):  # looks at 500, 1,100 and 2,300 rows
+        put(f"s{k}", n, hour, seed=40 + k)
+        (report,) = d.evaluate.evaluate_all(at=T0 + hour * HOUR + HOUR - 1)
+        assert report.errors == [] and report.alerts == []
+    assert d.store.looks_between(MODEL_ID, start=T0, end=T0 + day) == {T0: 3}
+    put("late", 2_000, 20, seed=50, scale=1.6)  # 4,300 rows: under the 4,600 the next look needs
+    (report,) = d.evaluate.evaluate_all(at=T0 + day + 60)
+    closing = [a for a in d.published() if a["column"] == "monthly_spend" and a["state"] == "ALARM"]
+    assert {a["rule"] for a in closing} == {"default-feature-drift", "default-feature-shift"}
+    assert all("partial" not in a["details"] for a in closing)
+
+    points = select_points(d.store.points(MODEL_ID, start=T0, end=T0 + day))
+    registry = d.registry
+    looks = d.store.looks_between(MODEL_ID, start=T0, end=T0 + day)
+    build = functools.partial(
+        _Data.build, MODEL_ID, T0, T0 + day, points, [], [], registry.config(MODEL_ID),
+        registry.current_baseline(MODEL_ID), None, None, None, 0.0,
+    )  # fmt: skip
+    with_looks, without = build(looks=looks), build()
+    assert with_looks.auto is not None and without.auto is not None
+    assert with_looks.auto.look_scale(T0) == pytest.approx(L.close_share(3))
+    for a in closing:
+        band = with_looks.auto.value(a["metric"], "monthly_spend", T0)
+        assert band == pytest.approx(a["threshold"], rel=1e-12), a["rule"]
+        assert without.auto.value(a["metric"], "monthly_spend", T0) < band  # the closed window's full share
+
+
+def test_an_open_windows_band_is_at_its_latest_looks_share() -> None:
+    """A window still open (partial points) is drawn at the share of its latest look, a closed one at its close's."""
+    from driftline.cli.report.bands import AutoThresholds
+    from driftline.core import looks as L
+
+    bands = AutoThresholds(None, None, [], {}, {10: 3, 20: 2}, open_windows={20})
+    assert bands.look_scale(10) == pytest.approx(L.close_share(3))
+    assert bands.look_scale(20) == pytest.approx(L.look_share(1))
+    assert bands.look_scale(30) == 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,24 @@ def test_default_rules_come_from_the_catalogue() -> None:
     assert got["default-missing-values"].threshold == 0.1 and not got["default-missing-values"].auto
     assert "default-no-data" in got
     assert "default-performance" not in {r.name for r in rules.default_rules(cfg, {})}
+    shift = got["default-feature-shift"]  # W1 beside JS, on the numerical features only
+    assert shift.metric == "drift.wasserstein" and shift.auto and shift.columns == ("x",)
+    columns = {"id": "id", "timestamp": "ts", "prediction": "pred", "features": {"categorical": ["c"]}}
+    only_categories = load_config_dict(_cfg(columns=columns))
+    assert "default-feature-shift" not in {r.name for r in rules.default_rules(only_categories, {})}
+
+
+def test_auto_rules_on_one_column_share_its_false_alarm_rate() -> None:
+    """``detection.false_alarm_rate`` is per column and window: the k ``auto`` rules judging a column (and segment)
+    spend 1/k of it each; fixed rules and other columns are not counted."""
+    cfg = load_config_dict(_cfg())
+    defaults = rules.default_rules(cfg, {})
+    shares = rules.alpha_shares(rules.targets(defaults, [None, "c=a"]))
+    by = {(k.split("#")[1], k.split("#")[2]): v for k, v in shares.items()}
+    assert by == {("default-feature-drift", "x"): 0.5, ("default-feature-shift", "x"): 0.5,
+                  ("default-feature-drift", "c"): 1.0}  # fmt: skip
+    fixed = [replace(r, auto=False, threshold=0.1) if r.metric == "drift.wasserstein" else r for r in defaults]
+    assert set(rules.alpha_shares(rules.targets(fixed, [None])).values()) == {1.0}
 
 
 def test_drifted_details_use_each_columns_threshold_and_the_catalogue_direction() -> None:

@@ -107,3 +107,15 @@ def test_status_records_files_runs_alarms_and_errors() -> None:
     store.finish_file("c", status="dead_lettered", reason="5 tries")
     counts = store.file_counts("m")
     assert (counts.dead_lettered, counts.processing) == (1, 0)
+
+
+def test_looks_between_reads_the_look_records_of_a_range_only() -> None:
+    """The report's early-look counts: one Query of ``OPEN#`` look records, windows in [start, end) that had a look;
+    the packed partial points in the same partition are not read as looks."""
+    store = Store(MemoryTable())
+    for ws, looks in ((0, 1), (3_600, 0), (7_200, 2), (10_800, 4)):
+        store.record_look("m", ws, looks=looks, looked_rows=100 * looks, checked="t")
+    store.put_partial_points("m", 7_200, 10_800, [], old_parts=0)
+    assert store.looks_between("m", start=3_600, end=10_800) == {7_200: 2}
+    assert store.looks_between("m", start=0, end=20_000) == {0: 1, 7_200: 2, 10_800: 4}
+    assert store.looks_between("other", start=0, end=20_000) == {}

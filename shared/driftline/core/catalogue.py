@@ -47,7 +47,8 @@ class DefaultRule:
     op: str
     threshold: float | None
     severity: str = "warning"
-    columns: Literal["features"] | None = None
+    #: the model's features, or its numerical features only
+    columns: Literal["features", "numerical_features"] | None = None
     relative: bool = False
     min_rows: int = 100
     #: built elsewhere (needs configuration this module does not read, e.g. the fairness groups)
@@ -204,8 +205,19 @@ _SPECS: tuple[MetricSpec, ...] = (
         floor=0.02,
     ),
     # in the column's units (wasserstein_binned needs the edges and tails); its ``auto`` floor is 0.05 reference
-    # standard deviations: the W1 of a 0.05-sigma mean shift is exactly that, the JS floor's effect
-    _drift("wasserstein", ("numerical",), NON_NEGATIVE, binning="fine", func=None, auto="w1", floor=0.05),
+    # standard deviations: the W1 of a 0.05-sigma mean shift is exactly that, the JS floor's effect. A default rule
+    # beside JS on numerical features: JS on 10 bins spreads its power over 9 degrees of freedom, W1 weighs how far
+    # the mass moved (2-4x JS's power on location shifts); each spends half the column's rate (rules.alpha_shares)
+    _drift(
+        "wasserstein",
+        ("numerical",),
+        NON_NEGATIVE,
+        binning="fine",
+        func=None,
+        auto="w1",
+        floor=0.05,
+        default=DefaultRule("default-feature-shift", "above", None, columns="numerical_features"),
+    ),
     _drift(
         "chi2_pvalue",
         ("categorical",),

@@ -56,7 +56,9 @@ def default_rules(config: ModelConfig, baseline_metrics: Mapping[tuple[str, str 
         d = spec.default
         if d is None or d.built_by is not None or config.task not in spec.tasks:
             continue
-        columns = config.features if d.columns == "features" else None
+        columns = {"features": config.features, "numerical_features": config.numerical_features}.get(d.columns or "")
+        if columns == ():
+            continue  # no column of that kind
         threshold = math.nan if d.threshold is None else d.threshold
         if d.relative:
             ref = baseline_metrics.get((spec.name, None))
@@ -146,6 +148,19 @@ def targets(rules: Iterable[AlertRule], segments: Iterable[str | None]) -> list[
             for col in rule.columns or (None,):
                 out.append(Target(rule, col, seg))
     return out
+
+
+def alpha_shares(targets: Iterable[Target]) -> dict[str, float]:
+    """Each ``auto`` target's share of ``detection.false_alarm_rate`` (by target key): ``1/k`` where ``k`` ``auto``
+    rules judge its column and segment. The rate is per monitored column and window (SPEC §2) whatever the number
+    of rules on it: the default rules judge a numerical feature twice (JS and W1), so each spends half, and a
+    column's false alarms stay within the rate (a union bound; the two statistics move together, so a little
+    below). Pass ``share * look share`` as :func:`judge`'s ``alpha_scale``."""
+    listed = [t for t in targets if t.rule.auto and t.column is not None]
+    count: dict[tuple[str | None, str | None], int] = {}
+    for t in listed:
+        count[(t.column, t.segment)] = count.get((t.column, t.segment), 0) + 1
+    return {t.key: 1.0 / count[(t.column, t.segment)] for t in listed}
 
 
 def judge(

@@ -312,6 +312,8 @@ class EvaluateService:
         model_id, width = config.model_id, config.window_seconds
         base = self._baseline_values(config, baseline)
         rules = self._rules(config, baseline)
+        # each ``auto`` rule's share of the column's rate, from every rule in force (a look judges fewer of them)
+        shares = R.alpha_shares(R.targets(rules, {p.segment for p in points}))
         if look is not None:
             rules = [r for r in rules if L.judged_on_open_window(r, config)]
         usual = None
@@ -329,7 +331,8 @@ class EvaluateService:
         for t in R.targets(rules, segments):
             low = volume_base is not None and t.rule.name == V.LOW_VOLUME_RULE
             against = volume_base if low and volume_base is not None else base
-            judged.append((t, R.judge(t, ws, metrics, against, auto=auto, alpha_scale=scale)))
+            share = scale * shares.get(t.key, 1.0)
+            judged.append((t, R.judge(t, ws, metrics, against, auto=auto, alpha_scale=share)))
         # each (rule, segment)'s thresholds per column in this window (``auto`` ones differ by column)
         limits: dict[tuple[str, str | None], dict[str, float]] = {}
         for t, v in judged:

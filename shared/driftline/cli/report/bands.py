@@ -9,11 +9,12 @@ null from :func:`driftline.core.autonull.column_null_for` (what the evaluator lo
 report already has: the window's rows (``volume.rows``) less the column's missing and type-error shares
 (``quality.missing_rate``, ``quality.type_error_rate``) — the profile's valid rows, exactly.
 
-What the report cannot know from the points: the early looks a window had while it was open (SPEC §4): a window
-judged at its close after ``K`` looks spends ``1/2 + 1/(2(K + 1))`` of the false-alarm rate, so its threshold is a
-little higher than the one drawn here (the closed window's full rate, what a window with no look had); the alerts'
-own thresholds are in their hover text. And windows are drawn against the current baseline: a window computed
-against an earlier one had that baseline's null.
+The rate a window's judgement spends is the evaluator's too: each ``auto`` rule's share of the column's rate
+(``rules.alpha_shares``: k rules on a column, 1/k each), times the share the early looks left (SPEC §4): a window
+judged at its close after ``K`` looks at it while it was open spends ``1/2 + 1/(2(K + 1))`` of it
+(``looks.close_share``), a window still open the share of its latest look (``looks.look_share``); the looks come from
+the store's look records (``Store.looks_between``, one Query for the page). What the report cannot know: windows
+are drawn against the current baseline, so a window computed against an earlier one had that baseline's null.
 
 A chart of 30 days of 5-minute windows has 8,640 windows, more than its pixels: the band groups consecutive windows
 into at most :data:`MAX_BUCKETS` steps, each showing the lowest and highest threshold of its windows and columns
@@ -27,6 +28,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from driftline.cli.report.svg import Band, BandStep, _fmt, _iso
+from driftline.core import looks as L
 from driftline.core import rules as R
 from driftline.core.autonull import NullCache, column_null_for
 from driftline.core.baseline import Baseline
@@ -49,6 +51,8 @@ class AutoThresholds:
         baseline: Baseline | None,
         rules: Sequence[AlertRule],
         population: Mapping[tuple[str, str | None], Sequence[tuple[int, float]]],
+        looks: Mapping[int, int] | None = None,
+        open_windows: Iterable[int] = (),
     ) -> None:
         self.config = config
         self.baseline = baseline
@@ -56,7 +60,11 @@ class AutoThresholds:
         self._population = population
         self._series: dict[tuple[str, str | None], dict[int, float]] = {}
         self._nulls: NullCache = {}
-        self._values: dict[tuple[str, str, int], float | None] = {}
+        self._values: dict[tuple[str, str, int, float], float | None] = {}
+        self._looks = dict(looks or {})
+        self._open = frozenset(open_windows)
+        # each rule's share of a column's rate, as the evaluator splits it (``rules.alpha_shares``)
+        self._shares = R.alpha_shares(R.targets(self.rules, [None]))
 
     def _lookup(self, metric: str, column: str | None) -> dict[int, float]:
         key = (metric, column)
@@ -80,6 +88,12 @@ class AutoThresholds:
         errors = self._lookup(TYPE_ERRORS, column).get(window, 0.0)
         return max(round(rows * (1.0 - missing - errors)), 0)
 
+    def look_scale(self, window: int) -> float:
+        """The share of the rate the window's judgement spent after its early looks (1: none): the close's
+        (``looks.close_share``), or for a window still open its latest look's (``looks.look_share``)."""
+        k = self._looks.get(window, 0)
+        return L.look_share(k - 1) if window in self._open and k > 0 else L.close_share(k)
+
     def value(self, metric: str, column: str, window: int) -> float | None:
         """The threshold of ``metric`` on ``column`` in the window starting at ``window``; None where no ``auto``
         rule judges it (no rule, fewer rows than ``min_rows``, no valid rows, no null in the baseline)."""
@@ -88,15 +102,15 @@ class AutoThresholds:
         if rule is None or rows is None or rows < rule.min_rows:
             return None
         n = self.valid_rows(column, window)
-        return None if n is None else self._at(rule, column, n)
+        return None if n is None else self._at(rule, column, n, self.look_scale(window))
 
-    def _at(self, rule: AlertRule, column: str, n: int) -> float | None:
-        key = (rule.metric, column, n)
+    def _at(self, rule: AlertRule, column: str, n: int, scale: float = 1.0) -> float | None:
+        key = (rule.metric, column, n, scale)
         if key not in self._values:
-            self._values[key] = self._compute(rule, column, n)
+            self._values[key] = self._compute(rule, column, n, scale)
         return self._values[key]
 
-    def _compute(self, rule: AlertRule, column: str, n: int) -> float | None:
+    def _compute(self, rule: AlertRule, column: str, n: int, scale: float) -> float | None:
         assert self.config is not None and self.baseline is not None
         baseline = self.baseline
 
@@ -104,7 +118,11 @@ class AutoThresholds:
             return column_null_for(baseline, col, seg, self._nulls)
 
         context = R.AutoContext({(column, None): n}, null, self.config.false_alarm_rate)
-        return R.auto_threshold_of(R.Target(rule, column, None), context)
+        return self._threshold(R.Target(rule, column, None), context, scale)
+
+    def _threshold(self, target: R.Target, context: R.AutoContext, scale: float = 1.0) -> float | None:
+        share = self._shares.get(R.Target(target.rule, target.column, None).key, 1.0)
+        return R.auto_threshold_of(target, context, alpha_scale=share * scale)
 
     def segment_value(self, metric: str, column: str, segment: str, rows: int) -> float | None:
         """The threshold the population's ``auto`` rule would set for ``column`` in a segment's window of ``rows``
@@ -121,7 +139,7 @@ class AutoThresholds:
             return column_null_for(baseline, col, seg, self._nulls)
 
         context = R.AutoContext({(column, segment): rows}, null, self.config.false_alarm_rate)
-        return R.auto_threshold_of(R.Target(rule, column, segment), context)
+        return self._threshold(R.Target(rule, column, segment), context)
 
     def series(self, metric: str, column: str) -> list[tuple[int, float]]:
         """(window start, threshold) of every window of the column's ``metric`` series that a rule judges."""
@@ -167,23 +185,28 @@ class AutoThresholds:
         return Band(name, tuple(steps), color, line=single is not None)
 
     def _bucket(self, metric: str, cols: Sequence[str], bucket: Sequence[int]) -> list[tuple[float, str]]:
-        """(threshold, column) at each column's smallest and largest ``n`` in the bucket's judged windows: the
-        extremes of its thresholds (monotone in ``n``: chi2-type and KS thresholds fall, a p-value's rises)."""
+        """(threshold, column) at the corners of each column's smallest and largest ``n`` and rate share in the
+        bucket's judged windows: the extremes of its thresholds (monotone in ``n`` and in the rate: chi2-type, KS and
+        W1 thresholds fall with both, a p-value's rises)."""
         out = []
         for c in cols:
             rule = self.rule_for(metric, c)
             assert rule is not None
             have = self._lookup(metric, c)
             rows = self._lookup(ROWS, None)
-            ns = [
-                n
+            judged = [
+                (n, self.look_scale(t))
                 for t in bucket
                 if t in have and rows.get(t, -1) >= rule.min_rows and (n := self.valid_rows(c, t)) is not None
             ]
-            for n in {min(ns), max(ns)} if ns else ():
-                v = self._at(rule, c, n)
-                if v is not None:
-                    out.append((v, c))
+            if not judged:
+                continue
+            ns, scales = {n for n, _ in judged}, {s for _, s in judged}
+            for n in {min(ns), max(ns)}:
+                for s in {min(scales), max(scales)}:
+                    v = self._at(rule, c, n, s)
+                    if v is not None:
+                        out.append((v, c))
         return out
 
 

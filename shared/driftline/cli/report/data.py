@@ -168,6 +168,7 @@ class _Data:
         generated_at: float,
         status: Mapping[str, Any] | None = None,
         alerted_windows: Mapping[int, tuple[Profile, Baseline | None]] | None = None,
+        looks: Mapping[int, int] | None = None,
     ) -> _Data:
         population: dict[tuple[str, str | None], dict[int, float]] = {}
         segments: dict[tuple[str, str | None, str], MetricPoint] = {}
@@ -251,7 +252,7 @@ class _Data:
             base_values,
             colors,
             tuple(slices),
-            AutoThresholds(config, baseline, rules, series),
+            AutoThresholds(config, baseline, rules, series, looks, {t for (*_, t) in partial}),
         )
 
     # -- derived views --

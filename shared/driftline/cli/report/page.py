@@ -106,6 +106,7 @@ def render_report(container: Container, model_id: str, *, start: int, end: int) 
         window_baseline=window_baseline,
         status=_attempt(lambda: model_status(container, model_id)),
         alerted_windows=_alerted_windows(container, model_id, alerts, baseline),
+        looks=_attempt(functools.partial(container.store.looks_between, model_id, start=start, end=end)),
     )
 
 
@@ -147,6 +148,7 @@ def render_report_from_data(
     generated_at: float | None = None,
     status: Mapping[str, Any] | None = None,
     alerted_windows: Mapping[int, tuple[Profile, Baseline | None]] | None = None,
+    looks: Mapping[int, int] | None = None,
 ) -> str:
     """The HTML page from already-loaded data; pure (no I/O).
 
@@ -155,7 +157,8 @@ def render_report_from_data(
     ``window_profile``: the population profile of the window ``window_start`` (the latest with drift metrics),
     compared with ``window_baseline`` (default ``baseline``) for the distribution charts; ``status``: the object of
     ``driftline status --format json`` (freshness, files, the evaluator); ``alerted_windows``: the population
-    profiles (and baselines) of windows with drift alarms, for their distribution charts."""
+    profiles (and baselines) of windows with drift alarms, for their distribution charts; ``looks``: the early looks
+    each window had while open (``Store.looks_between``), for the ``auto`` thresholds' share of the rate."""
     data = _Data.build(
         model_id,
         start,
@@ -171,6 +174,7 @@ def render_report_from_data(
         time.time() if generated_at is None else generated_at,
         status,
         alerted_windows,
+        looks,
     )
     return _page(data)
 

@@ -90,6 +90,19 @@ class PointsMixin(StoreBase):
         """The looks made at a window while it was open (none: ``looks == 0``); rows and token are not read."""
         return _open_window(window_start, {}, self.table.get(f"OPEN#{model_id}", f"L#{ws_key(window_start)}") or {})
 
+    def looks_between(self, model_id: str, *, start: int, end: int) -> dict[int, int]:
+        """The early looks each window starting in ``[start, end)`` had while it was open (windows with none are
+        absent): one Query of the small look records, for the report's thresholds."""
+        items = self.table.query(
+            f"OPEN#{model_id}", sk_from=f"L#{ws_key(start)}", sk_to=f"L#{ws_key(max(end - 1, start))}"
+        )
+        out: dict[int, int] = {}
+        for i in items:
+            looks = int(i.get("looks", 0))
+            if looks > 0:
+                out[int(str(i["sk"])[2:]) - KEY_EPOCH_OFFSET] = looks
+        return out
+
     def record_look(
         self, model_id: str, window_start: int, *, looks: int, looked_rows: int, checked: str, parts: int | None = None
     ) -> None:
