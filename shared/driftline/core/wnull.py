@@ -150,6 +150,7 @@ def simulate_w1(
     :data:`CV_KURTOSIS` (rare far rows: a power-law tail at small ``n``) the 3,000 tables are averaged plainly."""
     p = np.asarray(wnull.p)
     p = p / p.sum()
+    n, m = max(n, 1), max(m, 1)
     key = [zlib.crc32(p.tobytes()), zlib.crc32(np.asarray(wnull.widths).tobytes()), m, n]
     rng = np.random.default_rng(key)
     _, c = wnull.weights()
@@ -269,6 +270,7 @@ def w1_quantile(wnull: WassersteinNull, q: float, n: int = SIMULATE_BELOW, m: in
     process has a heavier upper tail than a two-moment fit gives (the 0.001 tail of a normal column's ``Z``: 3.38
     simulated, 2.86 by a scaled chi). Where a window row beyond the reference's range (:meth:`WassersteinNull.beyond`)
     would cross it with a chance over 1e-3 of ``1 - q``, the quantile of the two together (regula falsi)."""
+    n, m = max(n, 1), max(m, 1)
     mean, var, skew = wnull.shape_at(n, m)
     if not var > 0:
         return mean
@@ -277,7 +279,7 @@ def w1_quantile(wnull: WassersteinNull, q: float, n: int = SIMULATE_BELOW, m: in
     bulk = mean + a * (chi2_ppf(q, nu) - nu)
     # a row beyond the reference's range (n / (m + 1) of them a window, core.wtail) adds its distance / n to W1
     beyond = wnull.beyond(m) if m < 1 << 60 else (None, None)
-    rows, scale = n / (m + 1.0), n * math.sqrt(1.0 / max(n, 1) + 1.0 / m)
+    rows, scale = n / (m + 1.0), n * math.sqrt(1.0 / n + 1.0 / m)
 
     def sf(t: float) -> float:
         return chi2_sf((t - mean) / a + nu, nu) + jump_sf(beyond, rows, (t - mean) * scale)  # type: ignore[arg-type]
