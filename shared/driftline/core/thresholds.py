@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from driftline.core.chi2 import NULL_GRID, chi2_ppf  # their home is core/chi2.py (wnull needs them too)
+from driftline.core.lattice import rare_slot_floor
 from driftline.core.stats import PSI_EPSILON, chi2_sf
 from driftline.core.wnull import WassersteinNull, wasserstein_threshold
 
@@ -362,7 +363,20 @@ def chi2_type_threshold(stat: str, n: int, null: ColumnNull, alpha: float) -> fl
         else:
             scale, nu = var / (2.0 * mean), 2.0 * mean * mean / var
             t = scale * chi2_ppf(1.0 - alpha, nu)
-    return from_squared(stat, h * t * null.phi(n))
+    fitted_value = from_squared(stat, h * t * null.phi(n))
+    if fitted is None:
+        return fitted_value  # every expected count large: no rare slot
+    # rare slots make the null a lattice the continuous fit misses (core/lattice.py)
+    return rare_slot_floor(null.probs, n, null.m, alpha, fitted_value, lambda r, c: metric_scale(stat, r, c))
+
+
+def metric_scale(stat: str, ref: FloatArray, cur: FloatArray) -> FloatArray:
+    """PSI, the JS distance (base 2) or the Hellinger distance of each row pair (proportions): the metric's own
+    scale, as :func:`from_squared` gives thresholds."""
+    s = batch_stats(ref, cur)[stat]
+    if stat == "jensen_shannon":
+        return np.sqrt(s / math.log(2.0))
+    return np.sqrt(s) if stat == "hellinger" else s
 
 
 def ks_critical(n: int, m: int, alpha: float, *, phi: float = 1.0) -> float:
