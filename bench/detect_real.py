@@ -300,7 +300,7 @@ def verdict(k: int, n: int, alpha: float) -> str:
     lo, hi = clopper_pearson(k, n)
     if lo > 2.0 * alpha:
         return "**ABOVE 2x α**"
-    return "ok" if hi >= alpha or k == 0 else "below α"
+    return "ok" if hi >= alpha else "below α"
 
 
 def shape(data: Data, column: str) -> str:
@@ -336,7 +336,7 @@ def table_lines(cells: Sequence[Cell], data: dict[str, Data]) -> list[str]:
         rate = k / tot if tot else math.nan
         lo, hi = clopper_pearson(k, tot) if tot else (math.nan, math.nan)
         worst = max(c.judged, key=lambda col: (c.alarms[col] / c.judged[col], col), default=None)
-        wtxt = "-" if worst is None else f"{worst} ({c.alarms[worst]} / {c.judged[worst]})"
+        wtxt = "-" if worst is None or not c.alarms[worst] else f"{worst} ({c.alarms[worst]} / {c.judged[worst]})"
         lines.append(
             f"| {c.dataset} | {d.rows:,} | {len(d.numerical)} + {len(d.categorical)} | {c.n:,} | {c.windows:,} | "
             f"{tot:,} | {k:,} | {_pct(rate)} | {_pct(lo)} – {_pct(hi)} | {rate / c.alpha:.2f} | {wtxt} | "
@@ -365,8 +365,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--alpha", type=float, default=0.01, help="detection.false_alarm_rate of the main table")
     ap.add_argument("--alpha2", type=float, default=0.001, help="the subset's rate (0: skip that table)")
     ap.add_argument("--column-windows", type=int, default=6_000, help="column-windows per (data set, n) cell")
-    ap.add_argument("--subset-column-windows", type=int, default=40_000, help="per cell of the --alpha2 table")
-    ap.add_argument("--values", type=int, default=40_000_000, help="values (rows x columns) drawn per cell at most")
+    ap.add_argument("--subset-column-windows", type=int, default=30_000, help="per cell of the --alpha2 table")
+    ap.add_argument("--values", type=int, default=24_000_000, help="values (rows x columns) drawn per cell at most")
     ap.add_argument("--references", type=int, default=3, help="reference draws (baselines) per data set")
     ap.add_argument("--datasets", default=",".join(LOADERS), help="comma-separated, of: " + ", ".join(LOADERS))
     ap.add_argument("--ns", default=",".join(str(n) for n in NS), help="window rows")
