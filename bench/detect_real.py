@@ -40,8 +40,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.real_data import LOADERS, Data
 from driftline.core import rules as R
-from driftline.core.autonull import NullCache, auto_context
+from driftline.core.autonull import NullCache, auto_context, column_null_for
 from driftline.core.baseline import Baseline
 from driftline.core.config import ModelConfig, load_config_dict
 from driftline.core.looks import close_share
@@ -55,98 +56,27 @@ MAX_FILE_WINDOWS = 200  # windows per prediction file (the profiles of one file 
 MAX_FILE_ROWS = 2_000_000
 OUT = Path(__file__).parent / "results" / "detect_real.md"
 # data set -> n of the alpha = 0.001 table (columns x windows enough to see 2x)
-SUBSET = (("digits", 300), ("breast_cancer", 1_000), ("seattle_weather", 1_000), ("airports", 300))
-
-
-@dataclass(frozen=True)
-class Data:
-    """A real table: its columns (numpy arrays), which are numerical / categorical features, and the prediction."""
-
-    name: str
-    source: str
-    columns: dict[str, np.ndarray]
-    numerical: tuple[str, ...]
-    categorical: tuple[str, ...]
-    prediction: np.ndarray
-
-    @property
-    def rows(self) -> int:
-        return int(self.prediction.size)
-
-    def table(self) -> pa.Table:
-        cols = {c: pa.array(self.columns[c]) for c in (*self.numerical, *self.categorical)}
-        cols["prediction"] = pa.array(self.prediction.astype(np.float64))
-        return pa.table(cols)
-
-
-def _sklearn(name: str) -> Data | None:
-    try:
-        from sklearn import datasets
-    except ModuleNotFoundError:
-        return None
-    if name == "digits":  # 8x8 images: 64 integer pixels 0..16, many all but constant; the digit as a code
-        b = datasets.load_digits()
-        cols = {f"px_{i // 8}_{i % 8}": b.data[:, i].astype(np.int64) for i in range(64)}
-        cols["digit"] = b.target.astype(np.int64)
-        return Data(name, "sklearn load_digits", cols, tuple(cols)[:64], ("digit",), b.target)
-    if name == "diabetes":  # raw (unscaled): age, sex (1/2, a code), bmi, bp, six serum measures
-        b = datasets.load_diabetes(scaled=False)
-        cols = {f: b.data[:, i] for i, f in enumerate(b.feature_names)}
-        cols["sex"] = cols["sex"].astype(np.int64)
-        numerical = tuple(f for f in b.feature_names if f != "sex")
-        return Data(name, "sklearn load_diabetes(scaled=False)", cols, numerical, ("sex",), b.target)
-    loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}[name]
-    b = loader()
-    names = [str(f).replace(" ", "_") for f in b.feature_names]
-    cols = {f: b.data[:, i] for i, f in enumerate(names)}
-    label = "diagnosis" if name == "breast_cancer" else "cultivar"
-    cols[label] = b.target.astype(np.int64)
-    return Data(name, f"sklearn load_{name}", cols, tuple(names), (label,), b.target)
-
-
-def _vega(name: str) -> Data | None:
-    try:
-        from vega_datasets import local_data
-    except ModuleNotFoundError:
-        return None
-    df = getattr(local_data, name)()
-    cols: dict[str, np.ndarray] = {}
-    categorical: tuple[str, ...]
-    if name == "seattle_weather":  # daily 2012-2015: precipitation (mostly 0, skewed), temperatures, wind
-        numerical = ("precipitation", "temp_max", "temp_min", "wind")
-        cols["weather"] = df["weather"].to_numpy(dtype=object)
-        cols["month"] = df["date"].dt.month.to_numpy(dtype=np.int64)
-        categorical = ("weather", "month")
-    elif name in ("sf_temps", "seattle_temps"):  # hourly temperatures over a year (0.1 degree steps)
-        numerical = ("temp",)
-        cols["hour"] = df["date"].dt.hour.to_numpy(dtype=np.int64)
-        categorical = ("hour",)
-    elif name == "airports":  # US airports: coordinates with far outliers (Alaska, Pacific); state, city
-        numerical = ("latitude", "longitude")
-        for c in ("state", "country", "city"):
-            cols[c] = df[c].astype(object).where(df[c].notna(), None).to_numpy(dtype=object)
-        categorical = ("state", "country", "city")
-    else:  # cars: integer-valued cylinders, missing mpg and horsepower, few hundred rows
-        numerical = ("Miles_per_Gallon", "Cylinders", "Displacement", "Horsepower", "Weight_in_lbs", "Acceleration")
-        cols["Origin"] = df["Origin"].to_numpy(dtype=object)
-        categorical = ("Origin",)
-    for c in numerical:
-        cols[c] = df[c].to_numpy(dtype=np.float64)
-    pred = cols[numerical[0]]
-    return Data(name, f"vega_datasets local_data.{name}", cols, numerical, categorical, np.nan_to_num(pred))
-
-
-LOADERS: dict[str, Callable[[], Data | None]] = {
-    "digits": lambda: _sklearn("digits"),
-    "breast_cancer": lambda: _sklearn("breast_cancer"),
-    "diabetes": lambda: _sklearn("diabetes"),
-    "wine": lambda: _sklearn("wine"),
-    "seattle_weather": lambda: _vega("seattle_weather"),
-    "sf_temps": lambda: _vega("sf_temps"),
-    "seattle_temps": lambda: _vega("seattle_temps"),
-    "airports": lambda: _vega("airports"),
-    "cars": lambda: _vega("cars"),
-}
+SUBSET = (
+    ("digits", 300),
+    ("digits_edges", 100),
+    ("digits_edges", 300),
+    ("digits_edges", 1_000),
+    ("breast_cancer", 1_000),
+    ("seattle_weather", 1_000),
+    ("airports", 300),
+)
+# the main table's data sets (digits_edges: only in the alpha2 subset, unless asked for)
+MAIN = (
+    "digits",
+    "breast_cancer",
+    "diabetes",
+    "wine",
+    "seattle_weather",
+    "sf_temps",
+    "seattle_temps",
+    "airports",
+    "cars",
+)
 
 
 def config_for(data: Data, alpha: float) -> ModelConfig:
@@ -204,6 +134,7 @@ class Cell:
     judged: Counter[str] = field(default_factory=Counter)
     alarms: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, metric) -> alarms
+    notes: dict[str, str] = field(default_factory=dict)  # column -> its null's shape (columns that alarmed)
     seconds: float = 0.0
 
     @property
@@ -244,7 +175,9 @@ def judge_windows(
         for (ws, seg), prof in sorted(result.profiles.items(), key=lambda kv: kv[0][0]):
             assert seg is None, "no segments are configured"
             points = window_points(prof, ref.baseline, config, window_start=ws, segment=None)
-            auto = auto_context(ref.baseline, {None: prof}, config.monitored_columns, config.false_alarm_rate, ref.nulls)
+            auto = auto_context(
+                ref.baseline, {None: prof}, config.monitored_columns, config.false_alarm_rate, ref.nulls
+            )
             metrics = {(p.metric, p.column, p.segment): (p.value, p.rows) for p in points}
             alarmed, judged = set(), set()
             for t in drift:
@@ -282,9 +215,28 @@ def run_dataset(
         for k, ref in enumerate(refs):
             share = windows // references + (k < windows % references)
             judge_windows(cell, config, ref, table, n, share, rng, transform)
+        cell.notes = {col: slot_note(refs[0], col, n) for col in cell.alarms}
         cell.seconds = time.perf_counter() - started
         cells.append(cell)
     return cells
+
+
+def slot_note(ref: Reference, column: str, n: int) -> str:
+    """What a column's null rests on at ``n``: its rarest compared slot's expected rows per window (below
+    ``MIN_EXPECTED`` the null is simulated and fitted by two moments), its overdispersion, its kept categories."""
+    null = column_null_for(ref.baseline, column, None, ref.nulls)
+    parts = []
+    if null is not None:
+        how = "chi2" if null.chi2_valid(n) else "simulated null, 2-moment fit"
+        parts.append(f"{null.df + 1} slots, the rarest {n * null.p_min:.2g} expected rows a window ({how})")
+        if null.tau2 > 0:
+            parts.append(f"overdispersion phi {null.phi(n):.2f}")
+    slots = ref.baseline.spec.categorical.get(column)
+    if slots is not None and slots.truncated:
+        prof = ref.baseline.population.categorical[column]
+        other = prof.counts[slots.other_slot] / max(prof.valid, 1)
+        parts.append(f"{len(slots.categories)} categories kept by reference count, 'other' {other:.0%}")
+    return "; ".join(parts)
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.99) -> tuple[float, float]:
@@ -314,9 +266,8 @@ def shape(data: Data, column: str) -> str:
     sd = float(x.std())
     skew = float(np.mean((x - x.mean()) ** 3) / sd**3) if sd > 0 else math.nan
     missing = 1.0 - x.size / v.size
-    return (
-        f"{vals.size} distinct, top value {counts.max() / x.size:.0%}, skew {skew:.1f}"
-        + (f", {missing:.0%} missing" if missing else "")
+    return f"{vals.size} distinct, top value {counts.max() / x.size:.0%}, skew {skew:.1f}" + (
+        f", {missing:.0%} missing" if missing else ""
     )
 
 
@@ -352,10 +303,13 @@ def flagged(cells: Sequence[Cell], data: dict[str, Data]) -> list[str]:
         for col, judged in sorted(c.judged.items()):
             k = c.alarms[col]
             if k and clopper_pearson(k, judged)[0] > 2.0 * c.alpha:
-                rules = ", ".join(f"{mt} {c.by_rule[(col, mt)]}" for mt in ("drift.jensen_shannon", "drift.wasserstein"))
+                rules = ", ".join(
+                    f"{mt} {c.by_rule[(col, mt)]}" for mt in ("drift.jensen_shannon", "drift.wasserstein")
+                )
                 out.append(
                     f"- {c.dataset} `{col}` at n = {c.n:,}, α = {c.alpha}: {k} / {judged} windows "
-                    f"({k / judged / c.alpha:.1f}x α; by rule: {rules}); shape: {shape(data[c.dataset], col)}"
+                    f"({k / judged / c.alpha:.1f}x α; by rule: {rules}); shape: {shape(data[c.dataset], col)}; "
+                    f"null: {c.notes.get(col, '')}"
                 )
     return out
 
@@ -368,7 +322,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--subset-column-windows", type=int, default=30_000, help="per cell of the --alpha2 table")
     ap.add_argument("--values", type=int, default=24_000_000, help="values (rows x columns) drawn per cell at most")
     ap.add_argument("--references", type=int, default=3, help="reference draws (baselines) per data set")
-    ap.add_argument("--datasets", default=",".join(LOADERS), help="comma-separated, of: " + ", ".join(LOADERS))
+    ap.add_argument("--datasets", default=",".join(MAIN), help="comma-separated, of: " + ", ".join(LOADERS))
     ap.add_argument("--ns", default=",".join(str(n) for n in NS), help="window rows")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--full", action="store_true", help="5x the column-windows, 5 reference draws")
@@ -388,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = tuple(int(x) for x in args.ns.split(","))
     data: dict[str, Data] = {}
     skipped = []
-    for name in args.datasets.split(","):
+    wanted = args.datasets.split(",")
+    for name in dict.fromkeys([*wanted, *(s for s, _ in SUBSET if args.alpha2 > 0 and wanted == list(MAIN))]):
         if name not in LOADERS:
             raise SystemExit(f"unknown data set {name!r} (known: {', '.join(LOADERS)})")
         loaded = LOADERS[name]()
@@ -398,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             data[name] = loaded
     cells: list[Cell] = []
     for d in data.values():
+        if d.name not in wanted:
+            continue  # only in the alpha2 subset
         cells += run_dataset(d, ns, args.alpha, args.column_windows, args.references, args.seed, args.values)
     subset: list[Cell] = []
     if args.alpha2 > 0:
