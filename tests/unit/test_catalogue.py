@@ -219,6 +219,11 @@ def test_drifted_details_use_each_columns_threshold_and_the_catalogue_direction(
     got = drifted_details(
         "drift.jensen_shannon", flat, segment=None, threshold=0.1, exclude="a", per_column={"b": 0.06, "c": 0.2}
     )
-    assert got == {"drifted_columns": [{"column": "b", "value": 0.08}]}
+    assert got == {"drifted_columns": [{"column": "b", "value": 0.08, "threshold": 0.06}]}
     low = drifted_details("drift.chi2_pvalue", flat, segment=None, threshold=0.001, exclude=None)
-    assert low == {"drifted_columns": [{"column": "a", "value": 0.0001}]}
+    assert low == {"drifted_columns": [{"column": "a", "value": 0.0001, "threshold": 0.001}]}
+    # worst first is furthest beyond its own threshold: W1 is in each column's units, raw values do not compare
+    w1 = [("drift.wasserstein", "spend", None, 40.0), ("drift.wasserstein", "tenure", None, 3.0)]
+    got = drifted_details("drift.wasserstein", w1, segment=None, threshold=1.0, exclude=None,
+                          per_column={"spend": 25.0, "tenure": 0.5})  # fmt: skip
+    assert [d["column"] for d in got["drifted_columns"]] == ["tenure", "spend"]  # 6x its threshold, then 1.6x

@@ -179,7 +179,16 @@ class NumericBins:
         extra = _sorted_quantiles(x, np.concatenate((tail, 1.0 - tail)))
         top = np.nextafter(q[-1], np.inf)
         edges = _distinct(np.concatenate((q, extra, [top])))
-        coarse = _distinct(np.concatenate((q[:: fine_bins // coarse_bins], [top])))
+        coarse_q = q[:: fine_bins // coarse_bins]
+        coarse = _distinct(np.concatenate((coarse_q, [top])))
+        # A value with mass of its own (at two consecutive quantiles: a fine step of the reference, or a coarse step
+        # for the coarse bins) gets an interval of its own, [v, nextafter(v)), where it would share one with other
+        # values: the zeros of a zero-inflated column, the constant of a near-constant one. Else its mass and the
+        # rarer values beside it are one slot, and a change of either is invisible (80% zeros: 2 coarse slots).
+        heavy_coarse = _shared(x, coarse, _repeated(coarse_q))
+        heavy = np.concatenate((_shared(x, edges, _repeated(q)), heavy_coarse))  # coarse edges stay fine edges
+        edges = _distinct(np.concatenate((edges, np.nextafter(heavy, np.inf))))
+        coarse = _distinct(np.concatenate((coarse, np.nextafter(heavy_coarse, np.inf))))
         # interval i = [edges[i], edges[i+1]); an atom when its largest reference value is its left edge
         ends = np.searchsorted(x, edges, side="left")  # x[ends[i]:ends[i+1]] lie in interval i
         filled = ends[1:] > ends[:-1]
@@ -187,6 +196,21 @@ class NumericBins:
         largest[filled] = x[ends[1:][filled] - 1]
         atoms = largest == edges[:-1]
         return cls(edges, coarse, float(q[0]), float(q[-1]), atoms)
+
+
+def _repeated(q: FloatArray) -> FloatArray:
+    """The values found at two consecutive quantiles of ``q`` (sorted)."""
+    return _distinct(q[:-1][q[1:] == q[:-1]])
+
+
+def _shared(x: FloatArray, edges: FloatArray, values: FloatArray) -> FloatArray:
+    """Those of ``values`` (each an edge) whose interval holds other values of ``x`` (sorted) too."""
+    if values.size == 0:
+        return values
+    i = np.searchsorted(edges, values)
+    ends = edges[np.minimum(i + 1, edges.size - 1)]
+    largest = x[np.maximum(np.searchsorted(x, ends, side="left") - 1, 0)]
+    return values[largest > values]
 
 
 def _distinct(values: FloatArray) -> FloatArray:

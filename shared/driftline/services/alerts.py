@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,8 +134,12 @@ def email_text(alert: Alert) -> str:
         ]
         drifted = alert.details.get("drifted_columns")
         if drifted:
-            lines += ["", "Other drifted columns in this window, worst first:"]
-            lines += [f"  {d['column']}: {_fmt(d['value'])}" for d in drifted[:10]]
+            lines += ["", "Other drifted columns in this window, furthest beyond their threshold first:"]
+            lines += [
+                f"  {d['column']}: {_fmt(d['value'])}"
+                + (f" (threshold {_fmt(d['threshold'])})" if d.get("threshold") is not None else "")
+                for d in drifted[:10]
+            ]
     lines += ["", f"Evaluated at {p['evaluated_at']} by Driftline."]
     return "\n".join(lines)
 
@@ -229,9 +234,11 @@ def drifted_details(
     among: Sequence[str] | None = None,
     per_column: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """For drift alerts: the other columns of the window over the threshold on the same metric, worst first —
-    among the rule's own columns when it names them. ``per_column``: each column's own threshold in this window
-    (``auto`` rules), where known; ``threshold`` for the others."""
+    """For drift alerts: the other columns of the window over the threshold on the same metric, each with its
+    threshold, worst first — the furthest beyond its own threshold (a ratio: ``auto`` thresholds differ by column,
+    and ``drift.wasserstein`` is in each column's units, so raw values do not compare) — among the rule's own
+    columns when it names them. ``per_column``: each column's own threshold in this window (``auto`` rules), where
+    known; ``threshold`` for the others."""
     if not metric.startswith("drift.") or threshold is None:
         return {}
     spec = catalogue.spec_for(metric)
@@ -242,9 +249,15 @@ def drifted_details(
         if m == metric and s == segment and c and c != exclude and (among is None or c in among)
     ]
     limits = per_column or {}
-    bad = [(c, v) for c, v in rows if _beyond(v, limits.get(c, threshold), lower_is_worse=lower_is_worse)]
-    bad.sort(key=lambda cv: cv[1], reverse=not lower_is_worse)
-    return {"drifted_columns": [{"column": c, "value": v} for c, v in bad]}
+    bad = [(c, v, t) for c, v in rows if _beyond(v, t := limits.get(c, threshold), lower_is_worse=lower_is_worse)]
+    bad.sort(key=lambda cvt: _excess(cvt[1], cvt[2], lower_is_worse=lower_is_worse), reverse=True)
+    return {"drifted_columns": [{"column": c, "value": v, "threshold": t} for c, v, t in bad]}
+
+
+def _excess(value: float, threshold: float, *, lower_is_worse: bool) -> float:
+    """How far beyond its threshold a value is, as a ratio (larger: worse)."""
+    worse, limit = (threshold, value) if lower_is_worse else (value, threshold)
+    return worse / limit if limit > 0 else math.inf
 
 
 def _beyond(value: float, threshold: float, *, lower_is_worse: bool) -> bool:
