@@ -42,6 +42,29 @@ def time_window(n: int, profiles: dict[str | None, Profile], baseline: Baseline)
     return t1 - t0, time.perf_counter() - t1, count
 
 
+def cold_thresholds(baseline: Baseline, rows: int) -> dict[str, float]:
+    """CPU seconds of the default ``auto`` rules' thresholds of one window of ``rows`` rows in a fresh process state
+    (no null cached), per rule: what the first window of a model costs a cold evaluator, once per baseline."""
+    from driftline.core import rules as R
+    from driftline.core.autonull import column_null_for
+
+    cfg = load_config_file(gen.BENCH_DIR / "config.yaml")
+    targets = R.targets(R.default_rules(cfg, {}), [None])
+    shares = R.alpha_shares(targets)
+    cache: dict = {}  # type: ignore[type-arg]
+    out: dict[str, float] = {}
+    for t in targets:
+        if not t.rule.auto or t.column is None:
+            continue
+        context = R.AutoContext(
+            {(t.column, None): rows}, lambda c, s: column_null_for(baseline, c, s, cache), cfg.false_alarm_rate
+        )
+        started = time.process_time()
+        R.auto_threshold_of(t, context, alpha_scale=shares[t.key])
+        out[t.rule.name] = out.get(t.rule.name, 0.0) + time.process_time() - started
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,1000,10000")
@@ -52,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     for n in (int(s) for s in args.sizes.split(",")):
         merge_s, metrics_s, count = time_window(n, profiles, baseline)
         print(f"| {n:,} | {merge_s:.3f} | {metrics_s:.3f} | {merge_s + metrics_s:.3f} | {count:,} |")
+    print()
+    print("| window rows | cold thresholds of the default rules, CPU s (once per baseline and process) |")
+    print("|---|---|")
+    for rows in (300, 5_000):
+        cost = cold_thresholds(baseline, rows)
+        print(f"| {rows:,} | " + ", ".join(f"{name} {sec:.2f}" for name, sec in sorted(cost.items())) + " |")
     return 0
 
 
