@@ -53,6 +53,7 @@ bench-peers: $(STAMP)
 bench-detect: $(STAMP)
 	$(BIN)/python -m bench.detect
 	$(BIN)/python -m bench.early
+	$(BIN)/python -m bench.detect_real
 
 load: $(STAMP)
 	$(BIN)/python -m bench.load
