@@ -144,6 +144,8 @@ class ColumnNull:
     #: profile when the null is looked up (not stored with the baseline: its inputs are)
     wasserstein: WassersteinNull | None = field(default=None, compare=False, repr=False)
     _points: dict[int, dict[str, tuple[float, float]]] = field(default_factory=dict, compare=False, repr=False)
+    #: thresholds past the rare slots' steps (core/lattice.py), by (statistic, n, alpha, fitted threshold)
+    _floors: dict[tuple[str, int, float, float], float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def df(self) -> int:
@@ -366,8 +368,15 @@ def chi2_type_threshold(stat: str, n: int, null: ColumnNull, alpha: float) -> fl
     fitted_value = from_squared(stat, h * t * null.phi(n))
     if fitted is None:
         return fitted_value  # every expected count large: no rare slot
-    # rare slots make the null a lattice the continuous fit misses (core/lattice.py)
-    return rare_slot_floor(null.probs, n, null.m, alpha, fitted_value, lambda r, c: metric_scale(stat, r, c))
+    # rare slots make the null a lattice the continuous fit misses (core/lattice.py); memoised: a window's n recurs
+    key = (stat, n, alpha, fitted_value)
+    if key not in null._floors:
+        if len(null._floors) > 4_096:
+            null._floors.clear()
+        null._floors[key] = rare_slot_floor(
+            null.probs, n, null.m, alpha, fitted_value, lambda r, c: metric_scale(stat, r, c)
+        )
+    return null._floors[key]
 
 
 def metric_scale(stat: str, ref: FloatArray, cur: FloatArray) -> FloatArray:
