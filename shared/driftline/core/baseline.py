@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from driftline.core.bins import CategoricalSlots, NumericBins
 from driftline.core.config import ModelConfig
 from driftline.core.errors import BaselineError
 from driftline.core.profile import Profile
+from driftline.core.selection import selection_tau2
 from driftline.core.thresholds import ColumnNull, column_null
 
 FloatArray = NDArray[np.float64]
@@ -83,6 +85,9 @@ class ReferenceSampler:
         self._groups: dict[str, dict[str, int]] = {c: {} for c in config.sensitive_columns}
         self._category_cap = max(10 * settings.max_categories, 10_000)
         self._truncated: set[str] = set()
+        #: per categorical column past ``max_categories``: its kept categories' selection bias as overdispersion
+        #: (``core.selection``), set by :meth:`freeze`
+        self.selection: dict[str, float] = {}
         self.rows = 0
 
     def add_rows(self, n: int) -> None:
@@ -166,6 +171,8 @@ class ReferenceSampler:
             if not counts:
                 raise BaselineError(f"column {col!r} has no value in the reference data")
             slots = CategoricalSlots.from_counts(counts, max_categories=s.max_categories)
+            if slots.truncated:  # the kept categories were chosen by the reference's counts (core/selection.py)
+                self.selection[col] = selection_tau2(list(counts.values()), s.max_categories, seed=self._seed)
             if col in self._truncated:
                 slots = CategoricalSlots(slots.categories, True)
             categorical[col] = slots
@@ -412,15 +419,23 @@ def null_counts(spec: BinSpec, profile: Profile, column: str) -> FloatArray | No
 
 
 def reference_nulls(
-    spec: BinSpec, population: Profile, chunks: list[Profile], columns: tuple[str, ...]
+    spec: BinSpec,
+    population: Profile,
+    chunks: list[Profile],
+    columns: tuple[str, ...],
+    selection: Mapping[str, float] | None = None,
 ) -> dict[str, ColumnNull]:
     """The null of every column with reference values, with the overdispersion of the reference's chunks (in the
-    order the rows came); its simulation, where expected counts are small, runs lazily in the evaluator."""
+    order the rows came) plus, for a categorical column past ``max_categories``, its kept categories' selection
+    bias (``selection``: ``ReferenceSampler.selection``); its simulation, where expected counts are small, runs
+    lazily in the evaluator."""
     out: dict[str, ColumnNull] = {}
     for col in columns:
         counts = null_counts(spec, population, col)
         if counts is None or counts.sum() <= 0:
             continue
         parts = [c for c in (null_counts(spec, chunk, col) for chunk in chunks) if c is not None]
-        out[col] = column_null(counts, parts)
+        null = column_null(counts, parts)
+        extra = (selection or {}).get(col, 0.0)
+        out[col] = replace(null, tau2=null.tau2 + extra) if extra > 0 else null
     return out

@@ -205,7 +205,7 @@ def build_baseline(
     if calibration is not None:
         for col, scores in reference[None].performance.group_scores.items():
             groups[col] = group_calibrations(calibration, scores)
-    nulls = reference_nulls(spec, reference[None], chunks, config.monitored_columns)
+    nulls = reference_nulls(spec, reference[None], chunks, config.monitored_columns, sampler.selection)
     return Baseline(
         bid, config.model_id, created_at, spec, reference, calibration, tuple(names), nulls, group_calibration=groups
     )
