@@ -165,6 +165,11 @@ def test_real_drift_in_large_windows_alarms_in_its_first_window() -> None:
     assert sorted(a["rule"] for a in first_alarm) == list(DRIFT_RULES)
     js = next(a for a in first_alarm if a["rule"] == "default-feature-drift")
     assert js["threshold"] < first and js["threshold"] < 0.05
+    # one shift, two alerts: each names the other rule, its value and threshold
+    w1 = next(a for a in first_alarm if a["rule"] == "default-feature-shift")
+    other = {"rule": "default-feature-shift", "metric": "drift.wasserstein"}
+    assert js["details"]["other_rules"] == [{**other, "value": w1["value"], "threshold": w1["threshold"]}]
+    assert [o["rule"] for o in w1["details"]["other_rules"]] == ["default-feature-drift"]
     # the stable columns stay quiet
     assert {a["column"] for a in alarms} == {"num_0"}
 

@@ -227,3 +227,16 @@ def test_drifted_details_use_each_columns_threshold_and_the_catalogue_direction(
     got = drifted_details("drift.wasserstein", w1, segment=None, threshold=1.0, exclude=None,
                           per_column={"spend": 25.0, "tenure": 0.5})  # fmt: skip
     assert [d["column"] for d in got["drifted_columns"]] == ["tenure", "spend"]  # 6x its threshold, then 1.6x
+
+
+def test_other_rules_name_the_other_drift_rules_of_the_column() -> None:
+    from driftline.services.alerts import other_rules
+
+    breaching = [
+        ("default-feature-drift", "drift.jensen_shannon", 0.09, 0.03),
+        ("default-feature-shift", "drift.wasserstein", 4.2, 1.5),
+    ]
+    got = other_rules(breaching, rule="default-feature-drift")
+    assert got == {"other_rules": [{"rule": "default-feature-shift", "metric": "drift.wasserstein", "value": 4.2,
+                                    "threshold": 1.5}]}  # fmt: skip
+    assert other_rules(breaching[:1], rule="default-feature-drift") == {}  # alone: nothing to say

@@ -132,6 +132,8 @@ def email_text(alert: Alert) -> str:
             f"Threshold: {_fmt(alert.threshold)}",
             f"Baseline:  {_fmt(alert.baseline_value)}",
         ]
+        for o in alert.details.get("other_rules") or ():
+            lines.append(f"Also:      {o['rule']} ({o['metric']} {_fmt(o['value'])}, threshold {_fmt(o['threshold'])})")
         drifted = alert.details.get("drifted_columns")
         if drifted:
             lines += ["", "Other drifted columns in this window, furthest beyond their threshold first:"]
@@ -252,6 +254,18 @@ def drifted_details(
     bad = [(c, v, t) for c, v in rows if _beyond(v, t := limits.get(c, threshold), lower_is_worse=lower_is_worse)]
     bad.sort(key=lambda cvt: _excess(cvt[1], cvt[2], lower_is_worse=lower_is_worse), reverse=True)
     return {"drifted_columns": [{"column": c, "value": v, "threshold": t} for c, v, t in bad]}
+
+
+def other_rules(breaching: Sequence[tuple[str, str, float | None, float | None]], *, rule: str) -> dict[str, Any]:
+    """For a drift ALARM: the other drift rules breaching on the same column, segment and window (``breaching``:
+    (rule, metric, value, threshold) of each), as ``details.other_rules``. By default a numerical feature is judged
+    by JS and W1: one shift, two alerts, and each names the other."""
+    others = [
+        {"rule": name, "metric": metric, "value": value, "threshold": threshold}
+        for name, metric, value, threshold in breaching
+        if name != rule
+    ]
+    return {"other_rules": others} if others else {}
 
 
 def _excess(value: float, threshold: float, *, lower_is_worse: bool) -> float:

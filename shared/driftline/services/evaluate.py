@@ -36,7 +36,7 @@ from driftline.core.errors import DriftlineError, NotReadyError
 from driftline.core.metrics import MetricPoint, compute_metrics, window_points
 from driftline.core.privacy import redact_segment
 from driftline.core.profile import Profile
-from driftline.services.alerts import Alert, AlertPublisher, drifted_details
+from driftline.services.alerts import Alert, AlertPublisher, drifted_details, other_rules
 from driftline.services.early import Look, clear_of_noise, look_at_open_window
 from driftline.services.isolation import EvaluateErrors, fatal, transient
 from driftline.services.models import ModelRegistry
@@ -333,11 +333,16 @@ class EvaluateService:
             against = volume_base if low and volume_base is not None else base
             share = scale * shares.get(t.key, 1.0)
             judged.append((t, R.judge(t, ws, metrics, against, auto=auto, alpha_scale=share)))
-        # each (rule, segment)'s thresholds per column in this window (``auto`` ones differ by column)
+        # each (rule, segment)'s thresholds per column in this window (``auto`` ones differ by column), and the drift
+        # rules breaching on each (column, segment): a drift ALARM names the others
         limits: dict[tuple[str, str | None], dict[str, float]] = {}
+        breaching: dict[tuple[str, str | None], list[tuple[str, str, float | None, float | None]]] = {}
         for t, v in judged:
             if t.column is not None and v.threshold is not None:
                 limits.setdefault((t.rule.name, t.segment), {})[t.column] = v.threshold
+            if t.column is not None and v.breaching and t.rule.metric.startswith("drift."):
+                row = (t.rule.name, t.rule.metric, v.value, v.threshold)
+                breaching.setdefault((t.column, t.segment), []).append(row)
         for target, verdict in judged:
             prev = states.get(target.key)
             stored = R.TargetState() if prev is None else prev.target
@@ -359,6 +364,10 @@ class EvaluateService:
             for v, new_state in step.due:
                 per_column = limits.get((target.rule.name, target.segment))
                 alert = self._alert(config, target.rule, target, v, new_state, now, flat, per_column)
+                drift = target.rule.metric.startswith("drift.")
+                if drift and new_state == R.ALARM and v.window_start == ws and target.column is not None:
+                    also = breaching.get((target.column, target.segment), [])
+                    alert.details.update(other_rules(also, rule=target.rule.name))
                 if look is not None:  # SPEC §4: an early alert says so, with the rows so far
                     rows = metrics.get((target.rule.metric, target.column, target.segment), (0.0, look.rows))[1]
                     alert.details.update(partial=True, rows=rows)
