@@ -65,3 +65,54 @@ def test_the_term_matters_only_where_windows_near_the_reference(n: int) -> None:
     h = 1 / n + 1 / 33_760
     phi = 1 + tau / (KEPT * h)
     assert (phi < 1.2) if n == 1_000 else (phi > 1.2), phi
+
+
+def test_the_baseline_carries_the_term_to_its_segments() -> None:
+    """Through the baseline build: a column of 1,000 cities (200 kept) gets the selection term in its null, which
+    round-trips and which a segment's null (computed from its reference counts) carries too; a column that keeps
+    every category has none."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from driftline.core.autonull import column_null_for
+    from driftline.core.config import load_config_dict
+    from driftline.services.profiling import build_baseline
+
+    rng = np.random.default_rng(5)
+    rows = 20_000
+    sizes = np.concatenate((np.ones(800), np.full(150, 3.0), np.full(50, 10.0)))
+    table = pa.table(
+        {
+            "id": [f"r{i}" for i in range(rows)],
+            "ts": np.full(rows, 1_767_225_600, dtype=np.int64),
+            "pred": rng.integers(0, 2, rows),
+            "city": [f"c{v}" for v in rng.choice(sizes.size, rows, p=sizes / sizes.sum())],
+            "plan": rng.choice(["a", "b", "c"], rows),
+            "x": rng.normal(size=rows),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    config = load_config_dict(
+        {
+            "model_id": "m1",
+            "task": "binary_classification",
+            "window": "1h",
+            "columns": {
+                "id": "id",
+                "timestamp": "ts",
+                "prediction": "pred",
+                "features": {"numerical": ["x"], "categorical": ["city", "plan"]},
+                "segments": ["plan"],
+            },
+        }
+    )
+    baseline = build_baseline(config, [("ref.parquet", lambda: io.BytesIO(buf.getvalue()))], created_at="t")
+    city, plan = baseline.nulls["city"], baseline.nulls["plan"]
+    assert city.selection > 0 and city.tau2 >= city.selection
+    assert plan.selection == 0
+    assert T.ColumnNull.from_dict(city.to_dict()).selection == pytest.approx(city.selection)
+    segment = column_null_for(baseline, "city", "plan=a", {})
+    assert segment is not None and segment.selection == city.selection and segment.tau2 >= city.selection

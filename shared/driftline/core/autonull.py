@@ -39,6 +39,10 @@ def column_null_for(baseline: Baseline, column: str, segment: str | None, cache:
         if null is None:
             counts = null_counts(baseline.spec, ref, column)
             null = None if counts is None or counts.sum() <= 0 else column_null(counts)
+            population = baseline.nulls.get(column)
+            if null is not None and population is not None and population.selection > 0:
+                # the kept categories were chosen by the whole reference: a segment's share of it is as biased
+                null = replace(null, tau2=null.tau2 + population.selection, selection=population.selection)
         if null is not None and null.wasserstein is None:
             wnull = _wasserstein_null(baseline, ref, column)
             null = null if wnull is None else replace(null, wasserstein=wnull)

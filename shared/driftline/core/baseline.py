@@ -437,5 +437,5 @@ def reference_nulls(
         parts = [c for c in (null_counts(spec, chunk, col) for chunk in chunks) if c is not None]
         null = column_null(counts, parts)
         extra = (selection or {}).get(col, 0.0)
-        out[col] = replace(null, tau2=null.tau2 + extra) if extra > 0 else null
+        out[col] = replace(null, tau2=null.tau2 + extra, selection=extra) if extra > 0 else null
     return out

@@ -140,6 +140,9 @@ class ColumnNull:
     tau2: float = 0.0
     fits: dict[str, NullFit] = field(default_factory=dict)
     seed: int = 0
+    #: the part of ``tau2`` that is the kept categories' selection bias (``core.selection``; a categorical column
+    #: past ``max_categories``): a segment's null, computed from its reference counts, carries it too
+    selection: float = 0.0
     #: numerical columns: the ``drift.wasserstein`` null (:mod:`driftline.core.wnull`), attached from the reference
     #: profile when the null is looked up (not stored with the baseline: its inputs are)
     wasserstein: WassersteinNull | None = field(default=None, compare=False, repr=False)
@@ -193,6 +196,8 @@ class ColumnNull:
         }
         if self.seed:
             d["seed"] = self.seed
+        if self.selection:
+            d["selection"] = self.selection
         return d
 
     @classmethod
@@ -203,6 +208,7 @@ class ColumnNull:
             float(d.get("tau2", 0.0)),
             {k: NullFit.from_dict(v) for k, v in d.get("fits", {}).items()},
             int(d.get("seed", 0)),
+            float(d.get("selection", 0.0)),
         )
 
 
