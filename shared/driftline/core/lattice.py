@@ -7,14 +7,17 @@ so its null has atoms at those steps, and the two-moment chi-squared fit of the 
 ``1 - alpha`` quantile between them: a window with 3 such rows (``P = 0.005`` at ``n p = 0.33``) then alarms where
 ``alpha`` allows 0.0005 (digits' border pixels at 100 rows: 7-12x alpha; ``python -m bench.detect_real``).
 
-:func:`rare_slot_floor` raises the threshold above the steps that such slots alone reach too often: for each of the
-rarest slots (at most :data:`MAX_RARE` slots with ``n p`` under :data:`RARE_EXPECTED`), the statistic of a window
-that holds ``k`` rows there and the rest in the reference's proportions, for ``k = 0 ..``; the chance of ``k`` or
-more rows there is the reference's predictive one (negative binomial: ``r = m p`` reference rows, the window's
-share ``n / (n + m)``; Poisson when ``m`` is large), so a reference that under-drew the value is allowed for. The
-threshold is the smallest of those steps (or the fitted one) past which the rare slots together alarm in at most
-``alpha`` of windows. Where many rare slots share the mass (200 categories at 100 rows) no single one reaches the
-fitted threshold and nothing changes: their sum is smooth, which the fit already holds.
+:func:`rare_slot_floor` raises the threshold above the steps that such slots reach too often. It takes the rarest
+slots (at most :data:`MAX_RARE`, with ``n p`` under :data:`RARE_EXPECTED`) plus one slot for values the reference
+never drew (a new category, a row beyond the range: Good-Turing's unseen mass, the reference's one-row slots + 1
+over ``m + 1``), and computes the statistic of windows that hold ``k`` rows there and the rest in the reference's
+proportions: the three rarest jointly (every combination of 0..8 rows each: one row in each of two rare slots is a
+step too), the others one at a time (0..40 rows). Each count's chance is its predictive one given the reference's
+``r = m p`` rows there (negative binomial, shape ``r + 1``, the window's share ``n / (n + m)``: a reference that
+under-drew the value is allowed for; Poisson for the unseen slot). The threshold is the lowest of those steps (or
+the fitted one) past which such windows are at most ``alpha``. Where many rare slots share the mass (200 categories
+at 100 rows) no single one reaches the fitted threshold and nothing changes: their sum is smooth, which the fit
+already holds. Measured: ``tests/unit/test_lattice.py`` (fresh references) and ``python -m bench.detect_real``.
 """
 
 from __future__ import annotations
