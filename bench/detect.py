@@ -131,7 +131,7 @@ def _coarse(fine: FloatArray, cmap: NDArray[np.int64]) -> FloatArray:
 
 def js2(ref: FloatArray, cur: FloatArray) -> FloatArray:
     """JS distance, base 2, row-wise."""
-    return np.sqrt(np.maximum(T.batch_stats(ref, cur)["jensen_shannon"], 0.0) / math.log(2.0))
+    return T.metric_scale("jensen_shannon", ref, cur)
 
 
 def wasserstein_normed(ref: FloatArray, cur: FloatArray, widths: FloatArray, std: float) -> FloatArray:

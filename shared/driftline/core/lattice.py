@@ -97,23 +97,21 @@ def _steps(
 
 def _predictive_pmf(r: float, n: int, m: int, rows: int) -> FloatArray:
     """``P(K = k)`` for ``k = 0 .. rows`` (the last: ``K >= rows``): ``K`` the window's rows in a slot the reference
-    holds ``r`` rows of, negative binomial (shape ``r``, success ``m / (n + m)``): Poisson(``n r / m``) mixed over
-    the slot's rate as the reference knows it."""
+    holds ``r`` rows of, negative binomial (shape ``r + 1``, success ``m / (n + m)``): Poisson(``n r / m``) mixed
+    over the slot's rate as the reference knows it."""
     theta = m / (n + m)
-    pmf = np.empty(rows + 1)
-    pmf[0] = theta ** (r + 1.0)
-    for k in range(rows):
-        pmf[k + 1] = pmf[k] * (k + r + 1.0) / (k + 1) * (1.0 - theta)
-    pmf[-1] = max(1.0 - float(pmf[:-1].sum()), 0.0)
-    return pmf
+    k = np.arange(rows)
+    return _by_ratios(theta ** (r + 1.0), (k + r + 1.0) / (k + 1) * (1.0 - theta))
 
 
 def _poisson_pmf(lam: float, rows: int) -> FloatArray:
     """``P(K = k)`` for ``k = 0 .. rows`` (the last: ``K >= rows``), ``K`` ~ Poisson(``lam``)."""
-    pmf = np.empty(rows + 1)
-    pmf[0] = np.exp(-lam)
-    for k in range(rows):
-        pmf[k + 1] = pmf[k] * lam / (k + 1)
+    return _by_ratios(float(np.exp(-lam)), lam / np.arange(1, rows + 1))
+
+
+def _by_ratios(first: float, ratios: FloatArray) -> FloatArray:
+    """A pmf from ``P(0)`` and ``P(k + 1) / P(k)``, its last entry taking the rest of the mass (``K >= rows``)."""
+    pmf = first * np.concatenate(([1.0], np.cumprod(ratios)))
     pmf[-1] = max(1.0 - float(pmf[:-1].sum()), 0.0)
     return pmf
 

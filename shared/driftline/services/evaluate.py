@@ -312,8 +312,9 @@ class EvaluateService:
         model_id, width = config.model_id, config.window_seconds
         base = self._baseline_values(config, baseline)
         rules = self._rules(config, baseline)
+        segments = {p.segment for p in points}
         # each ``auto`` rule's share of the column's rate, from every rule in force (a look judges fewer of them)
-        shares = R.alpha_shares(R.targets(rules, {p.segment for p in points}))
+        shares = R.alpha_shares(R.targets(rules, segments))
         if look is not None:
             rules = [r for r in rules if L.judged_on_open_window(r, config)]
         usual = None
@@ -323,7 +324,6 @@ class EvaluateService:
         scale = L.close_share(looks) if look is None else L.look_share(look.index)
         metrics = {(p.metric, p.column, p.segment): (p.value, p.rows) for p in points}
         flat = [(p.metric, p.column, p.segment, p.value) for p in points]
-        segments = {p.segment for p in points}
         states = self.store.get_alert_states(model_id)
         new_states: dict[str, AlertStateRecord] = {}
         due: list[Alert] = []
